@@ -1,0 +1,225 @@
+"""The training engine: runs of one shape trained together as one stacked program.
+
+Each step reads the next chunk of every run's B tracks through the training stream,
+runs the stacked forward and hand-written backward, clips each run's gradient by its
+own global L2 norm, and takes each run's own SGD step. Instrumentation is a list of
+recorders attached to the loop (lab.recorders); the loop itself only trains.
+
+TBPTT: the hidden state is carried from one chunk to the next (the stream is read as B
+continuous tracks), and the gradient is truncated at the chunk boundary.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from lab import corpus
+from lab.config import RunConfig
+from lab.metrics import DIVERGE_LOSS
+from lab.model import PARAM_NAMES, StackedRNN, param_count, sort_for_stack
+from lab.results import RunResult
+
+SAMPLING_SEED_OFFSET = 1_000_003  # scheduled-sampling draws use their own stream per run
+
+
+@dataclass
+class Stack:
+    """The live state of a stack being trained: what recorders may read."""
+
+    configs: list[RunConfig]
+    model: StackedRNN
+    alive: torch.Tensor  # (R,) bool: still training
+    diverged_at: list[int | None]
+    steps: int
+    step: int = 0
+    started: float = field(default_factory=time.perf_counter)
+
+    @property
+    def R(self) -> int:
+        return len(self.configs)
+
+
+class Recorder:
+    """Instrumentation hooks; subclasses override what they need (see lab.recorders)."""
+
+    def on_step(self, st: Stack, loss: torch.Tensor, gnorm: torch.Tensor, clipped: torch.Tensor):
+        """After step st.step's update: per-run char loss, pre-clip grad norm, clip fired."""
+
+    def on_checkpoint(self, st: Stack) -> None:
+        """At a checkpoint step (st.step updates done)."""
+
+    def on_end(self, st: Stack) -> None:
+        """After the last step, on the final weights."""
+
+    def contribute(self, st: Stack, r: int, out: dict) -> None:
+        """Add run r's tables (out['tables']) and scalars (out['scalars'])."""
+
+
+def _tracks(cfg: RunConfig, n: int) -> torch.Tensor:
+    """The B start offsets of a run's tracks through the stream, drawn from its seed."""
+    rng = np.random.default_rng(cfg.seed)
+    return torch.as_tensor(rng.integers(0, n, size=cfg.batch_size), dtype=torch.long)
+
+
+class ScheduledSampling:
+    """feed() hook: with prob eps_r(step) a run's input is its own sample from the last step.
+
+    eps_r ramps linearly from 0 at step 0 to the run's `sampling` at its last step.
+    """
+
+    def __init__(self, configs: list[RunConfig]):
+        self.rate_max = torch.tensor([c.sampling for c in configs])
+        self.gens = [torch.Generator().manual_seed(c.seed + SAMPLING_SEED_OFFSET) for c in configs]
+        self.active = [i for i, c in enumerate(configs) if c.sampling > 0]
+        self.x: torch.Tensor | None = None
+        self.eps = torch.zeros(len(configs))
+
+    def start_chunk(self, step: int, steps: int, x: torch.Tensor) -> None:
+        self.x, self.eps = x, self.rate_max * (step / max(1, steps - 1))
+
+    def __call__(self, t: int, logits: torch.Tensor) -> torch.Tensor | None:
+        R, B, _ = logits.shape
+        new = self.x[:, :, t].clone()
+        probs = torch.softmax(logits, -1).cumsum(-1)  # (R, B, V)
+        for r in self.active:
+            u = torch.rand(2, B, generator=self.gens[r])  # (coin, inverse-cdf draw)
+            sampled = torch.searchsorted(probs[r], u[1].unsqueeze(-1)).squeeze(-1).clamp_max(
+                probs.shape[-1] - 1)
+            new[r] = torch.where(u[0] < self.eps[r], sampled, new[r])
+        return new
+
+
+def loss_and_dlogits(logits: torch.Tensor, targets: torch.Tensor, batch: int):
+    """Per-run chunk loss (sum over the chunk, mean over the batch) and its d/dlogits.
+
+    logits (R, N, V), targets (R, N) -> (loss (R,), dlogits (R, N, V)).
+    """
+    logp = torch.log_softmax(logits, -1)
+    nll = -logp.gather(-1, targets.unsqueeze(-1)).squeeze(-1)  # (R, N)
+    dlogits = logp.exp_()  # softmax; logp is not needed after this
+    dlogits.scatter_add_(-1, targets.unsqueeze(-1), torch.full_like(nll, -1.0).unsqueeze(-1))
+    return nll.sum(1) / batch, dlogits.div_(batch)
+
+
+def _kill(st: Stack, bad: torch.Tensor, h: torch.Tensor) -> None:
+    """Stop diverged runs: zero their weights and state so no NaN reaches a later op."""
+    for r in torch.nonzero(bad).flatten().tolist():
+        st.diverged_at[r] = st.step
+    st.alive &= ~bad
+    for n in PARAM_NAMES:
+        st.model.p[n][bad] = 0.0
+    h[bad] = 0.0
+
+
+def train_stack(
+    configs: list[RunConfig],
+    recorders: list[Recorder] | None = None,
+    progress: Callable[[Stack], None] | None = None,
+    progress_every: int = 100,
+) -> list[RunResult]:
+    """Train runs that share a shape as one stack; returns one RunResult per run (sorted order)."""
+    from lab.recorders import default_recorders, is_checkpoint
+
+    configs = sort_for_stack(list(configs))
+    if len({c.shape for c in configs}) != 1:
+        raise ValueError("runs in one stack must share (hidden, seq_len, batch_size, steps)")
+    torch.manual_seed(0)  # nothing should draw from the global generator; pin it anyway
+    stream = torch.from_numpy(corpus.train_ids().astype(np.int64))
+    c0 = configs[0]
+    R, B, T, N = len(configs), c0.batch_size, c0.seq_len, stream.numel()
+    st = Stack(configs, StackedRNN(configs), torch.ones(R, dtype=torch.bool), [None] * R, c0.steps)
+    recorders = default_recorders(st) if recorders is None else recorders
+    p = st.model.p
+    offsets = torch.stack([_tracks(c, N) for c in configs])  # (R, B)
+    span = torch.arange(T + 1)
+    lr = torch.tensor([c.lr for c in configs])
+    clip = torch.tensor([c.clip for c in configs])
+    trains_whh = torch.tensor([0.0 if c.freeze_whh else 1.0 for c in configs]).view(R, 1, 1)
+    sampler = ScheduledSampling(configs) if any(c.sampling > 0 for c in configs) else None
+    h = torch.zeros(R, B, st.model.H)  # carried hidden state (R, B, H)
+
+    for rec in recorders:
+        rec.on_checkpoint(st)
+    for step in range(c0.steps):
+        # batch: the next T+1 characters of every track
+        pos = (offsets.unsqueeze(-1) + step * T + span) % N  # (R, B, T+1)
+        chunk = stream[pos]
+        x, targets = chunk[..., :-1], chunk[..., 1:].transpose(1, 2).reshape(R, T * B)
+        if sampler:
+            sampler.start_chunk(step, c0.steps, x)
+        # forward, loss, backward
+        fw = st.model.forward(x, h, feed=sampler)
+        loss, dlogits = loss_and_dlogits(fw.logits, targets, B)
+        grads, _ = st.model.backward(fw, dlogits)
+        grads["Whh"].mul_(trains_whh)  # reservoir runs keep their W_hh
+        # clip: each run's global L2 norm, measured before clipping
+        gnorm = torch.stack([g.pow(2).flatten(1).sum(1) for g in grads.values()]).sum(0).sqrt()
+        loss_char = loss / T
+        bad = st.alive & ~(torch.isfinite(loss_char) & torch.isfinite(gnorm)
+                           & (loss_char <= DIVERGE_LOSS))
+        if bad.any():
+            _kill(st, bad, h)
+        if not st.alive.all():
+            for g in grads.values():
+                g[~st.alive] = 0.0
+        clipped = gnorm > clip
+        scale = (lr * torch.clamp(clip / (gnorm + 1e-12), max=1.0)).where(st.alive, 0.0)
+        # step: plain SGD, each run with its own learning rate
+        for n in PARAM_NAMES:
+            p[n].sub_(grads[n] * scale.view(R, *([1] * (grads[n].dim() - 1))))
+        h = fw.hs[:, -1].where(st.alive.view(R, 1, 1), 0.0)  # carry; the graph ends here (TBPTT)
+        st.step = step + 1
+        for rec in recorders:
+            rec.on_step(st, loss_char, gnorm, clipped)
+        if is_checkpoint(st):
+            for rec in recorders:
+                rec.on_checkpoint(st)
+        if progress and (st.step % progress_every == 0 or st.step == c0.steps):
+            progress(st)
+        if not st.alive.any():
+            break
+    for rec in recorders:
+        rec.on_end(st)
+    return _results(st, recorders)
+
+
+def weights_bytes(model: StackedRNN, r: int) -> bytes:
+    """Run r's final weights as .npz bytes (float32)."""
+    buf = io.BytesIO()
+    np.savez(buf, **{n: w.numpy() for n, w in model.state_dict(r).items()})
+    return buf.getvalue()
+
+
+def load_weights(blob: bytes) -> dict[str, np.ndarray]:
+    """Inverse of weights_bytes."""
+    with np.load(io.BytesIO(blob)) as z:
+        return {n: z[n] for n in z.files}
+
+
+def _results(st: Stack, recorders: list[Recorder]) -> list[RunResult]:
+    wall = (time.perf_counter() - st.started) / st.R
+    results = []
+    for r, cfg in enumerate(st.configs):
+        out: dict = {"tables": {}, "scalars": {}, "status": None}
+        for rec in recorders:
+            rec.contribute(st, r, out)
+        s = out["scalars"]
+        results.append(RunResult(
+            config=cfg,
+            status=out["status"] or ("diverged" if st.diverged_at[r] is not None else "ok"),
+            final_train_loss=s.pop("final_train_loss", float("nan")),
+            final_val_loss=s.pop("final_val_loss", float("nan")),
+            params=param_count(cfg),
+            wall_s=wall,
+            scalars=s,
+            tables=out["tables"],
+            weights=weights_bytes(st.model, r),
+            diverged_at=st.diverged_at[r],
+        ))
+    return results

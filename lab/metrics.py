@@ -1,0 +1,115 @@
+"""Every metric and threshold of the lab, defined once; the pages quote these docstrings.
+
+Losses are mean cross-entropy per character in nats (the unit of the entropy floor,
+`lab.grammar.entropy_rate`). Functions take torch tensors with a leading run dimension
+or plain numpy arrays, and return plain numbers or arrays.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+CURVE_EVERY = 50  # per-step records are stored as means over windows of this many steps
+FINAL_WINDOW = 500  # final training loss: mean over the last this-many steps
+DIVERGE_LOSS = 3 * math.log(29)  # a per-char loss above 3x chance (~10.1 nats) is divergence
+UNSTABLE_RISE = 0.2  # finished, but final loss > best window loss by more than 20%
+SATURATION_FRACTION = 0.1  # a unit is saturated where f'(a) < 10% of f's largest slope
+REACH_THRESHOLD = 0.01  # gradient reach: normalised dL/dh_{t-k} stays >= 1% of k = 0
+PROBE_MAX_K = 50  # the memory probe looks back k = 1..50 characters
+PROBE_MARGIN = 0.05  # "clearly above chance": probe accuracy >= constant guess + 5 points
+PROBE_BINS = ((1, 3), (4, 7), (8, 12), (13, 18), (19, 25), (26, 50))
+
+
+def spectral_radius(whh: torch.Tensor) -> torch.Tensor:
+    """rho(W_hh) = max |eigenvalue| of each run's W_hh; (R, H, H) -> (R,)."""
+    return torch.linalg.eigvals(whh.double()).abs().amax(-1).float()
+
+
+SATURATION_RULE = {
+    "tanh": "|h| > 0.949 (slope 1 - h^2 below 0.1)",
+    "sigmoid": "h < 0.026 or h > 0.974 (slope h(1 - h) below 0.025, a tenth of its peak 0.25)",
+    "relu": "h = 0 (slope 0: the unit is off)",
+    "identity": "never (slope is always 1)",
+}
+
+
+def saturated(h: torch.Tensor, activation: str) -> torch.Tensor:
+    """Boolean mask of saturated units: f'(a) below SATURATION_FRACTION of f's largest slope."""
+    if activation == "tanh":
+        return (1 - h * h) < SATURATION_FRACTION
+    if activation == "sigmoid":
+        return h * (1 - h) < SATURATION_FRACTION * 0.25
+    if activation == "relu":
+        return h <= 0
+    return torch.zeros_like(h, dtype=torch.bool)
+
+
+def hidden_stats(h: torch.Tensor, activation: str) -> dict[str, float]:
+    """Mean, std, min, max and saturated fraction of one run's hidden states (any shape)."""
+    h = h.float()
+    return {
+        "h_mean": h.mean().item(),
+        "h_std": h.std().item(),
+        "h_min": h.min().item(),
+        "h_max": h.max().item(),
+        "h_saturated": saturated(h, activation).float().mean().item(),
+    }
+
+
+def gradient_reach(decay: np.ndarray) -> int:
+    """Largest k such that the normalised ||dL_t/dh_{t-k}|| stays >= REACH_THRESHOLD for 0..k."""
+    below = np.flatnonzero(~(np.asarray(decay) >= REACH_THRESHOLD))
+    return int(below[0] - 1) if below.size else len(decay) - 1
+
+
+def memory_horizon(accuracy: np.ndarray, chance: np.ndarray) -> int:
+    """Largest k such that probe accuracy >= chance + PROBE_MARGIN at every distance 1..k (0: none)."""
+    clear = np.asarray(accuracy) >= np.asarray(chance) + PROBE_MARGIN
+    below = np.flatnonzero(~clear)
+    return int(below[0]) if below.size else len(clear)
+
+
+def probe_bin(k: int) -> str:
+    """The distance bin label ('1-3', ..., '26-50') that lookback k falls in."""
+    for lo, hi in PROBE_BINS:
+        if lo <= k <= hi:
+            return f"{lo}-{hi}"
+    raise ValueError(f"lookback k={k} is outside 1..{PROBE_MAX_K}")
+
+
+def run_status(diverged: bool, window_losses: np.ndarray) -> str:
+    """ok / unstable / diverged.
+
+    diverged: the loss became NaN or inf, or passed DIVERGE_LOSS, and the run stopped there;
+    unstable: it finished, but its last window's loss is more than UNSTABLE_RISE above the
+    best window loss it had reached (it learned, then lost ground); ok otherwise.
+    """
+    if diverged:
+        return "diverged"
+    w = np.asarray(window_losses, dtype=float)
+    if w.size and w[-1] > (1 + UNSTABLE_RISE) * np.nanmin(w):
+        return "unstable"
+    return "ok"
+
+
+def nearest_centroid_accuracy(train_x, train_y, test_x, test_y) -> float:
+    """Category separation: accuracy of labelling each test vector by its nearest class centroid.
+
+    Centroids are the per-category means of the training vectors (Euclidean distance).
+    """
+    train_x, test_x = np.asarray(train_x, float), np.asarray(test_x, float)
+    labels = sorted(set(train_y))
+    ty = np.asarray(train_y)
+    cents = np.stack([train_x[ty == c].mean(0) for c in labels])
+    d = ((test_x[:, None, :] - cents[None]) ** 2).sum(-1)
+    pred = np.asarray(labels)[d.argmin(1)]
+    return float((pred == np.asarray(test_y)).mean())
+
+
+def cosine_similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """cos(a, b_i) for a vector a (H,) and rows b (N, H)."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    return b @ a / (np.linalg.norm(b, axis=1) * np.linalg.norm(a) + 1e-12)

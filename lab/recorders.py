@@ -1,0 +1,128 @@
+"""The instrumentation: recorders attached to the training loop (see lab.engine.Recorder).
+
+- StepRecorder: every step's loss, pre-clip gradient norm and whether clipping fired,
+  kept exactly in memory and stored as CURVE_EVERY-step windows plus exact aggregates.
+- CheckpointRecorder: at config.checkpoint_steps: spectral radius of W_hh, held-out loss,
+  hidden-state statistics on the held-out reading, a generated sample and its grammaticality.
+- AnalysisRecorder: at the end, the analyses of lab.analyses on the final weights.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import torch
+
+from lab import analyses, grammar
+from lab.config import checkpoint_steps
+from lab.engine import Recorder, Stack
+from lab.evaluate import SAMPLE_CHARS, generate, heldout_loss
+from lab.metrics import CURVE_EVERY, FINAL_WINDOW, hidden_stats, run_status, spectral_radius
+
+FINAL_VAL_TRACKS = 64  # the final held-out loss reads 64 x 256 scored characters
+
+
+def is_checkpoint(st: Stack) -> bool:
+    return st.step in _marks(st.steps)
+
+
+_MARK_CACHE: dict[int, frozenset] = {}
+
+
+def _marks(steps: int) -> frozenset:
+    if steps not in _MARK_CACHE:
+        _MARK_CACHE[steps] = frozenset(checkpoint_steps(steps))
+    return _MARK_CACHE[steps]
+
+
+class StepRecorder(Recorder):
+    """Exact per-step loss / grad norm / clip flags; windows of CURVE_EVERY steps for storage."""
+
+    def __init__(self, st: Stack):
+        self.loss = torch.full((st.steps, st.R), float("nan"))
+        self.gnorm = torch.full((st.steps, st.R), float("nan"))
+        self.clipped = torch.zeros((st.steps, st.R), dtype=torch.bool)
+
+    def on_step(self, st, loss, gnorm, clipped):
+        i = st.step - 1
+        self.loss[i], self.gnorm[i], self.clipped[i] = loss, gnorm, clipped
+
+    def curve(self, st: Stack, r: int) -> pd.DataFrame:
+        """Windowed means up to the run's last step (its divergence step if it diverged)."""
+        last = st.diverged_at[r] if st.diverged_at[r] is not None else st.step
+        rows = []
+        for start in range(0, last, CURVE_EVERY):
+            sl = slice(start, min(start + CURVE_EVERY, last))
+            g = self.gnorm[sl, r]
+            rows.append((sl.stop, self.loss[sl, r].mean().item(), g.mean().item(), g.max().item(),
+                         self.clipped[sl, r].float().mean().item()))
+        return pd.DataFrame(rows, columns=["step", "loss", "grad_norm", "grad_norm_max", "clip_frac"])
+
+    def contribute(self, st, r, out):
+        curve = self.curve(st, r)
+        last = st.diverged_at[r] if st.diverged_at[r] is not None else st.step
+        done = slice(0, last)
+        out["tables"]["curves"] = curve
+        out["scalars"].update({
+            "final_train_loss": self.loss[max(0, last - FINAL_WINDOW): last, r].mean().item()
+            if st.diverged_at[r] is None else float("nan"),
+            "clip_fraction": self.clipped[done, r].float().mean().item(),
+            "mean_grad_norm": self.gnorm[done, r].mean().item(),
+            "median_grad_norm": self.gnorm[done, r].median().item(),
+        })
+        out["status"] = run_status(st.diverged_at[r] is not None, curve["loss"].to_numpy())
+
+
+class CheckpointRecorder(Recorder):
+    """Spectral radius, held-out loss, hidden-state statistics and a sample at each checkpoint."""
+
+    def __init__(self, st: Stack):
+        self.rows: list[list[dict]] = [[] for _ in range(st.R)]
+        self.samples: list[list[tuple]] = [[] for _ in range(st.R)]
+        self.final_val = [float("nan")] * st.R
+
+    def on_checkpoint(self, st: Stack) -> None:
+        model = st.model
+        rho = spectral_radius(model.p["Whh"])
+        final = st.step == st.steps or not st.alive.any()
+        val, rd = heldout_loss(model, tracks=FINAL_VAL_TRACKS if final else 16)
+        texts = generate(model, 1, SAMPLE_CHARS, [c.seed * 7919 + st.step for c in st.configs])
+        for r, cfg in enumerate(st.configs):
+            if not st.alive[r] and st.step > 0:
+                continue  # a diverged run has no weights left to measure
+            stats = hidden_stats(rd.hs[r, 1:], cfg.activation)
+            self.rows[r].append({"step": st.step, "spectral_radius": rho[r].item(),
+                                 "val_loss": val[r].item(), **stats})
+            g = grammar.score(texts[r][0])
+            self.samples[r].append((st.step, texts[r][0], g.valid_words, g.valid_sentences))
+            if final:
+                self.final_val[r] = val[r].item()
+
+    def contribute(self, st, r, out):
+        ck = pd.DataFrame(self.rows[r])
+        out["tables"]["checkpoints"] = ck
+        out["tables"]["samples"] = pd.DataFrame(
+            self.samples[r], columns=["step", "text", "valid_words", "valid_sentences"])
+        out["scalars"]["final_val_loss"] = self.final_val[r]
+        if len(ck):
+            out["scalars"]["spectral_radius_init"] = float(ck["spectral_radius"].iloc[0])
+            out["scalars"]["spectral_radius_final"] = float(ck["spectral_radius"].iloc[-1])
+            out["scalars"]["h_saturated_final"] = float(ck["h_saturated"].iloc[-1])
+
+
+class AnalysisRecorder(Recorder):
+    """End-of-run analyses (lab.analyses) on the final weights of the runs still alive."""
+
+    def on_end(self, st: Stack) -> None:
+        self.result = analyses.run_all(st.model, st.configs)
+
+    def contribute(self, st, r, out):
+        if st.diverged_at[r] is not None:
+            return
+        tables, scalars = self.result[r]
+        out["tables"].update(tables)
+        out["scalars"].update(scalars)
+
+
+def default_recorders(st: Stack) -> list[Recorder]:
+    return [StepRecorder(st), CheckpointRecorder(st), AnalysisRecorder()]
+

@@ -1,0 +1,48 @@
+import numpy as np
+import pytest
+
+from lab import corpus
+from lab.alphabet import decode
+from lab.grammar import generate_text, score
+
+
+def test_streams_are_deterministic_whole_sentences():
+    held = corpus.heldout_text()
+    assert held == generate_text(corpus.HELDOUT_CHARS, corpus.HELDOUT_SEED)
+    assert len(held) >= corpus.HELDOUT_CHARS and held.endswith(".\n")
+    assert score(held).valid_sentences == 1.0
+
+
+def test_ids_are_read_only_uint8_of_the_text():
+    ids = corpus.heldout_ids()
+    assert ids.dtype == np.uint8 and not ids.flags.writeable
+    assert decode(ids) == corpus.heldout_text()
+    with pytest.raises(ValueError):
+        ids[0] = 1
+
+
+def test_train_and_heldout_differ():
+    train, held = corpus.train_text(), corpus.heldout_text()
+    assert len(train) >= corpus.TRAIN_CHARS
+    assert corpus.TRAIN_SEED != corpus.HELDOUT_SEED
+    assert train[:1000] != held[:1000]
+    assert corpus.train_ids() is corpus.train_ids()  # cached, not regenerated
+
+
+def test_replace_word_replaces_whole_words_only():
+    text = "the cat sees the lion.\nthe catx and xcat. them the.\n"
+    assert corpus.replace_word(text, "cat") == (
+        "the zog sees the lion.\nthe catx and xcat. them the.\n"
+    )
+    assert corpus.replace_word(text, "the", "qq") == (
+        "qq cat sees qq lion.\nqq catx and xcat. them qq.\n"
+    )
+    assert corpus.replace_word("the dog runs and the dog sleeps.\n", "and") == (
+        "the dog runs zog the dog sleeps.\n"
+    )
+
+
+@pytest.mark.parametrize("word", ["zog", ".", "", "Cat", "ca"])
+def test_replace_word_rejects_unknown_words(word):
+    with pytest.raises(ValueError):
+        corpus.replace_word("the cat runs.\n", word)
