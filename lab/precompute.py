@@ -1,0 +1,187 @@
+"""Train every study's runs and write them to the DuckDB store: `python -m lab.precompute`.
+
+Resumable: each finished run is written in its own transaction as soon as its stack
+returns, and a re-run trains only the configs not yet stored (a config shared by several
+studies is trained once). Stacks run through joblib: locally (the default) or on an
+existing Dask or Ray cluster (--backend).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+from lab.arms import SEEDS, STUDY_IDS, arms_of, planned_runs
+from lab.config import RunConfig
+from lab.store import DEFAULT_DB, open_writer
+
+MAX_STACK = 16  # runs per stacked task: big enough to amortise, small enough to balance 2 cores
+NOVEL_WORD_STUDY = "novel_word"
+
+
+def stack_cost(configs: list[RunConfig]) -> float:
+    """Relative cost of a stack: run-steps x chars per step x (H^2 + readout), for scheduling."""
+    c = configs[0]
+    return len(configs) * c.steps * c.seq_len * c.batch_size * (c.hidden**2 + 4 * 29 * c.hidden)
+
+
+def make_tasks(configs: list[RunConfig]) -> list[list[RunConfig]]:
+    """Group configs by shape into stacks of at most MAX_STACK, costliest first."""
+    by_shape: dict[tuple, list[RunConfig]] = defaultdict(list)
+    for c in configs:  # scheduled sampling takes a slower path: keep those runs apart
+        by_shape[(c.shape, c.sampling > 0)].append(c)
+    tasks = []
+    for group in by_shape.values():
+        group.sort(key=lambda c: (c.activation, c.seed, c.run_id))
+        n = -(-len(group) // MAX_STACK)  # equal-sized chunks
+        size = -(-len(group) // n)
+        tasks += [group[i: i + size] for i in range(0, len(group), size)]
+    return sorted(tasks, key=stack_cost, reverse=True)
+
+
+def train_task(configs: list[RunConfig], threads: int = 1):
+    """A joblib task: train one stack in a worker with `threads` torch threads."""
+    import torch
+
+    from lab.engine import train_stack
+
+    torch.set_num_threads(threads)
+    return train_stack(configs)
+
+
+def _backend(name: str, address: str | None):
+    """joblib parallel_config kwargs for local, dask or ray."""
+    if name == "local":
+        return {"backend": "loky"}
+    if name == "dask":
+        from dask.distributed import Client, LocalCluster
+
+        client = Client(address) if address else Client(LocalCluster(processes=True))
+        return {"backend": "dask", "_client": client}
+    if name == "ray":
+        import ray
+        from ray.util.joblib import register_ray
+
+        ray.init(address=address or None, ignore_reinit_error=True)
+        register_ray()
+        return {"backend": "ray"}
+    raise ValueError(f"unknown backend {name!r}; choose local, dask or ray")
+
+
+def _bar(done: int, total: int, width: int = 30) -> str:
+    filled = int(width * done / max(1, total))
+    return "[" + "#" * filled + "." * (width - filled) + f"] {done}/{total}"
+
+
+def run_novel_word(store, seeds, steps, log) -> None:
+    """Study 8: for each stored baseline run, every vocabulary word replaced by 'zog'."""
+    from lab import grammar
+    from lab.analyses import novel_word
+    from lab.engine import load_weights
+    from lab.model import StackedRNN
+
+    words = [w for w in grammar.VOCABULARY if w != grammar.SENTENCE_END]
+    for a in arms_of(NOVEL_WORD_STUDY):
+        for seed in seeds:
+            cfg = a.config(seed, steps)
+            if not store.has_run(cfg.run_id):
+                continue
+            todo = [w for w in words if not store.has_novel_word(cfg.run_id, w)]
+            if not todo:
+                continue
+            model = StackedRNN.from_weights([cfg], [load_weights(store.weights(cfg.run_id))])
+            for w in todo:
+                store.write_novel_word(cfg.run_id, w, novel_word(model, w))
+            log(f"novel word: {len(todo)} replacements for seed {seed}")
+
+
+def precompute(db: Path, studies, seeds, steps=None, backend="local", address=None,
+               jobs=2, log=print) -> dict:
+    """Train and store what is missing; returns counts {'planned', 'stored_before', 'trained'}."""
+    plan = planned_runs(studies, seeds, steps)
+    with open_writer(db) as store:
+        stored = store.stored_run_ids()
+        for study, arm_key, seed, cfg in plan:  # memberships of runs trained before
+            if cfg.run_id in stored:
+                store.add_membership(study, arm_key, seed, cfg.run_id)
+        members = defaultdict(list)
+        for study, arm_key, seed, cfg in plan:
+            members[cfg.run_id].append((study, arm_key, seed))
+        todo = list({c.run_id: c for *_, c in plan if c.run_id not in stored}.values())
+        tasks = make_tasks(todo)
+        total_cost = sum(stack_cost(t) for t in tasks) or 1
+        log(f"{len(members)} distinct runs planned, {len(members) - len(todo)} stored, "
+            f"{len(todo)} to train in {len(tasks)} stacks ({backend} backend)")
+        started, done_cost, trained = time.time(), 0.0, 0
+        if tasks:
+            import joblib
+
+            with joblib.parallel_config(**_backend(backend, address), n_jobs=jobs):
+                results = joblib.Parallel(return_as="generator_unordered")(
+                    joblib.delayed(train_task)(t) for t in tasks)
+                for res in results:
+                    for r in res:
+                        store.write_run(r, members[r.run_id])
+                    trained += len(res)
+                    done_cost += stack_cost([r.config for r in res])
+                    elapsed = time.time() - started
+                    eta = elapsed * (total_cost - done_cost) / done_cost
+                    log(f"{_bar(trained, len(todo))} runs  stack H={res[0].config.hidden} "
+                        f"seq_len={res[0].config.seq_len} x{len(res)}  "
+                        f"elapsed {elapsed / 60:.1f} min  eta {eta / 60:.1f} min")
+        if NOVEL_WORD_STUDY in studies:
+            run_novel_word(store, seeds, steps, log)
+        store.checkpoint()
+    return {"planned": len(members), "stored_before": len(members) - len(todo), "trained": trained}
+
+
+def list_store(db: Path, studies, seeds, steps=None) -> str:
+    """What is stored and what is missing, per study."""
+    plan = planned_runs(studies, seeds, steps)
+    stored: set[str] = set()
+    if db.exists():
+        with open_writer(db) as store:
+            stored = store.stored_run_ids()
+    lines = []
+    for study in studies:
+        rows = [c.run_id in stored for s, _, _, c in plan if s == study]
+        lines.append(f"{study:16s} {sum(rows):4d}/{len(rows):<4d} stored")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m lab.precompute", description=__doc__)
+    ap.add_argument("--study", action="append", choices=STUDY_IDS,
+                    help="a study to run (repeatable; default: all)")
+    ap.add_argument("--seeds", default=",".join(map(str, SEEDS)),
+                    help="comma-separated seeds (default 42,43,44)")
+    ap.add_argument("--steps", type=int, help="override the steps of every run (smoke size)")
+    ap.add_argument("--db", type=Path, default=DEFAULT_DB, help="DuckDB file to write")
+    ap.add_argument("--backend", choices=("local", "dask", "ray"), default="local")
+    ap.add_argument("--address", help="scheduler address of an existing Dask/Ray cluster")
+    ap.add_argument("--jobs", type=int, default=2, help="parallel stacks (default 2)")
+    ap.add_argument("--list", action="store_true", help="show what is stored and missing")
+    args = ap.parse_args(argv)
+    studies = tuple(args.study or STUDY_IDS)
+    try:
+        seeds = tuple(int(s) for s in args.seeds.split(","))
+    except ValueError:
+        ap.error(f"--seeds must be comma-separated integers, got {args.seeds!r}")
+    if args.list:
+        print(list_store(args.db, studies, seeds, args.steps))
+        return 0
+
+    def log(msg: str) -> None:
+        print(f"{time.strftime('%H:%M:%S')} {msg}", file=sys.stderr, flush=True)
+
+    counts = precompute(args.db, studies, seeds, args.steps, args.backend, args.address,
+                        args.jobs, log)
+    log(f"done: {counts}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
