@@ -101,6 +101,7 @@ def run_novel_word(store, seeds, steps, log) -> None:
 def precompute(db: Path, studies, seeds, steps=None, backend="local", address=None,
                jobs=2, log=print) -> dict:
     """Train and store what is missing; returns counts {'planned', 'stored_before', 'trained'}."""
+    studies = tuple(studies or STUDY_IDS)
     plan = planned_runs(studies, seeds, steps)
     with open_writer(db) as store:
         stored = store.stored_run_ids()

@@ -1,0 +1,49 @@
+"""Shared fixtures: a small but complete lab database built by the real precompute.
+
+`fixture_db` holds every study's arms and seeds trained for FIXTURE_STEPS steps. It is
+built once and cached under ~/.cache keyed by a hash of the modules that decide its
+content, so a code change
+rebuilds it and an unchanged tree reuses it (CI on a fresh machine builds it once, ~1 min).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+FIXTURE_STEPS = 20
+LAB = Path(__file__).resolve().parent.parent / "lab"
+
+
+# the modules whose code decides what the database holds (pages, verdicts, retrain do not)
+DB_MODULES = ("alphabet", "analyses", "arms", "config", "corpus", "engine", "evaluate", "grammar",
+              "metrics", "model", "precompute", "recorders", "results", "store")
+
+
+def _source_hash() -> str:
+    h = hashlib.sha256()
+    for p in (LAB / f"{m}.py" for m in DB_MODULES):
+        h.update(p.name.encode() + p.read_bytes())
+    return h.hexdigest()[:12]
+
+
+@pytest.fixture(scope="session")
+def fixture_db(tmp_path_factory) -> Path:
+    """Path to a read-only copy of the fixture database (every study, FIXTURE_STEPS steps)."""
+    from lab.precompute import precompute
+
+    cache = Path(os.environ.get("LAB_FIXTURE_CACHE", Path.home() / ".cache" / "rnn-lab"))
+    built = cache / f"fixture-{FIXTURE_STEPS}-{_source_hash()}.duckdb"
+    if not built.exists():
+        cache.mkdir(parents=True, exist_ok=True)
+        tmp = built.with_suffix(".building")
+        tmp.unlink(missing_ok=True)
+        precompute(tmp, studies=None, seeds=(42, 43, 44), steps=FIXTURE_STEPS, log=lambda m: None)
+        tmp.rename(built)
+    copy = tmp_path_factory.mktemp("db") / "lab.duckdb"
+    shutil.copy(built, copy)
+    return copy
