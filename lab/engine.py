@@ -11,6 +11,7 @@ continuous tracks), and the gradient is truncated at the chunk boundary.
 
 from __future__ import annotations
 
+import ctypes
 import io
 import time
 from collections.abc import Callable
@@ -59,6 +60,21 @@ class Recorder:
 
     def contribute(self, st: Stack, r: int, out: dict) -> None:
         """Add run r's tables (out['tables']) and scalars (out['scalars'])."""
+
+
+def keep_freed_memory() -> None:
+    """Stop glibc from handing big tensor buffers back to the OS after every step.
+
+    Each step allocates and frees several MB; by default glibc serves that with mmap/munmap,
+    and the page faults of touching fresh pages doubled the wall time of large stacks
+    (measured: 10 -> 22 steps/s at H=128, seq_len=50). Process-wide; a no-op off glibc.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return
+    libc.mallopt(-3, 1 << 30)  # M_MMAP_THRESHOLD: no mmap below 1 GiB
+    libc.mallopt(-1, 1 << 30)  # M_TRIM_THRESHOLD: keep up to 1 GiB of freed heap
 
 
 def _tracks(cfg: RunConfig, n: int) -> torch.Tensor:
@@ -126,6 +142,7 @@ def train_stack(
     """Train runs that share a shape as one stack; returns one RunResult per run (sorted order)."""
     from lab.recorders import default_recorders, is_checkpoint
 
+    keep_freed_memory()
     configs = sort_for_stack(list(configs))
     if len({c.shape for c in configs}) != 1:
         raise ValueError("runs in one stack must share (hidden, seq_len, batch_size, steps)")

@@ -59,8 +59,10 @@ def _backend(name: str, address: str | None):
     if name == "dask":
         from dask.distributed import Client, LocalCluster
 
-        client = Client(address) if address else Client(LocalCluster(processes=True))
-        return {"backend": "dask", "_client": client}
+        # joblib's dask backend uses the most recent Client: create it, keep it referenced
+        _backend.client = Client(address) if address else Client(
+            LocalCluster(n_workers=2, threads_per_worker=1, processes=True))
+        return {"backend": "dask"}
     if name == "ray":
         import ray
         from ray.util.joblib import register_ray
