@@ -12,6 +12,7 @@ import argparse
 import sys
 import time
 from collections import defaultdict
+from contextlib import contextmanager
 from pathlib import Path
 
 from lab.arms import SEEDS, STUDY_IDS, arms_of, planned_runs
@@ -52,25 +53,33 @@ def train_task(configs: list[RunConfig], threads: int = 1):
     return train_stack(configs)
 
 
-def _backend(name: str, address: str | None):
-    """joblib parallel_config kwargs for local, dask or ray."""
+@contextmanager
+def parallel_backend(name: str, address: str | None, jobs: int):
+    """joblib's backend for the stacks: local processes, or an existing Dask / Ray cluster."""
+    import joblib
+
     if name == "local":
-        return {"backend": "loky"}
-    if name == "dask":
+        with joblib.parallel_config(backend="loky", n_jobs=jobs):
+            yield
+    elif name == "dask":
         from dask.distributed import Client, LocalCluster
 
-        # joblib's dask backend uses the most recent Client: create it, keep it referenced
-        _backend.client = Client(address) if address else Client(
-            LocalCluster(n_workers=2, threads_per_worker=1, processes=True))
-        return {"backend": "dask"}
-    if name == "ray":
+        # joblib's dask backend uses the current Client; without an address, a local cluster
+        cluster = None if address else LocalCluster(n_workers=jobs, threads_per_worker=1)
+        with Client(address or cluster), joblib.parallel_config(backend="dask", n_jobs=-1):
+            yield
+        if cluster is not None:
+            cluster.close()
+    elif name == "ray":
         import ray
         from ray.util.joblib import register_ray
 
         ray.init(address=address or None, ignore_reinit_error=True)
         register_ray()
-        return {"backend": "ray"}
-    raise ValueError(f"unknown backend {name!r}; choose local, dask or ray")
+        with joblib.parallel_config(backend="ray", n_jobs=-1):
+            yield
+    else:
+        raise ValueError(f"unknown backend {name!r}; choose local, dask or ray")
 
 
 def _bar(done: int, total: int, width: int = 30) -> str:
@@ -122,7 +131,7 @@ def precompute(db: Path, studies, seeds, steps=None, backend="local", address=No
         if tasks:
             import joblib
 
-            with joblib.parallel_config(**_backend(backend, address), n_jobs=jobs):
+            with parallel_backend(backend, address, jobs):
                 results = joblib.Parallel(return_as="generator_unordered")(
                     joblib.delayed(train_task)(t) for t in tasks)
                 for res in results:
