@@ -210,8 +210,9 @@ def run_all(model: StackedRNN, configs: list[RunConfig]) -> list[tuple[dict, dic
             "grad_decay": pd.DataFrame({"k": np.arange(decay.shape[1]), "norm": decay[r]}),
             "probe": pd.DataFrame({"k": np.arange(1, PROBE_MAX_K + 1), "accuracy": acc[r],
                                    "chance": chance}),
-            "series": pd.DataFrame({"analysis": "error_free_by_length", "x": lengths,
-                                    "y": (own.first_error[r][None, :] >= lengths[:, None]).mean(1)}),
+            "series": pd.DataFrame({
+                "analysis": "error_free_by_length", "x": lengths,
+                "y": (own.first_error[r][None, :] >= lengths[:, None]).mean(1)}),
         }
         scalars = {
             "gradient_reach": gradient_reach(decay[r]),

@@ -129,7 +129,7 @@ BASELINE = RunConfig()
 
 
 def checkpoint_steps(steps: int) -> list[int]:
-    """Steps at which checkpoints are taken: 0, every 1,000 (or steps/10 for short runs), and the end."""
+    """Checkpoint steps: 0, every 1,000 (every steps/10 for short runs), and the last step."""
     every = max(1, min(1000, steps // 10))
     marks = list(range(0, steps, every))
     return marks + [steps]

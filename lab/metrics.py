@@ -66,7 +66,7 @@ def gradient_reach(decay: np.ndarray) -> int:
 
 
 def memory_horizon(accuracy: np.ndarray, chance: np.ndarray) -> int:
-    """Largest k such that probe accuracy >= chance + PROBE_MARGIN at every distance 1..k (0: none)."""
+    """Largest k with probe accuracy >= chance + PROBE_MARGIN at every distance 1..k (0: none)."""
     clear = np.asarray(accuracy) >= np.asarray(chance) + PROBE_MARGIN
     below = np.flatnonzero(~clear)
     return int(below[0]) if below.size else len(clear)

@@ -163,7 +163,7 @@ class StackedRNN:
         whh_t = self.p["Whh"].transpose(1, 2).contiguous()
         for t in range(T - 1, -1, -1):
             torch.mul(dh[:, t], deriv[:, t], out=da[:, t])  # backprop through f
-            if t > 0:  # backprop through W_hh into h_{t-1} (bmm into a temp: strided baddbmm_ is slow)
+            if t > 0:  # backprop through W_hh into h_{t-1}; bmm + add_: strided baddbmm_ is slow
                 dh[:, t - 1].add_(torch.bmm(da[:, t], whh_t))
         hprev = fw.hs[:, :-1].reshape(R, T * B, H)  # (R, T*B, H) inputs h_{t-1}
         da_rows = da.view(R, T * B, H)

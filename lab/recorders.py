@@ -17,6 +17,7 @@ from lab.config import checkpoint_steps
 from lab.engine import Recorder, Stack
 from lab.evaluate import SAMPLE_CHARS, generate, heldout_loss
 from lab.metrics import CURVE_EVERY, FINAL_WINDOW, hidden_stats, run_status, spectral_radius
+from lab.results import TABLE_COLUMNS
 
 FINAL_VAL_TRACKS = 64  # the final held-out loss reads 64 x 256 scored characters
 
@@ -55,7 +56,7 @@ class StepRecorder(Recorder):
             g = self.gnorm[sl, r]
             rows.append((sl.stop, self.loss[sl, r].mean().item(), g.mean().item(), g.max().item(),
                          self.clipped[sl, r].float().mean().item()))
-        return pd.DataFrame(rows, columns=["step", "loss", "grad_norm", "grad_norm_max", "clip_frac"])
+        return pd.DataFrame(rows, columns=list(TABLE_COLUMNS["curves"]))
 
     def contribute(self, st, r, out):
         curve = self.curve(st, r)
