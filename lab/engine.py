@@ -40,6 +40,7 @@ class Stack:
     steps: int
     step: int = 0
     started: float = field(default_factory=time.perf_counter)
+    recorders: list = field(default_factory=list)  # attached instrumentation (lab.recorders)
 
     @property
     def R(self) -> int:
@@ -135,11 +136,17 @@ def _kill(st: Stack, bad: torch.Tensor, h: torch.Tensor) -> None:
 
 def train_stack(
     configs: list[RunConfig],
-    recorders: list[Recorder] | None = None,
+    recorders: list[Recorder] | Callable[[Stack], list[Recorder]] | None = None,
     progress: Callable[[Stack], None] | None = None,
     progress_every: int = 100,
 ) -> list[RunResult]:
-    """Train runs that share a shape as one stack; returns one RunResult per run (sorted order)."""
+    """Train runs that share a shape as one stack; returns one RunResult per run (sorted order).
+
+    recorders: a list, or a factory recorders(stack) -> list (default: the full instrumentation,
+    lab.recorders.default_recorders);
+    progress(stack) is called every progress_every steps and at the end; it may read
+    stack.recorders (e.g. the StepRecorder's partial curves) but must not change them.
+    """
     from lab.recorders import default_recorders, is_checkpoint
 
     keep_freed_memory()
@@ -151,7 +158,9 @@ def train_stack(
     c0 = configs[0]
     R, B, T, N = len(configs), c0.batch_size, c0.seq_len, stream.numel()
     st = Stack(configs, StackedRNN(configs), torch.ones(R, dtype=torch.bool), [None] * R, c0.steps)
-    recorders = default_recorders(st) if recorders is None else recorders
+    if recorders is None or callable(recorders):
+        recorders = (recorders or default_recorders)(st)
+    st.recorders = recorders
     p = st.model.p
     offsets = torch.stack([_tracks(c, N) for c in configs])  # (R, B)
     span = torch.arange(T + 1)
@@ -176,7 +185,8 @@ def train_stack(
         grads, _ = st.model.backward(fw, dlogits)
         grads["Whh"].mul_(trains_whh)  # reservoir runs keep their W_hh
         # clip: each run's global L2 norm, measured before clipping
-        gnorm = torch.stack([g.pow(2).flatten(1).sum(1) for g in grads.values()]).sum(0).sqrt()
+        # summed param by param in a fixed order, so a run's norm is bit-identical alone or stacked
+        gnorm = sum(g.pow(2).flatten(1).sum(1) for g in grads.values()).sqrt()
         loss_char = loss / T
         bad = st.alive & ~(torch.isfinite(loss_char) & torch.isfinite(gnorm)
                            & (loss_char <= DIVERGE_LOSS))
@@ -200,6 +210,8 @@ def train_stack(
         if progress and (st.step % progress_every == 0 or st.step == c0.steps):
             progress(st)
         if not st.alive.any():
+            if progress and st.step % progress_every:
+                progress(st)  # all runs stopped early: report where
             break
     for rec in recorders:
         rec.on_end(st)

@@ -36,16 +36,20 @@ def _marks(steps: int) -> frozenset:
 
 
 class StepRecorder(Recorder):
-    """Exact per-step loss / grad norm / clip flags; windows of CURVE_EVERY steps for storage."""
+    """Exact per-step loss / grad norm / clip flags; windows of CURVE_EVERY steps for storage.
+
+    Stored run-major (R, steps) and reduced in float64, so a run's aggregates are the same
+    numbers whichever runs share its stack.
+    """
 
     def __init__(self, st: Stack):
-        self.loss = torch.full((st.steps, st.R), float("nan"))
-        self.gnorm = torch.full((st.steps, st.R), float("nan"))
-        self.clipped = torch.zeros((st.steps, st.R), dtype=torch.bool)
+        self.loss = torch.full((st.R, st.steps), float("nan"))
+        self.gnorm = torch.full((st.R, st.steps), float("nan"))
+        self.clipped = torch.zeros((st.R, st.steps), dtype=torch.bool)
 
     def on_step(self, st, loss, gnorm, clipped):
         i = st.step - 1
-        self.loss[i], self.gnorm[i], self.clipped[i] = loss, gnorm, clipped
+        self.loss[:, i], self.gnorm[:, i], self.clipped[:, i] = loss, gnorm, clipped
 
     def curve(self, st: Stack, r: int) -> pd.DataFrame:
         """Windowed means up to the run's last step (its divergence step if it diverged)."""
@@ -53,9 +57,9 @@ class StepRecorder(Recorder):
         rows = []
         for start in range(0, last, CURVE_EVERY):
             sl = slice(start, min(start + CURVE_EVERY, last))
-            g = self.gnorm[sl, r]
-            rows.append((sl.stop, self.loss[sl, r].mean().item(), g.mean().item(), g.max().item(),
-                         self.clipped[sl, r].float().mean().item()))
+            g, loss = self.gnorm[r, sl].double(), self.loss[r, sl].double()
+            rows.append((sl.stop, loss.mean().item(), g.mean().item(), g.max().item(),
+                         self.clipped[r, sl].double().mean().item()))
         return pd.DataFrame(rows, columns=list(TABLE_COLUMNS["curves"]))
 
     def contribute(self, st, r, out):
@@ -64,11 +68,11 @@ class StepRecorder(Recorder):
         done = slice(0, last)
         out["tables"]["curves"] = curve
         out["scalars"].update({
-            "final_train_loss": self.loss[max(0, last - FINAL_WINDOW): last, r].mean().item()
-            if st.diverged_at[r] is None else float("nan"),
-            "clip_fraction": self.clipped[done, r].float().mean().item(),
-            "mean_grad_norm": self.gnorm[done, r].mean().item(),
-            "median_grad_norm": self.gnorm[done, r].median().item(),
+            "final_train_loss": float("nan") if st.diverged_at[r] is not None
+            else self.loss[r, max(0, last - FINAL_WINDOW): last].double().mean().item(),
+            "clip_fraction": self.clipped[r, done].double().mean().item(),
+            "mean_grad_norm": self.gnorm[r, done].double().mean().item(),
+            "median_grad_norm": self.gnorm[r, done].median().item(),
         })
         out["status"] = run_status(st.diverged_at[r] is not None, curve["loss"].to_numpy())
 

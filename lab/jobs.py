@@ -1,0 +1,188 @@
+"""Retrain jobs as the page sees them, and the first-come, first-served training slots.
+
+A `Job` is one retrain shared by every session that asked for the same configs; the
+worker thread (lab.retrain) writes it, pages poll it. Nothing here imports torch: the
+live StepRecorder the job reads from exists only once torch has been imported by training.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from collections import deque
+
+import pandas as pd
+
+from lab.config import RunConfig
+from lab.results import TABLE_COLUMNS, RunResult
+
+STATES = ("queued", "running", "done", "failed")
+CURVE_COLUMNS = ("run_id", *TABLE_COLUMNS["curves"])
+
+
+def job_key(configs: list[RunConfig]) -> tuple[str, ...]:
+    """The registry key of a request: its sorted run ids (the order of the arms does not matter)."""
+    return tuple(sorted({c.run_id for c in configs}))
+
+
+class TrainingSlots:
+    """At most `limit` trainings at once; the others wait in one line, first come, first served."""
+
+    def __init__(self, limit: int):
+        if limit < 1:
+            raise ValueError(f"the training limit must be at least 1, got {limit}")
+        self.limit = limit
+        self._cond = threading.Condition()
+        self._line: deque[Job] = deque()
+        self._running = 0
+
+    def enter_line(self, job: Job) -> None:
+        with self._cond:
+            self._line.append(job)
+
+    def wait_turn(self, job: Job) -> None:
+        """Block until `job` is first in line and a slot is free, then mark it running."""
+        with self._cond:
+            while self._line[0] is not job or self._running >= self.limit:
+                self._cond.wait()
+            self._line.popleft()
+            self._running += 1
+            job._start()  # under the lock: a job is never seen neither queued nor running
+            self._cond.notify_all()
+
+    def leave(self) -> None:
+        with self._cond:
+            self._running -= 1
+            self._cond.notify_all()
+
+    def position(self, job: Job) -> int | None:
+        """1 for the next job to start, 2 for the one after, ...; None if not waiting."""
+        with self._cond:
+            for i, waiting in enumerate(self._line):
+                if waiting is job:
+                    return i + 1
+            return None
+
+    @property
+    def running(self) -> int:
+        return self._running
+
+    @property
+    def waiting(self) -> int:
+        return len(self._line)
+
+
+class Job:
+    """One retrain of some configs; read-only for pages, written by the worker thread.
+
+    state: queued -> running -> done | failed. A run that diverges is a result ("done"
+    with RunResult.status "diverged"); "failed" means the training itself raised.
+    """
+
+    def __init__(self, configs: list[RunConfig], slots: TrainingSlots, todo: list[RunConfig]):
+        self.configs = list(configs)  # as requested (deduplicated), the order of `results`
+        self.key = job_key(configs)
+        self.state = "queued"
+        self.error: str | None = None  # one line, no traceback, when state is "failed"
+        self.submitted_at = time.time()
+        self.started_at: float | None = None
+        self.finished_at: float | None = None
+        self.cached = not todo  # every config came from the retrain cache: nothing trained
+        self._slots = slots
+        self._lock = threading.Lock()
+        self._finished_event = threading.Event()
+        self._total = sum(c.steps for c in todo)  # run-steps to train
+        self._done = 0  # run-steps of the stacks already finished
+        self._ready: dict[str, RunResult] = {}  # run_id -> result (cached or finished stacks)
+        self._live = None  # (stack snapshot, StepRecorder) of the stack in training
+        self._live_curves: tuple[tuple, pd.DataFrame] | None = None
+
+    # what the page polls
+
+    @property
+    def results(self) -> list[RunResult] | None:
+        """One RunResult per requested config, in request order, once the job is done."""
+        if self.state != "done":
+            return None
+        return [self._ready[c.run_id] for c in self.configs]
+
+    @property
+    def progress(self) -> float:
+        """Fraction of this job's run-steps trained, 0..1 (1 only when done)."""
+        if self.state == "done":
+            return 1.0
+        with self._lock:
+            live = self._live[0].step * self._live[0].R if self._live else 0
+            # below 1 until done: the end-of-run analyses still run after the last step
+            return min(0.99, (self._done + live) / self._total) if self._total else 0.0
+
+    @property
+    def queue_position(self) -> int | None:
+        """1 if this job starts next, 2 if one other job is before it, ...; None unless queued."""
+        return self._slots.position(self) if self.state == "queued" else None
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds spent training so far (0 while queued)."""
+        if self.started_at is None:
+            return 0.0
+        return (self.finished_at or time.time()) - self.started_at
+
+    def partial_curves(self) -> pd.DataFrame:
+        """Windowed training curves (as stored) of every run trained so far, live runs included.
+
+        Columns: run_id, step, loss, grad_norm, grad_norm_max, clip_frac.
+        """
+        with self._lock:
+            ready, live = list(self._ready.values()), self._live
+        frames = [r.tables["curves"].assign(run_id=r.run_id) for r in ready if "curves" in r.tables]
+        if live is not None and self.state == "running":
+            frames.append(self._curves_of_live(*live))
+        frames = [f for f in frames if len(f)]
+        if not frames:
+            return pd.DataFrame(columns=list(CURVE_COLUMNS))
+        return pd.concat(frames, ignore_index=True)[list(CURVE_COLUMNS)]
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until done or failed (for tests and scripts; pages poll instead)."""
+        return self._finished_event.wait(timeout)
+
+    # what the worker writes
+
+    def _start(self) -> None:
+        self.started_at, self.state = time.time(), "running"
+
+    def _advance(self, st, step_recorder) -> None:
+        """Progress callback: snapshot the live stack (the worker keeps training meanwhile)."""
+        snapshot = dataclasses.replace(st, diverged_at=list(st.diverged_at))
+        with self._lock:
+            self._live = (snapshot, step_recorder)
+
+    def _stack_done(self, results: list[RunResult]) -> None:
+        with self._lock:
+            self._ready.update({r.run_id: r for r in results})
+            self._done += sum(r.config.steps for r in results)
+            self._live = None
+
+    def _add_cached(self, results: list[RunResult]) -> None:
+        with self._lock:
+            self._ready.update({r.run_id: r for r in results})
+
+    def _finish(self, error: str | None = None) -> None:
+        self.finished_at = time.time()
+        self.error = error
+        self.state = "failed" if error else "done"
+        self._finished_event.set()
+
+    def _curves_of_live(self, st, step_recorder) -> pd.DataFrame:
+        """StepRecorder.curve of each run at the snapshot's step; one computation per snapshot."""
+        key = (tuple(c.run_id for c in st.configs), st.step)
+        cached = self._live_curves
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        frames = [step_recorder.curve(st, r).assign(run_id=c.run_id)
+                  for r, c in enumerate(st.configs)]
+        df = pd.concat(frames, ignore_index=True)
+        self._live_curves = (key, df)
+        return df

@@ -1,0 +1,229 @@
+"""The "retrain now" service: a page's configs trained in a background thread, same engine.
+
+One `RetrainService` per server process (the app holds it in st.cache_resource):
+- dedup: a registry keyed by the request's sorted run ids, under a lock, so sessions
+  asking for the same configs get the same Job and share one training;
+- cache: finished runs go to a joblib.Memory (one entry per config, keyed by its run_id,
+  which includes the engine version), so a config trained before comes back at once.
+  joblib has no locks: two server processes sharing a cache dir could both train one
+  config; both then write the same numbers, so that only costs time (acceptable);
+- a global limit: at most LAB_MAX_TRAININGS trainings at once (default 1), the others
+  queued first come, first served with their place in line.
+Torch is imported by the worker thread when a training starts, never by importing this.
+The worker leaves torch's thread count alone: torch.set_num_threads is process-wide.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import threading
+from pathlib import Path
+
+import joblib
+
+from lab.arms import ARMS
+from lab.config import RunConfig, validate
+from lab.jobs import Job, TrainingSlots, job_key
+from lab.precompute import make_tasks
+from lab.results import RunResult
+
+log = logging.getLogger(__name__)
+
+RETRAIN_MAX_STEPS = 30_000  # the baseline's length: a retrain is never longer than a stored run
+# the most arms of any study page (clipping, learning rate); the grid retrains one cell
+RETRAIN_MAX_RUNS = max(len(arms) for study, arms in ARMS.items() if study != "grid")
+RETRAIN_MAX_WAITING = 20  # jobs in line beyond this are refused: the server is saturated
+KEEP_FINISHED = 64  # finished jobs kept in the registry (the disk cache keeps them all)
+PROGRESS_EVERY = 10  # steps between progress snapshots
+DEFAULT_CACHE = Path.home() / ".cache" / "rnn-lab" / "retrain"
+
+
+class RetrainBusy(RuntimeError):
+    """Too many retrains are already waiting; the page asks the student to try again later."""
+
+
+def validate_request(configs) -> list[RunConfig]:
+    """The configs of a request, deduplicated in order; ValueError with a clear message if bad."""
+    if not isinstance(configs, list | tuple) or not configs:
+        raise ValueError("a retrain needs a non-empty list of RunConfig")
+    for i, c in enumerate(configs):
+        if not isinstance(c, RunConfig):
+            raise ValueError(f"item {i} of the retrain request is a {type(c).__name__}, "
+                             "not a RunConfig")
+        validate(c)  # frozen, but object.__setattr__ exists: check the knobs again
+        if c.steps > RETRAIN_MAX_STEPS:
+            raise ValueError(f"a retrain runs at most {RETRAIN_MAX_STEPS:,} steps, "
+                             f"asked for {c.steps:,}")
+    unique = list({c.run_id: c for c in configs}.values())
+    if len(unique) > RETRAIN_MAX_RUNS:
+        raise ValueError(f"a retrain trains at most {RETRAIN_MAX_RUNS} runs at once, "
+                         f"asked for {len(unique)}")
+    return unique
+
+
+def compare_with_stored(result: RunResult, stored_row: dict) -> dict:
+    """The retrain beside the stored run of the same config: final held-out losses and their gap.
+
+    `equal` is exact equality (same config and seed give the same numbers; two diverged
+    runs, both NaN, are equal); `difference` is retrained - stored.
+    """
+    stored_id = stored_row.get("run_id", result.run_id)
+    if stored_id != result.run_id:
+        raise ValueError(f"stored run {stored_id} is not the retrained config {result.run_id}")
+    stored = _as_float(stored_row.get("final_val_loss"))
+    retrained = _as_float(result.final_val_loss)
+    both_nan = math.isnan(stored) and math.isnan(retrained)
+    return {
+        "run_id": result.run_id,
+        "stored_final_val_loss": stored,
+        "retrained_final_val_loss": retrained,
+        "equal": both_nan or stored == retrained,
+        "difference": retrained - stored,
+        "stored_status": stored_row.get("status"),
+        "retrained_status": result.status,
+    }
+
+
+def _as_float(x) -> float:
+    return float("nan") if x is None else float(x)
+
+
+def _env_limit() -> int:
+    raw = os.environ.get("LAB_MAX_TRAININGS", "1")
+    try:
+        limit = int(raw)
+    except ValueError:
+        limit = 0
+    if limit < 1:
+        raise ValueError(f"LAB_MAX_TRAININGS must be a positive integer, got {raw!r}")
+    return limit
+
+
+def _stored_result(run_id: str, result: RunResult | None = None) -> RunResult:
+    """The cached function: keyed by run_id only (`result` is ignored by joblib).
+
+    Called with a result it stores it (MemorizedFunc.call); called without one on a miss,
+    it raises, so a miss never stores anything.
+    """
+    if result is None:
+        raise LookupError(f"run {run_id} is not in the retrain cache")
+    return result
+
+
+class RetrainCache:
+    """Finished retrains on disk, one joblib.Memory entry per config."""
+
+    def __init__(self, location: Path):
+        self.location = Path(location)
+        self._entry = joblib.Memory(self.location, verbose=0).cache(
+            _stored_result, ignore=["result"])
+
+    def load(self, cfg: RunConfig) -> RunResult | None:
+        if not self._entry.check_call_in_cache(cfg.run_id):
+            return None
+        try:
+            result = self._entry(cfg.run_id)
+        except LookupError:  # cleared between the check and the read
+            return None
+        return result if isinstance(result, RunResult) and result.run_id == cfg.run_id else None
+
+    def save(self, result: RunResult) -> None:
+        self._entry.call(result.run_id, result=result)
+
+
+class RetrainService:
+    """The process-wide job registry, cache and training slots; safe to call from any session."""
+
+    def __init__(self, cache_dir: Path | str | None = None, max_trainings: int | None = None):
+        cache_dir = cache_dir or os.environ.get("LAB_RETRAIN_CACHE") or DEFAULT_CACHE
+        self.cache = RetrainCache(Path(cache_dir))
+        self.slots = TrainingSlots(max_trainings or _env_limit())
+        self._jobs: dict[tuple[str, ...], Job] = {}
+        self._lock = threading.Lock()
+
+    def submit(self, configs: list[RunConfig]) -> Job:
+        """The job for these configs: the one already asked for, a done one from the cache,
+        or a new one queued for training. Raises ValueError (bad request) or RetrainBusy."""
+        configs = validate_request(configs)
+        key = job_key(configs)
+        with self._lock:
+            job = self._jobs.get(key)
+            if job is not None and job.state != "failed":  # a failed job is retried
+                return job
+            cached = {c.run_id: r for c in configs if (r := self.cache.load(c)) is not None}
+            todo = [c for c in configs if c.run_id not in cached]
+            if todo and self.slots.waiting >= RETRAIN_MAX_WAITING:
+                raise RetrainBusy(f"{self.slots.waiting} retrains are already waiting; "
+                                  "please try again in a few minutes")
+            job = Job(configs, self.slots, todo)
+            job._add_cached(list(cached.values()))
+            if todo:
+                self.slots.enter_line(job)
+                threading.Thread(target=self._work, args=(job, todo), daemon=True,
+                                 name=f"retrain-{key[0][:8]}").start()
+            else:
+                job._finish()
+            self._jobs[key] = job
+            self._forget_old()
+        return job
+
+    def job(self, configs: list[RunConfig]) -> Job | None:
+        """The job already registered for these configs, if any (never starts one)."""
+        with self._lock:
+            return self._jobs.get(job_key(validate_request(configs)))
+
+    @property
+    def running(self) -> int:
+        return self.slots.running
+
+    @property
+    def waiting(self) -> int:
+        return self.slots.waiting
+
+    def _work(self, job: Job, todo: list[RunConfig]) -> None:
+        """The worker thread: wait for a slot, train stack by stack, cache, finish. No Streamlit."""
+        self.slots.wait_turn(job)
+        try:
+            for stack in make_tasks(todo):
+                results = _train(stack, job)
+                for r in results:
+                    self._save(r)
+                job._stack_done(results)
+        except Exception as e:  # the page shows one line; the log keeps the traceback
+            log.exception("retrain %s failed", job.key)
+            job._finish(error=_one_line(e))
+        else:
+            job._finish()
+        finally:
+            self.slots.leave()
+
+    def _save(self, result: RunResult) -> None:
+        try:
+            self.cache.save(result)
+        except Exception:  # a full or read-only disk costs the cache, not the result
+            log.exception("could not cache retrain %s", result.run_id)
+
+    def _forget_old(self) -> None:
+        """Drop the oldest finished jobs beyond KEEP_FINISHED (sessions holding them keep them)."""
+        finished = [j for j in self._jobs.values() if j.state in ("done", "failed")]
+        finished.sort(key=lambda j: j.finished_at or 0.0)
+        for j in finished[: max(0, len(finished) - KEEP_FINISHED)]:
+            del self._jobs[j.key]
+
+
+def _train(stack: list[RunConfig], job: Job) -> list[RunResult]:
+    """One stack through lab.engine.train_stack with the default recorders, reporting to `job`."""
+    from lab import engine  # imports torch: only here, when a training starts
+    from lab.recorders import StepRecorder
+
+    def progress(st) -> None:
+        job._advance(st, next(r for r in st.recorders if isinstance(r, StepRecorder)))
+
+    return engine.train_stack(stack, progress=progress, progress_every=PROGRESS_EVERY)
+
+
+def _one_line(e: Exception) -> str:
+    text = str(e).strip().splitlines()
+    return f"the retrain failed: {type(e).__name__}" + (f": {text[0]}" if text else "")
