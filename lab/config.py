@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 # bump when the engine's numbers change for the same config: stored runs keyed by
 # the old hash are then no longer found, never silently mixed with new ones.
-ENGINE_VERSION = 1
+ENGINE_VERSION = 2
 
 ACTIVATIONS = ("tanh", "relu", "sigmoid", "identity")
 INITS = ("orthogonal", "xavier", "random")
@@ -57,6 +57,8 @@ class RunConfig:
 
     def __post_init__(self) -> None:
         validate(self)
+        for name in ("lr", "clip", "sampling"):  # clip=5 and clip=5.0 are one run, one run id
+            object.__setattr__(self, name, float(getattr(self, name)))
 
     @property
     def run_id(self) -> str:
