@@ -33,6 +33,12 @@ HELDOUT_ANALYSIS_START = 100_000  # analyses read the second half of the held-ou
 RIDGE = 1e-2  # probe ridge penalty, relative to the mean feature variance
 
 
+def finite(h: torch.Tensor, bound: float = 1e6) -> torch.Tensor:
+    """Hidden states with inf/NaN (an exploding linear RNN) clipped to +-bound, so an analysis
+    of a blown-up run yields poor scores instead of a crash that would lose its whole stack."""
+    return torch.nan_to_num(h, nan=0.0, posinf=bound, neginf=-bound).clamp(-bound, bound)
+
+
 def sentence_aligned_rows(tracks: int, length: int, start: int = HELDOUT_ANALYSIS_START):
     """`tracks` held-out texts of `length` chars, each beginning at a sentence start."""
     text = corpus.heldout_text()
@@ -83,7 +89,7 @@ def memory_probe(hs: torch.Tensor, x: np.ndarray) -> tuple[np.ndarray, np.ndarra
     """
     y = _probe_targets(x)  # (B, N, K)
     feats = hs[:, BURN_IN + 1:].transpose(1, 2)  # (R, B, N, H)
-    feats = torch.cat([feats, torch.ones(*feats.shape[:-1], 1)], -1).double()
+    feats = torch.cat([finite(feats), torch.ones(*feats.shape[:-1], 1)], -1).double()
     ntr = READ_TRAIN_TRACKS
     xtr, xte = feats[:, :ntr].flatten(1, 2), feats[:, ntr:].flatten(1, 2)  # (R, n, H+1)
     ytr, yte = y[:ntr].reshape(-1, PROBE_MAX_K), y[ntr:].reshape(-1, PROBE_MAX_K)
@@ -115,7 +121,7 @@ def category_separation(hs: torch.Tensor, texts: list[str]) -> tuple[np.ndarray,
                 idx["train" if b < READ_TRAIN_TRACKS else "test"].append((b, end, cat))
     def states(items):  # (N, R, H) word-end states of every run
         b, e = (torch.tensor([it[i] for it in items]) for i in (0, 1))
-        return hs[:, e + 1, b].transpose(0, 1).numpy()
+        return finite(hs[:, e + 1, b].transpose(0, 1)).numpy()
 
     tr, te = states(idx["train"]), states(idx["test"])
     ytr, yte = [c for *_, c in idx["train"]], [c for *_, c in idx["test"]]

@@ -22,7 +22,7 @@ import torch
 
 from lab import corpus
 from lab.config import RunConfig
-from lab.metrics import DIVERGE_LOSS
+from lab.metrics import DIVERGE_LOSS, run_status
 from lab.model import PARAM_NAMES, StackedRNN, param_count, sort_for_stack
 from lab.results import RunResult
 
@@ -235,13 +235,15 @@ def _results(st: Stack, recorders: list[Recorder]) -> list[RunResult]:
     wall = (time.perf_counter() - st.started) / st.R
     results = []
     for r, cfg in enumerate(st.configs):
-        out: dict = {"tables": {}, "scalars": {}, "status": None}
+        out: dict = {"tables": {}, "scalars": {}, "window_losses": []}
         for rec in recorders:
             rec.contribute(st, r, out)
         s = out["scalars"]
+        status = run_status(st.diverged_at[r] is not None, out["window_losses"],
+                            s.get("final_val_loss", float("nan")))
         results.append(RunResult(
             config=cfg,
-            status=out["status"] or ("diverged" if st.diverged_at[r] is not None else "ok"),
+            status=status,
             final_train_loss=s.pop("final_train_loss", float("nan")),
             final_val_loss=s.pop("final_val_loss", float("nan")),
             params=param_count(cfg),

@@ -2,7 +2,8 @@
 
 Losses are mean cross-entropy per character in nats (the unit of the entropy floor,
 `lab.grammar.entropy_rate`). Functions take torch tensors with a leading run dimension
-or plain numpy arrays, and return plain numbers or arrays.
+or plain numpy arrays, and return plain numbers or arrays. Importing this module does not
+import torch, so the pages can quote these definitions and render without it.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import torch
 
 CURVE_EVERY = 50  # per-step records are stored as means over windows of this many steps
 FINAL_WINDOW = 500  # final training loss: mean over the last this-many steps
@@ -23,8 +23,10 @@ PROBE_MARGIN = 0.05  # "clearly above chance": probe accuracy >= constant guess 
 PROBE_BINS = ((1, 3), (4, 7), (8, 12), (13, 18), (19, 25), (26, 50))
 
 
-def spectral_radius(whh: torch.Tensor) -> torch.Tensor:
-    """rho(W_hh) = max |eigenvalue| of each run's W_hh; (R, H, H) -> (R,)."""
+def spectral_radius(whh):
+    """rho(W_hh) = max |eigenvalue| of each run's W_hh; (R, H, H) tensor -> (R,)."""
+    import torch  # only the training side measures it; pages import this module torch-free
+
     return torch.linalg.eigvals(whh.double()).abs().amax(-1).float()
 
 
@@ -36,7 +38,7 @@ SATURATION_RULE = {
 }
 
 
-def saturated(h: torch.Tensor, activation: str) -> torch.Tensor:
+def saturated(h, activation: str):
     """Boolean mask of saturated units: f'(a) below SATURATION_FRACTION of f's largest slope."""
     if activation == "tanh":
         return (1 - h * h) < SATURATION_FRACTION
@@ -44,10 +46,10 @@ def saturated(h: torch.Tensor, activation: str) -> torch.Tensor:
         return h * (1 - h) < SATURATION_FRACTION * 0.25
     if activation == "relu":
         return h <= 0
-    return torch.zeros_like(h, dtype=torch.bool)
+    return h != h + 0  # identity: never (all False; works for tensors and arrays alike)
 
 
-def hidden_stats(h: torch.Tensor, activation: str) -> dict[str, float]:
+def hidden_stats(h, activation: str) -> dict[str, float]:
     """Mean, std, min, max and saturated fraction of one run's hidden states (any shape)."""
     h = h.float()
     return {
@@ -80,17 +82,21 @@ def probe_bin(k: int) -> str:
     raise ValueError(f"lookback k={k} is outside 1..{PROBE_MAX_K}")
 
 
-def run_status(diverged: bool, window_losses: np.ndarray) -> str:
+def run_status(diverged: bool, window_losses: np.ndarray, final_val_loss: float) -> str:
     """ok / unstable / diverged.
 
-    diverged: the loss became NaN or inf, or passed DIVERGE_LOSS, and the run stopped there;
-    unstable: it finished, but its last window's loss is more than UNSTABLE_RISE above the
-    best window loss it had reached (it learned, then lost ground); ok otherwise.
+    diverged: the training loss became NaN or inf, or passed DIVERGE_LOSS, and the run
+    stopped there; unstable: it finished, but its last window's loss is more than
+    UNSTABLE_RISE above the best window loss it had reached (it learned, then lost ground),
+    or its final held-out loss is not finite or above DIVERGE_LOSS (its state blows up on
+    longer text than a training chunk); ok otherwise.
     """
     if diverged:
         return "diverged"
     w = np.asarray(window_losses, dtype=float)
     if w.size and w[-1] > (1 + UNSTABLE_RISE) * np.nanmin(w):
+        return "unstable"
+    if not np.isfinite(final_val_loss) or final_val_loss > DIVERGE_LOSS:
         return "unstable"
     return "ok"
 

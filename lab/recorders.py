@@ -16,7 +16,7 @@ from lab import analyses, grammar
 from lab.config import checkpoint_steps
 from lab.engine import Recorder, Stack
 from lab.evaluate import SAMPLE_CHARS, generate, heldout_loss
-from lab.metrics import CURVE_EVERY, FINAL_WINDOW, hidden_stats, run_status, spectral_radius
+from lab.metrics import CURVE_EVERY, FINAL_WINDOW, hidden_stats, spectral_radius
 from lab.results import TABLE_COLUMNS
 
 FINAL_VAL_TRACKS = 64  # the final held-out loss reads 64 x 256 scored characters
@@ -74,7 +74,7 @@ class StepRecorder(Recorder):
             "mean_grad_norm": self.gnorm[r, done].double().mean().item(),
             "median_grad_norm": self.gnorm[r, done].median().item(),
         })
-        out["status"] = run_status(st.diverged_at[r] is not None, curve["loss"].to_numpy())
+        out["window_losses"] = curve["loss"].to_numpy()
 
 
 class CheckpointRecorder(Recorder):
