@@ -357,6 +357,12 @@ class Store:
         sql = "SELECT * FROM novel_word WHERE run_id = ? AND replaced = ? ORDER BY rank, word"
         return self._df(sql, [run_id, replaced])
 
+    def novel_words(self, run_ids: list[str]) -> pd.DataFrame:
+        """Every novel_word row of these runs (all replaced words) in one query."""
+        sql = ("SELECT * FROM novel_word WHERE list_contains(?, run_id) "
+               "ORDER BY run_id, replaced, rank, word")
+        return self._df(sql, [list(run_ids)])
+
     def config(self, run_id: str) -> RunConfig:
         return RunConfig.from_json(self._stored(run_id, "config"))
 

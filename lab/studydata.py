@@ -1,0 +1,204 @@
+"""Everything a study's page and verdict read, loaded from the store in a few queries.
+
+No torch and no streamlit here: pages render from DuckDB alone. A `StudyData` is plain
+data (frames and tuples), so the app can cache it and tests can build one by hand.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from lab import grammar
+from lab.arms import SEEDS, Arm, arms_of
+from lab.metrics import DIVERGE_LOSS
+from lab.store import Store
+
+TABLES = ("curves", "checkpoints", "samples", "grad_decay", "probe", "series")
+
+FAILED_LOSS = DIVERGE_LOSS  # the engine's divergence bound (3x uniform guessing), one definition
+
+# columns where lower is better and a failed run counts as the worst possible value
+LOSS_COLUMNS = ("final_val_loss", "final_train_loss", "curve_mean_loss")
+
+FAILED_RULE = (
+    "A run counts as failed when training diverged (NaN, inf, or a loss above "
+    f"{FAILED_LOSS:.1f} nats/char, 3x uniform guessing) or its final held-out loss is not "
+    "finite or above that same limit. A failed run is a result: in loss comparisons it "
+    "counts as the worst possible loss."
+)
+
+
+def floor() -> float:
+    """The entropy rate of the grammar in nats/char: the lowest loss any model can reach."""
+    return grammar.entropy_rate()
+
+
+@dataclass
+class StudyData:
+    """One study's stored runs.
+
+    runs: one row per (arm, seed): run_id, arm, seed, status, losses, params, the knobs,
+    one column per stored scalar, and the derived columns `failed` and `curve_mean_loss`
+    (plus `zog_hit_rate` for the novel-word study). tables: long tables by name, each with
+    arm and seed columns. novel: novel_word rows with arm and seed (empty elsewhere).
+    """
+
+    study_id: str
+    arms: tuple[Arm, ...]
+    runs: pd.DataFrame
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    novel: pd.DataFrame = field(default_factory=pd.DataFrame)
+    seeds: tuple[int, ...] = SEEDS
+
+    @property
+    def arm_keys(self) -> tuple[str, ...]:
+        return tuple(a.key for a in self.arms)
+
+    def label(self, key: str) -> str:
+        """The chart label of arm `key` (the key itself if the arm is unknown)."""
+        return next((a.label for a in self.arms if a.key == key), key)
+
+    def table(self, name: str) -> pd.DataFrame:
+        """A long table (with arm, seed); empty with its columns if nothing is stored."""
+        if name not in self.tables:
+            raise ValueError(f"table {name!r} was not loaded; loaded: {list(self.tables)}")
+        return self.tables[name]
+
+    def of_arm(self, key: str) -> pd.DataFrame:
+        """This arm's run rows, ordered by seed (grouped once per runs frame: the grid has 64)."""
+        cache = self.__dict__.get("_by_arm")
+        if cache is None or cache[0] is not self.runs:
+            groups = {k: g.sort_values("seed") for k, g in self.runs.groupby("arm", sort=False)}
+            cache = (self.runs, groups)
+            self.__dict__["_by_arm"] = cache
+        return cache[1].get(key, self.runs.iloc[0:0])
+
+    def values(self, key: str, column: str) -> pd.Series:
+        """Per-seed values of `column` for arm `key`, indexed by seed.
+
+        Loss columns give inf for failed runs (the worst loss); other columns drop missing
+        values (a failed run has no end-of-run analyses).
+        """
+        rows = self.of_arm(key)
+        if column not in rows.columns:
+            return pd.Series(dtype=float)
+        vals = pd.Series(rows[column].to_numpy(float), index=rows["seed"].to_numpy())
+        if column in LOSS_COLUMNS:
+            return vals.where(~rows["failed"].to_numpy(), np.inf).dropna()
+        return vals[np.isfinite(vals)]
+
+    def n_failed(self, key: str) -> int:
+        return int(self.of_arm(key)["failed"].sum())
+
+    def median(self, key: str, column: str) -> float:
+        """Median over the arm's seeds that hold a finite value (nan if none)."""
+        v = self.values(key, column)
+        v = v[np.isfinite(v)]
+        return float(v.median()) if len(v) else math.nan
+
+
+def mark_failed(runs: pd.DataFrame) -> pd.Series:
+    """The FAILED_RULE applied to run rows."""
+    val = runs["final_val_loss"].astype(float)
+    bad_val = ~np.isfinite(val) | (val > FAILED_LOSS)
+    return (runs["status"] == "diverged") | bad_val
+
+
+def _curve_mean_loss(curves: pd.DataFrame) -> pd.Series:
+    """Per run_id: mean of the stored training-loss windows (lower = got low sooner)."""
+    if curves.empty:
+        return pd.Series(dtype=float)
+    return curves.groupby("run_id")["loss"].mean()
+
+
+def zog_hits(novel: pd.DataFrame) -> pd.DataFrame:
+    """Per (run_id, replaced): zog's nearest category and whether it is the replaced word's.
+
+    The nearest category is the one whose words have the highest mean cosine to zog, leaving
+    out the replaced word itself (its own state is zog's context twin, not a category-mate);
+    words in one-word categories ("and", "the") have no mates and are skipped.
+    """
+    cols = ["run_id", "replaced", "own", "nearest", "own_cos", "other_cos", "hit"]
+    if novel.empty:
+        return pd.DataFrame(columns=cols)
+    rows = []
+    for (run_id, replaced), g in novel.groupby(["run_id", "replaced"], sort=False):
+        own = grammar.CATEGORY_OF.get(replaced)
+        words = g[(g["word"] != replaced) & (g["category"] != "novel")]
+        by_cat = words.groupby("category")["cosine"].mean()
+        if own not in by_cat.index:
+            continue
+        nearest = str(by_cat.idxmax())
+        rows.append((run_id, replaced, own, nearest, by_cat[own],
+                     words.loc[words["category"] != own, "cosine"].mean(), nearest == own))
+    return pd.DataFrame(rows, columns=cols)
+
+
+def _with_arm(df: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
+    """Join a run_id-keyed frame with (arm, seed); a run in several arms appears once per arm."""
+    return df.merge(runs[["run_id", "arm", "seed"]], on="run_id")
+
+
+def load_study(store: Store, study_id: str, tables: tuple[str, ...] = TABLES) -> StudyData:
+    """Read one study: its runs with scalars pivoted wide, and the long tables named."""
+    arms = arms_of(study_id)  # ValueError for an unknown study
+    runs = store.runs(study_id)
+    ids = list(runs["run_id"].unique())
+    loaded = {name: _with_arm(store.table(name, ids), runs) for name in tables}
+    novel = store.novel_words(ids) if study_id == "novel_word" else pd.DataFrame()
+    return build(study_id, runs, store.scalars(ids), loaded, novel, arms)
+
+
+def build(study_id: str, runs: pd.DataFrame, scalars: pd.DataFrame,
+          tables: dict[str, pd.DataFrame], novel: pd.DataFrame | None = None,
+          arms: tuple[Arm, ...] | None = None) -> StudyData:
+    """Assemble a StudyData from store-shaped frames (also how tests make synthetic ones).
+
+    runs needs run_id, arm, seed, status, final_val_loss; scalars is long (run_id, name,
+    value); tables are long tables by name (joined with arm and seed here if they lack them).
+    """
+    arms = arms if arms is not None else arms_of(study_id)
+    runs = runs.copy()
+    runs["arm"] = runs["arm"].astype(str)
+    if len(scalars):
+        wide = scalars.pivot_table(index="run_id", columns="name", values="value",
+                                   aggfunc="first")
+        wide = wide.drop(columns=[c for c in wide.columns if c in runs.columns])
+        runs = runs.merge(wide, left_on="run_id", right_index=True, how="left")
+    runs["failed"] = mark_failed(runs)
+    tables = {name: df if "arm" in df.columns else _with_arm(df, runs)
+              for name, df in tables.items()}
+    if "curves" in tables:
+        runs["curve_mean_loss"] = runs["run_id"].map(_curve_mean_loss(tables["curves"]))
+    novel = pd.DataFrame() if novel is None else novel
+    if len(novel):
+        novel = novel if "arm" in novel.columns else _with_arm(novel, runs)
+        rate = zog_hits(novel).groupby("run_id")["hit"].mean().astype(float)
+        runs["zog_hit_rate"] = runs["run_id"].map(rate)
+    order = {k: i for i, k in enumerate(a.key for a in arms)}
+    runs = runs.sort_values(["arm", "seed"], key=lambda s: s.map(order) if s.name == "arm" else s)
+    return StudyData(study_id, tuple(arms), runs.reset_index(drop=True), tables, novel)
+
+
+def arm_summary(data: StudyData, column: str) -> pd.DataFrame:
+    """Per arm in registry order: median, min, max and IQR of `column` over the seeds whose
+    value is finite, with n (seeds stored), n_ok (status ok) and n_failed (FAILED_RULE)."""
+    rows = []
+    for a in data.arms:
+        runs = data.of_arm(a.key)
+        v = data.values(a.key, column)
+        v = v[np.isfinite(v)].to_numpy()
+        q1, q3 = np.percentile(v, [25, 75]) if len(v) else (math.nan, math.nan)
+        rows.append({
+            "arm": a.key, "label": a.label, "n": len(runs),
+            "n_ok": int((runs["status"] == "ok").sum()), "n_failed": int(runs["failed"].sum()),
+            "median": float(np.median(v)) if len(v) else math.nan,
+            "min": float(v.min()) if len(v) else math.nan,
+            "max": float(v.max()) if len(v) else math.nan,
+            "iqr": float(q3 - q1),
+        })
+    return pd.DataFrame(rows)

@@ -1,0 +1,117 @@
+"""The study registry, the study loader and the text report, on the fixture database."""
+
+from __future__ import annotations
+
+import math
+import sys
+
+import pytest
+
+from lab.arms import ARMS, SEEDS
+from lab.config import BASELINE
+from lab.store import open_reader
+from lab.studies import CHART_IDS, STUDIES, Study, get
+from lab.studydata import TABLES, arm_summary, floor, load_study
+from lab.verdicts import OUTCOMES
+
+
+@pytest.fixture(scope="module")
+def loaded(fixture_db):
+    with open_reader(fixture_db) as store:
+        return {sid: load_study(store, sid) for sid in STUDIES}
+
+
+def test_registry_covers_every_study_with_every_field():
+    assert list(STUDIES) == list(ARMS)
+    assert sorted(s.number for s in STUDIES.values()) == list(range(1, 11))
+    for sid, st in STUDIES.items():
+        assert isinstance(st, Study) and st.id == sid
+        assert [a.key for a in st.arms] == [a.key for a in ARMS[sid]]
+        for text in (st.title, st.question, st.fixed, st.hypothesis):
+            assert isinstance(text, str) and len(text) > 10
+        assert st.charts and set(st.charts) <= set(CHART_IDS)
+        assert st.observations and all(o.question.endswith("?") for o in st.observations)
+        assert callable(st.verdict) and callable(st.takeaway)
+        assert st.metric.column and st.metric.label
+
+
+def test_get_rejects_unknown_ids():
+    assert get("tbptt").number == 3
+    with pytest.raises(ValueError, match="unknown study 'nope'"):
+        get("nope")
+
+
+def test_fixed_text_comes_from_the_baseline_without_the_varied_knob():
+    assert f"clip={BASELINE.clip:g}" not in get("clipping").fixed
+    assert f"clip={BASELINE.clip:g}" in get("learning_rate").fixed
+    assert "W_hh init" not in get("initialization").fixed
+    assert f"H={BASELINE.hidden}" not in get("grid").fixed
+    assert f"{BASELINE.steps:,} steps" in get("tbptt").fixed
+
+
+def test_pages_modules_do_not_import_torch():
+    import subprocess
+    code = ("import sys, lab.studies, lab.report, lab.studydata, lab.verdicts; "
+            "assert 'torch' not in sys.modules and 'streamlit' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_load_study_shape(loaded):
+    for sid, data in loaded.items():
+        assert len(data.runs) == len(ARMS[sid]) * len(SEEDS)
+        assert list(dict.fromkeys(data.runs["arm"])) == [a.key for a in ARMS[sid]]
+        assert {"run_id", "arm", "seed", "status", "final_val_loss", "params", "failed",
+                "hidden", "lr"} <= set(data.runs.columns)
+        assert set(TABLES) == set(data.tables)
+        for df in data.tables.values():
+            assert {"arm", "seed"} <= set(df.columns)
+    assert "gradient_reach" in loaded["initialization"].runs.columns
+    assert "zog_hit_rate" in loaded["novel_word"].runs.columns
+    assert {"arm", "seed", "replaced", "cosine"} <= set(loaded["novel_word"].novel.columns)
+
+
+def test_arm_summary_per_arm_in_registry_order(loaded):
+    data = loaded["clipping"]
+    s = arm_summary(data, "final_val_loss")
+    assert list(s["arm"]) == [a.key for a in ARMS["clipping"]]
+    assert (s["n"] == len(SEEDS)).all()
+    ok = s.dropna(subset=["median"])
+    assert ((ok["min"] <= ok["median"]) & (ok["median"] <= ok["max"])).all()
+    assert (ok["iqr"] >= 0).all()
+
+
+def test_floor_is_the_entropy_rate():
+    assert 0 < floor() < math.log(29)
+
+
+@pytest.mark.parametrize("sid", list(STUDIES))
+def test_verdict_answers_and_takeaway_render_on_fixture(loaded, sid):
+    st, data = STUDIES[sid], loaded[sid]
+    v = st.verdict(data)
+    assert v.outcome in OUTCOMES and v.headline and v.details
+    for o in st.observations:
+        answer = o.answer(data)
+        assert any(ch.isdigit() for ch in answer), (o.question, answer)
+    assert any(ch.isdigit() for ch in st.takeaway(data, v))
+
+
+def test_report_prints_every_study(fixture_db, capsys):
+    from lab.report import main
+    assert main(["--db", str(fixture_db)]) == 0
+    out = capsys.readouterr().out
+    for st in STUDIES.values():
+        assert f"{st.number}. {st.title}" in out
+    assert "Entropy floor" in out and "Verdict:" in out
+    assert main(["--db", str(fixture_db), "--study", "reservoir"]) == 0
+    out = capsys.readouterr().out
+    assert "Reservoir" in out and "Hidden size" not in out
+
+
+def test_report_on_missing_or_damaged_store(tmp_path, capsys):
+    from lab.report import main
+    assert main(["--db", str(tmp_path / "none.duckdb")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    bad = tmp_path / "bad.duckdb"
+    bad.write_bytes(b"not a database at all" * 10)
+    assert main(["--db", str(bad)]) == 2
+    assert "not a DuckDB database" in capsys.readouterr().err

@@ -1,0 +1,225 @@
+"""Verdicts on synthetic runs where each hypothesis clearly holds, clearly fails, or is noise.
+
+No training and no database: StudyData objects are built from hand-made frames with
+lab.studydata.build, the same assembly the store loader uses.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from lab import grammar
+from lab.arms import ARMS, SEEDS
+from lab.evidence import METRICS, compare_values
+from lab.studies import STUDIES
+from lab.studydata import StudyData, arm_summary, build
+from lab.verdicts import VERDICTS, decide
+
+JITTER = (-1.0, 0.0, 1.0)  # per seed, in registry seed order
+
+# per study: column -> (base, {arm key: effect}, noise amplitude). With s = +1 the
+# hypothesis holds by a wide margin; s = -1 reverses every effect; s = 0 removes the
+# effects and spreads the seeds so that every arm's range overlaps every other's.
+LOSS = "final_val_loss"
+
+
+def _grid_effects():
+    return {a.key: (0.0 if "-tanh-" in a.key else 0.5) for a in ARMS["grid"]}
+
+
+SPECS: dict[str, dict[str, tuple[float, dict, float]]] = {
+    "initialization": {
+        "curve_mean_loss": (2.0, {"xavier": 0.5, "random": 0.8}, 0.2),
+        "gradient_reach": (10, {"orthogonal": 8}, 4),
+        LOSS: (1.5, {}, 0.1),
+    },
+    "hidden_size": {
+        LOSS: (1.2, {"16": 0.6, "32": 0.2, "64": 0.05}, 0.2),
+        "memory_horizon": (8, {"64": 6, "128": 10}, 4),
+    },
+    "tbptt": {
+        "memory_horizon": (5, {"10": 8, "25": 14, "50": 16}, 3),
+        "gradient_reach": (35, {"50": -15}, 20),
+        LOSS: (1.5, {}, 0.1),
+    },
+    "activation": {LOSS: (1.2, {"relu": 0.5, "sigmoid": 0.5, "identity": 0.5}, 0.2)},
+    "clipping": {LOSS: (1.2, {"0.5": 0.5, "1.0": 0.2, "10.0": 0.2, "50.0": 0.5}, 0.2),
+                 "clip_fraction": (0.3, {}, 0.1)},
+    "teacher_forcing": {
+        "next_char_legal_true": (0.5, {"teacher_forcing": 0.3, "scheduled_sampling": 0.3}, 0.1),
+        "next_char_legal_own": (0.5, {"scheduled_sampling": 0.2}, 0.1),
+        "p_invalid_after_invalid": (0.4, {"teacher_forcing": 0.3}, 0.1),
+        "p_invalid_after_valid": (0.4, {}, 0.1),
+        LOSS: (1.2, {}, 0.1),
+    },
+    "reservoir": {
+        LOSS: (1.2, {"frozen": 0.3}, 0.1),
+        "category_separation": (0.3, {"trained": 0.3, "frozen": 0.2}, 0.1),
+        "category_chance": (0.3, {}, 0.0),
+    },
+    "novel_word": {LOSS: (1.2, {}, 0.1)},
+    "learning_rate": {LOSS: (1.2, {"0.001": 0.5, "0.003": 0.2, "0.03": 0.2, "0.1": 0.5}, 0.2)},
+    "grid": {LOSS: (1.2, _grid_effects(), 0.2)},
+}
+# arms whose first seed diverges when the hypothesis is reversed (a stability claim)
+FAILS_WHEN_REVERSED = {"activation": "tanh"}
+REPLACED = ("man", "lion", "runs", "chases", "fast", "girl")
+
+
+def _value(base, effect, noise, s, arm_index, seed_index):
+    if s == 0:
+        return base + noise * JITTER[(seed_index + arm_index) % 3]
+    return base + s * effect + 0.01 * JITTER[seed_index]
+
+
+def _novel(run_ids: dict[int, str], s: int) -> pd.DataFrame:
+    """novel_word rows: zog's cosine to its replaced word's category-mates is high (s=+1),
+    low (s=-1), or high in seeds 42 and 44 and low in 43 (s=0)."""
+    rows = []
+    for i, run_id in enumerate(run_ids.values()):
+        sign = s if s else (1 if i != 1 else -1)
+        for replaced in REPLACED:
+            own = grammar.CATEGORY_OF[replaced]
+            for j, w in enumerate(grammar.VOCABULARY):
+                mate = grammar.CATEGORY_OF[w] == own
+                cos = 0.5 + (0.3 * sign if mate else 0.0) + 0.001 * j
+                rows.append((run_id, replaced, w, grammar.CATEGORY_OF[w], cos, 0.0, 0.0, 0))
+            rows.append((run_id, replaced, "zog", "novel", 1.0, 0.0, 0.0, 0))
+    return pd.DataFrame(rows, columns=["run_id", "replaced", "word", "category", "cosine",
+                                       "x", "y", "rank"])
+
+
+def scenario(study: str, s: int, drop_arm: str | None = None, seeds=SEEDS,
+             fail: dict[str, int] | None = None) -> StudyData:
+    """Synthetic StudyData for `study`: s=+1 hypothesis holds, -1 reversed, 0 noise.
+    `fail` maps arm -> number of its seeds that diverged (NaN loss, no analyses)."""
+    fail = dict(fail or {})
+    if s == -1 and study in FAILS_WHEN_REVERSED:
+        fail.setdefault(FAILS_WHEN_REVERSED[study], 1)
+    runs, scalars = [], []
+    for ai, arm in enumerate(ARMS[study]):
+        if arm.key == drop_arm:
+            continue
+        for si, seed in enumerate(seeds):
+            run_id = f"{arm.key}-{seed}"
+            failed = si < fail.get(arm.key, 0)
+            row = {"run_id": run_id, "arm": arm.key, "seed": seed, **arm.config(seed).to_dict(),
+                   "status": "diverged" if failed else "ok", "params": 1000 * (ai + 1)}
+            for col, (base, effects, noise) in SPECS[study].items():
+                v = math.nan if failed else _value(base, effects.get(arm.key, 0.0), noise, s,
+                                                   ai, si)
+                if col == LOSS:
+                    row[col] = v
+                elif not failed:
+                    scalars.append((run_id, col, v))
+            row.setdefault(LOSS, 1.0)
+            runs.append(row)
+    runs = pd.DataFrame(runs)
+    seed_ids = {seed: f"baseline-{seed}" for seed in seeds}
+    novel = _novel(seed_ids, s) if study == "novel_word" else None
+    return build(study, runs, pd.DataFrame(scalars, columns=["run_id", "name", "value"]), {},
+                 novel)
+
+
+EXPECTED_NOISE = {"activation": "partly supported"}  # tanh's stability holds even in noise
+
+
+@pytest.mark.parametrize("study", list(STUDIES))
+def test_verdict_follows_the_data(study):
+    outcomes = {s: VERDICTS[study](scenario(study, s)).outcome for s in (1, -1, 0)}
+    assert outcomes[1] == "supported"
+    assert outcomes[-1] == "not supported"
+    assert outcomes[0] == EXPECTED_NOISE.get(study, "inconclusive")
+    assert len(set(outcomes.values())) == 3  # no verdict is constant
+
+
+@pytest.mark.parametrize("study", list(STUDIES))
+def test_verdict_has_numbers_and_spread(study):
+    v = VERDICTS[study](scenario(study, 1))
+    assert v.headline.count(".") >= 1 and any(ch.isdigit() for ch in v.headline)
+    assert v.details and all(any(ch.isdigit() for ch in d) for d in v.details)
+    assert v.numbers and v.spread
+    for lo_hi in v.spread.values():
+        lo, hi = lo_hi  # the page unpacks every entry as (min, max)
+        assert not lo > hi
+
+
+@pytest.mark.parametrize("study", [s for s in STUDIES if s != "novel_word"])
+def test_missing_arm_or_single_seed_is_inconclusive(study):
+    needed = ARMS[study][-1].key
+    v = VERDICTS[study](scenario(study, 1, drop_arm=needed))
+    assert v.outcome == "inconclusive" and "seeds" in v.headline
+    v = VERDICTS[study](scenario(study, 1, seeds=(42,)))
+    assert v.outcome == "inconclusive"
+
+
+def test_novel_word_without_readings_is_inconclusive():
+    data = scenario("novel_word", 1)
+    data.novel = data.novel.iloc[0:0]
+    assert VERDICTS["novel_word"](data).outcome == "inconclusive"
+
+
+def test_diverged_arm_is_a_finding_and_counts_as_worst():
+    data = scenario("activation", 1, fail={"identity": 3})
+    v = VERDICTS["activation"](data)
+    assert v.outcome == "supported"  # a diverged identity loses to tanh, not a crash
+    assert any("identity failed" in d and "3 of 3" in d for d in v.details)
+    assert math.isinf(data.values("identity", LOSS).max())
+    summary = arm_summary(data, LOSS).set_index("arm")
+    assert summary.loc["identity", "n_failed"] == 3 and math.isnan(summary.loc["identity",
+                                                                              "median"])
+
+
+def test_blown_up_heldout_loss_counts_as_failed():
+    data = scenario("learning_rate", 1)
+    idx = data.runs.index[(data.runs["arm"] == "0.1") & (data.runs["seed"] == 42)]
+    data.runs.loc[idx, LOSS] = 4000.0
+    rebuilt = build("learning_rate", data.runs.drop(columns=["failed"]), pd.DataFrame(
+        columns=["run_id", "name", "value"]), {})
+    assert rebuilt.n_failed("0.1") == 1
+
+
+def test_effect_rule_needs_non_overlapping_ranges():
+    m = METRICS[LOSS]
+    assert compare_values("a", [1.0, 1.1], "b", [1.2, 1.3], m, "c").status == "holds"
+    assert compare_values("a", [1.0, 1.25], "b", [1.2, 1.3], m, "c").status == "unclear"
+    assert compare_values("a", [1.4, 1.5], "b", [1.2, 1.3], m, "c").status == "fails"
+    assert compare_values("a", [1.0], "b", [1.2, 1.3], m, "c").status == "unclear"
+    assert compare_values("a", [1.0, 1.1], "b", [math.inf, 1.3], m, "c").status == "holds"
+
+
+def test_decide():
+    from lab.evidence import Check
+    c = {s: Check("x", s, "") for s in ("holds", "fails", "unclear")}
+    assert decide([c["holds"], c["holds"]]) == "supported"
+    assert decide([c["holds"], c["fails"]]) == "partly supported"
+    assert decide([c["unclear"], c["fails"]]) == "not supported"
+    assert decide([c["unclear"]]) == "inconclusive"
+    assert decide([]) == "inconclusive"
+
+
+@pytest.mark.parametrize("study", list(STUDIES))
+def test_takeaway_and_answers_follow_the_outcome(study):
+    st = STUDIES[study]
+    for s in (1, -1, 0):
+        data = scenario(study, s)
+        v = st.verdict(data)
+        text = st.takeaway(data, v)
+        assert any(ch.isdigit() for ch in text)
+        if v.outcome != "supported":
+            held = [c for c in v.checks if c.status == "holds"]
+            assert len(held) < len(v.checks)
+            assert "It holds that" in text or not held
+        for o in st.observations:
+            assert o.answer(data)
+
+
+def test_observation_wording_adapts():
+    from lab import observations as ob
+    assert "fell" in ob.hidden_doublings(scenario("hidden_size", 1))
+    assert "rose" in ob.hidden_doublings(scenario("hidden_size", -1))
+    assert "inside the range" in ob.lr_best(scenario("learning_rate", 1))
+    assert "at the edge" in ob.lr_best(scenario("learning_rate", -1))
