@@ -141,6 +141,7 @@ class RetrainService:
         self.cache = RetrainCache(Path(cache_dir))
         self.slots = TrainingSlots(max_trainings or _env_limit())
         self._jobs: dict[tuple[str, ...], Job] = {}
+        self._training: dict[str, Job] = {}  # run_id -> the job training that config now
         self._lock = threading.Lock()
 
     def submit(self, configs: list[RunConfig]) -> Job:
@@ -185,19 +186,45 @@ class RetrainService:
     def _work(self, job: Job, todo: list[RunConfig]) -> None:
         """The worker thread: wait for a slot, train stack by stack, cache, finish. No Streamlit."""
         self.slots.wait_turn(job)
+        mine: list[RunConfig] = []
         try:
-            for stack in make_tasks(todo):
+            mine, theirs = self._claim(job, todo)
+            for stack in make_tasks(mine):
                 results = _train(stack, job)
                 for r in results:
                     self._save(r)
                 job._stack_done(results)
+            for cfg, owner in theirs:  # configs another job was already training: share them
+                owner.wait()
+                result = owner._ready.get(cfg.run_id) or self.cache.load(cfg)
+                if result is None:
+                    raise RuntimeError(f"the shared training of run {cfg.run_id} failed")
+                job._add_cached([result])
         except Exception as e:  # the page shows one line; the log keeps the traceback
             log.exception("retrain %s failed", job.key)
             job._finish(error=_one_line(e))
         else:
             job._finish()
         finally:
+            with self._lock:
+                for cfg in mine:
+                    self._training.pop(cfg.run_id, None)
             self.slots.leave()
+
+    def _claim(self, job: Job, todo: list[RunConfig]):
+        """Split todo into configs this job trains and (config, job) pairs already in training
+        elsewhere, so overlapping requests (two pages share the baseline) train a config once."""
+        mine, theirs = [], []
+        with self._lock:
+            for cfg in todo:
+                if (done := self.cache.load(cfg)) is not None:  # finished while we queued
+                    job._add_cached([done])
+                elif (owner := self._training.get(cfg.run_id)) is not None:
+                    theirs.append((cfg, owner))
+                else:
+                    self._training[cfg.run_id] = job
+                    mine.append(cfg)
+        return mine, theirs
 
     def _save(self, result: RunResult) -> None:
         try:

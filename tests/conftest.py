@@ -40,10 +40,10 @@ def fixture_db(tmp_path_factory) -> Path:
     built = cache / f"fixture-{FIXTURE_STEPS}-{_source_hash()}.duckdb"
     if not built.exists():
         cache.mkdir(parents=True, exist_ok=True)
-        tmp = built.with_suffix(".building")
+        tmp = built.with_suffix(f".building-{os.getpid()}")  # concurrent sessions don't collide
         tmp.unlink(missing_ok=True)
         precompute(tmp, studies=None, seeds=(42, 43, 44), steps=FIXTURE_STEPS, log=lambda m: None)
-        tmp.rename(built)
+        os.replace(tmp, built)
     copy = tmp_path_factory.mktemp("db") / "lab.duckdb"
     shutil.copy(built, copy)
     return copy
