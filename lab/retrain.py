@@ -10,7 +10,9 @@ One `RetrainService` per server process (the app holds it in st.cache_resource):
 - a global limit: at most LAB_MAX_TRAININGS trainings at once (default 1), the others
   queued first come, first served with their place in line.
 Torch is imported by the worker thread when a training starts, never by importing this.
-The worker leaves torch's thread count alone: torch.set_num_threads is process-wide.
+Each training uses one torch thread (set process-wide: in the app's server only retrains use
+torch), so LAB_MAX_TRAININGS is also how many cores retrains take; more threads per training
+only make the trainings and the page renders fight over the same cores.
 """
 
 from __future__ import annotations
@@ -242,8 +244,12 @@ class RetrainService:
 
 def _train(stack: list[RunConfig], job: Job) -> list[RunResult]:
     """One stack through lab.engine.train_stack with the default recorders, reporting to `job`."""
+    import torch
+
     from lab import engine  # imports torch: only here, when a training starts
     from lab.recorders import StepRecorder
+
+    torch.set_num_threads(1)
 
     def progress(st) -> None:
         job._advance(st, next(r for r in st.recorders if isinstance(r, StepRecorder)))

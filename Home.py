@@ -1,0 +1,12 @@
+"""Entry point: `streamlit run Home.py`. The frame: Home and the ten study pages, grouped."""
+
+import streamlit as st
+
+from lab.ui import home, nav
+
+st.set_page_config(page_title="RNN Experiments Lab", page_icon="🔁", layout="wide")
+
+pages = {"Start": [st.Page(home.render, title="Home", icon="🏠", default=True)]}
+for group, items in nav.grouped_pages().items():
+    pages[group] = [st.Page(p.path, title=f"{p.number}. {p.title}") for p in items]
+st.navigation(pages).run()

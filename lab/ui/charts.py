@@ -1,0 +1,222 @@
+"""Altair chart builders: DataFrames in, charts out (no streamlit, so tests can read specs).
+
+Conventions on every chart: a line is the median over seeds and its band spans the
+min..max across seeds (BAND_TEXT); a loss chart carries the entropy floor as a dashed,
+labelled rule; clicking a legend entry highlights that arm; tooltips give x and value.
+"""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+
+BAND_TEXT = "line = median over seeds, band = min to max across seeds"
+FLOOR_LABEL = "entropy floor"
+WIDTH, HEIGHT = "container", 300
+PALETTE = "tableau10"  # distinct, legible on white
+
+
+def _x_axis(x: str) -> alt.Axis:
+    """Integer x axes (steps, k, characters) read as 5, 120, 10k."""
+    return alt.Axis(format="~s")
+
+
+def seed_summary(df: pd.DataFrame, x: str, y: str, group: str = "arm") -> pd.DataFrame:
+    """Per (group, x): median, min (lo) and max (hi) of y across seeds, and seeds counted."""
+    g = df.dropna(subset=[y]).groupby([group, x], sort=False)[y]
+    out = g.agg(median="median", lo="min", hi="max", n="count").reset_index()
+    return out.sort_values([group, x], kind="stable")
+
+
+def _arm_selection(highlight: str | None) -> alt.Parameter:
+    value = [{"arm": highlight}] if highlight else alt.Undefined
+    return alt.selection_point(fields=["arm"], bind="legend", value=value)
+
+
+def _color(order: list[str] | None) -> alt.Color:
+    scale = alt.Scale(domain=order, scheme=PALETTE) if order else alt.Scale(scheme=PALETTE)
+    return alt.Color("arm:N", title="arm", sort=order, scale=scale,
+                     legend=alt.Legend(symbolOpacity=1, labelLimit=220))
+
+
+def floor_rule(floor: float) -> alt.LayerChart:
+    """The entropy floor: a dashed horizontal rule with its label and value, both written
+    into the spec itself (not the data), so any loss chart can be checked for it."""
+    label = f"{FLOOR_LABEL} {floor:.3f}"
+    base = alt.Chart(pd.DataFrame({"floor": [floor]}))
+    rule = base.mark_rule(strokeDash=[6, 4], color="#444", size=1.5,
+                          description=label).encode(
+        y=alt.YDatum(floor), tooltip=[alt.Tooltip("floor:Q", title=FLOOR_LABEL, format=".4f")])
+    text = base.mark_text(align="left", dx=4, dy=-7, color="#444", fontSize=11).encode(
+        y=alt.YDatum(floor), x=alt.value(4), text=alt.value(label))
+    return rule + text
+
+
+def line_band(summary: pd.DataFrame, x: str, *, x_title: str, y_title: str,
+              order: list[str] | None = None, log_y: bool = False, log_x: bool = False,
+              floor: float | None = None, highlight: str | None = None,
+              stops: pd.DataFrame | None = None, rule: tuple[float, str] | None = None,
+              title: str = "") -> alt.LayerChart:
+    """Median line and min-max band per arm over x (a seed_summary frame).
+
+    floor adds the dashed entropy floor; rule (y, label) another labelled reference line;
+    stops (arm, x, y, note) marks where diverged runs stopped with a cross; log_y/log_x
+    put that axis on a log scale.
+    """
+    sel = _arm_selection(highlight)
+    yscale = alt.Scale(type="log") if log_y else alt.Scale(zero=False)
+    xscale = alt.Scale(type="log") if log_x else alt.Undefined
+    base = alt.Chart(summary).encode(
+        x=alt.X(f"{x}:Q", title=x_title, scale=xscale, axis=_x_axis(x)), color=_color(order))
+    tips = [alt.Tooltip("arm:N"), alt.Tooltip(f"{x}:Q", title=x_title),
+            alt.Tooltip("median:Q", format=".4g"), alt.Tooltip("lo:Q", title="min", format=".4g"),
+            alt.Tooltip("hi:Q", title="max", format=".4g"), alt.Tooltip("n:Q", title="seeds")]
+    band = base.mark_area(opacity=0.18).encode(
+        y=alt.Y("lo:Q", title=y_title, scale=yscale, axis=alt.Axis(format="~g")), y2="hi:Q",
+        opacity=alt.condition(sel, alt.value(0.2), alt.value(0.03)))
+    few = summary.groupby("arm")[x].nunique().max() <= 30 if len(summary) else True
+    line = base.mark_line(strokeWidth=2, point=bool(few)).encode(
+        y=alt.Y("median:Q", title=y_title, scale=yscale), tooltip=tips,
+        opacity=alt.condition(sel, alt.value(1.0), alt.value(0.15))).add_params(sel)
+    layers = [band, line]
+    if stops is not None and not stops.empty:
+        layers.append(alt.Chart(stops).mark_point(shape="cross", size=140, filled=True).encode(
+            x=f"{x}:Q", y=alt.Y("y:Q", scale=yscale), color=_color(order),
+            tooltip=[alt.Tooltip("arm:N"), alt.Tooltip("note:N", title="stopped")]))
+    if rule is not None:
+        layers.append(_labelled_rule(*rule))
+    if floor is not None:
+        layers.append(floor_rule(floor))
+    return alt.layer(*layers).properties(width=WIDTH, height=HEIGHT, title=title)
+
+
+def bars_with_range(summary: pd.DataFrame, *, y_title: str, order: list[str] | None = None,
+                    floor: float | None = None, chance: float | None = None,
+                    log_y: bool = False, title: str = "") -> alt.LayerChart:
+    """A bar per arm at the median over seeds, a min-max rule over it (summary: arm, median,
+    lo, hi, n); optional entropy floor or chance line."""
+    yscale = alt.Scale(type="log") if log_y else alt.Undefined
+    base = alt.Chart(summary).encode(x=alt.X("arm:N", sort=order, title=None,
+                                             axis=alt.Axis(labelAngle=0, labelLimit=160)))
+    tips = [alt.Tooltip("arm:N"), alt.Tooltip("median:Q", format=".4g"),
+            alt.Tooltip("lo:Q", title="min", format=".4g"),
+            alt.Tooltip("hi:Q", title="max", format=".4g"), alt.Tooltip("n:Q", title="seeds")]
+    bars = base.mark_bar(opacity=0.8).encode(
+        y=alt.Y("median:Q", title=y_title, scale=yscale), color=_color(order), tooltip=tips)
+    rng = base.mark_rule(color="#222", size=2).encode(y="lo:Q", y2="hi:Q", tooltip=tips)
+    layers = [bars, rng]
+    if floor is not None:
+        layers.append(floor_rule(floor))
+    if chance is not None:
+        layers.append(_labelled_rule(chance, f"chance {chance:.2f}"))
+    return alt.layer(*layers).properties(width=WIDTH, height=HEIGHT, title=title)
+
+
+def _labelled_rule(y: float, label: str) -> alt.LayerChart:
+    base = alt.Chart(pd.DataFrame({"y": [y], "label": [label]}))
+    return (base.mark_rule(strokeDash=[2, 3], color="#a33").encode(y="y:Q")
+            + base.mark_text(align="left", dx=4, dy=-7, color="#a33").encode(
+                y="y:Q", x=alt.value(4), text="label:N"))
+
+
+def points_with_range(summary: pd.DataFrame, x: str, *, x_title: str, y_title: str,
+                      order: list[str] | None = None, log_x: bool = False,
+                      floor: float | None = None, title: str = "") -> alt.LayerChart:
+    """Median point per arm at a numeric x (e.g. params, clip), a min-max rule, a joining
+    line; summary has arm, x, median, lo, hi, n."""
+    xscale = alt.Scale(type="log") if log_x else alt.Scale(zero=False)
+    base = alt.Chart(summary).encode(x=alt.X(f"{x}:Q", title=x_title, scale=xscale))
+    tips = [alt.Tooltip("arm:N"), alt.Tooltip(f"{x}:Q", title=x_title),
+            alt.Tooltip("median:Q", format=".4g"), alt.Tooltip("lo:Q", title="min", format=".4g"),
+            alt.Tooltip("hi:Q", title="max", format=".4g")]
+    path = base.mark_line(color="#999", strokeDash=[3, 3]).encode(
+        y=alt.Y("median:Q", title=y_title, scale=alt.Scale(zero=False)))
+    rng = base.mark_rule(size=2).encode(y="lo:Q", y2="hi:Q", color=_color(order))
+    pts = base.mark_point(filled=True, size=90).encode(
+        y="median:Q", color=_color(order), tooltip=tips)
+    layers = [path, rng, pts]
+    if floor is not None:
+        layers.append(floor_rule(floor))
+    return alt.layer(*layers).properties(width=WIDTH, height=HEIGHT, title=title)
+
+
+def grouped_bars(df: pd.DataFrame, *, category: str, value: str, y_title: str,
+                 order: list[str] | None = None, title: str = "") -> alt.Chart:
+    """Bars of `value` per arm (x offset by `category`), e.g. true vs own context."""
+    return alt.Chart(df).mark_bar().encode(
+        x=alt.X("arm:N", sort=order, title=None, axis=alt.Axis(labelAngle=0, labelLimit=200)),
+        xOffset=alt.XOffset(f"{category}:N"),
+        y=alt.Y(f"{value}:Q", title=y_title),
+        color=alt.Color(f"{category}:N", title=None, scale=alt.Scale(scheme=PALETTE),
+                        legend=alt.Legend(orient="bottom", labelLimit=300)),
+        tooltip=["arm:N", f"{category}:N", alt.Tooltip(f"{value}:Q", format=".3f")],
+    ).properties(width=WIDTH, height=HEIGHT, title=title)
+
+
+def heatmap(df: pd.DataFrame, *, x: str, y: str, value: str, value_title: str,
+            best: tuple | None = None, title: str = "") -> alt.LayerChart:
+    """Cells x by y coloured by value (lower = darker is better), value printed in each
+    cell, the best cell outlined; cells whose value is NaN are grey and say "failed"."""
+    ok = df[df[value].notna()]
+    base = alt.Chart(ok).encode(x=alt.X(f"{x}:O", title=x, axis=alt.Axis(labelAngle=0)),
+                                y=alt.Y(f"{y}:O", title=y))
+    cells = base.mark_rect().encode(
+        color=alt.Color(f"{value}:Q", title=value_title, scale=alt.Scale(scheme="viridis")),
+        tooltip=[f"{x}:O", f"{y}:O", alt.Tooltip(f"{value}:Q", format=".4f")])
+    text = base.mark_text(fontSize=13).encode(
+        text=alt.Text(f"{value}:Q", format=".3f"),
+        color=alt.condition(f"datum['{value}'] > {ok[value].median():.6g}",
+                            alt.value("black"), alt.value("white")))
+    failed = alt.Chart(df[df[value].isna()]).encode(x=f"{x}:O", y=f"{y}:O")
+    text = text + failed.mark_rect(color="#ddd") + failed.mark_text(fontSize=12).encode(
+        text=alt.value("failed"))
+    layers = [cells, text]
+    if best is not None:
+        hit = df[(df[x] == best[0]) & (df[y] == best[1])]
+        layers.append(alt.Chart(hit).mark_rect(fill=None, stroke="#e4572e", strokeWidth=4)
+                      .encode(x=f"{x}:O", y=f"{y}:O"))
+    return alt.layer(*layers).properties(width=WIDTH, height=260, title=title)
+
+
+def category_color(categories: list[str]) -> alt.Color:
+    """One colour per word category, the same on every chart of the page."""
+    return alt.Color("category:N", scale=alt.Scale(domain=categories, scheme=PALETTE))
+
+
+def cosine_bars(df: pd.DataFrame, *, categories: list[str], title: str = "") -> alt.Chart:
+    """Cosine similarity of zog to every word (df: word, category, cosine), sorted."""
+    return alt.Chart(df).mark_bar().encode(
+        x=alt.X("word:N", sort="-y", title=None,
+                axis=alt.Axis(labelAngle=-50, labelOverlap=False, labelFontSize=10)),
+        y=alt.Y("cosine:Q", title="cosine similarity to zog"),
+        color=category_color(categories),
+        tooltip=["word:N", "category:N", alt.Tooltip("cosine:Q", format=".3f"), "rank:Q"],
+    ).properties(width=WIDTH, height=HEIGHT, title=title)
+
+
+def projection(df: pd.DataFrame, *, replaced: str, categories: list[str],
+               title: str = "") -> alt.LayerChart:
+    """2-D projection of word-end states coloured by category; zog and the word it
+    replaced are drawn large and labelled."""
+    base = alt.Chart(df).encode(x=alt.X("x:Q", title="PC 1"), y=alt.Y("y:Q", title="PC 2"))
+    pts = base.mark_circle(size=90, opacity=0.85).encode(
+        color=category_color(categories),
+        tooltip=["word:N", "category:N", alt.Tooltip("cosine:Q", format=".3f")])
+    labels = base.mark_text(dy=-10, fontSize=11, color="#333").encode(text="word:N")
+    focus = df[df["word"].isin(["zog", replaced])]
+    star = alt.Chart(focus).mark_point(shape="diamond", size=400, strokeWidth=3,
+                                       color="#e4572e").encode(x="x:Q", y="y:Q",
+                                                               tooltip=["word:N"])
+    return alt.layer(pts, labels, star).properties(width=WIDTH, height=420, title=title)
+
+
+def retrain_overlay(df: pd.DataFrame, floor: float) -> alt.LayerChart:
+    """Retrained curves (solid) beside the stored runs of the same arms and seed (dashed);
+    df has arm, step, loss, source."""
+    lines = alt.Chart(df).mark_line().encode(
+        x=alt.X("step:Q", title="step"),
+        y=alt.Y("loss:Q", title="training loss (nats/char)", scale=alt.Scale(zero=False)),
+        color=alt.Color("arm:N", title="arm"),
+        strokeDash=alt.StrokeDash("source:N", title=None),
+        tooltip=["arm:N", "source:N", "step:Q", alt.Tooltip("loss:Q", format=".4f")])
+    return alt.layer(lines, floor_rule(floor)).properties(width=WIDTH, height=HEIGHT)

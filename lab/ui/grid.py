@@ -1,0 +1,107 @@
+"""Study 10's own view: the design grid's selectors, table, heatmap, best cell and the
+predict-first exercise."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from lab.arms import GRID_HIDDEN, GRID_SEQ_LEN, grid_key
+from lab.config import ACTIVATIONS
+from lab.studydata import FAILED_RULE, StudyData
+from lab.ui import charts, urlstate
+from lab.ui.views import View
+
+SELECT = (urlstate.Param("H", "choice", 64, GRID_HIDDEN),
+          urlstate.Param("act", "choice", "tanh", ACTIVATIONS),
+          urlstate.Param("T", "choice", 25, GRID_SEQ_LEN))
+GUESS = (urlstate.Param("guess_H", "choice", 16, GRID_HIDDEN),
+         urlstate.Param("guess_act", "choice", "relu", ACTIVATIONS),
+         urlstate.Param("guess_T", "choice", 5, GRID_SEQ_LEN))
+_COMMITTED = "grid_guess"
+
+
+def cell_table(data: StudyData) -> pd.DataFrame:
+    """One row per cell: median final held-out loss over seeds (a failed run counts as the
+    worst loss, inf), median memory horizon, params and status counts; ranked by loss."""
+    rows = []
+    for a in data.arms:
+        runs = data.of_arm(a.key)
+        loss = data.values(a.key, "final_val_loss")
+        counts = runs["status"].value_counts()
+        rows.append({**{k: a.overrides[k] for k in ("hidden", "activation", "seq_len")},
+                     "cell": a.key, "final loss": float(np.median(loss)) if len(loss) else np.nan,
+                     "memory horizon": data.median(a.key, "memory_horizon"),
+                     "params": int(runs["params"].iloc[0]) if len(runs) else 0,
+                     "status": ", ".join(f"{n} {s}" for s, n in counts.items()),
+                     "seeds": len(runs)})
+    tab = pd.DataFrame(rows)
+    tab["rank"] = tab["final loss"].rank(method="min", na_option="bottom").astype(int)
+    return tab
+
+
+def _pickers(params: tuple[urlstate.Param, ...], labels: tuple[str, ...]) -> tuple:
+    cols = st.columns(3)
+    out = []
+    for col, p, label in zip(cols, params, labels, strict=True):
+        with col:
+            out.append(urlstate.control(p, st.selectbox, label))
+    return tuple(out)
+
+
+def predict_first(tab: pd.DataFrame) -> None:
+    """The student commits a guess of the best cell before the answer is shown."""
+    st.subheader("Predict first")
+    st.markdown("From studies 2, 3 and 4: which cell of the grid do you expect to reach the "
+                "lowest final loss? Commit your guess before looking at the answer.")
+    guess = _pickers(GUESS, ("Your H", "Your activation", "Your seq_len"))
+    if st.button("Commit my guess"):
+        st.session_state[_COMMITTED] = guess
+    committed = st.session_state.get(_COMMITTED)
+    if committed is None:
+        st.caption("The best cell is revealed once you commit a guess.")
+        return
+    best = tab.sort_values("rank").iloc[0]
+    mine = tab[tab["cell"] == grid_key(*committed)].iloc[0]
+    gap = mine["final loss"] - best["final loss"]
+    st.success(f"Best cell: **H={best.hidden}, {best.activation}, seq_len={best.seq_len}** "
+               f"with a median final loss of {best['final loss']:.4f} nats/char.")
+    st.info(f"Your guess H={committed[0]}, {committed[1]}, seq_len={committed[2]} ranks "
+            f"**{mine['rank']} of {len(tab)}**, with {mine['final loss']:.4f} nats/char: "
+            + ("exactly right." if gap == 0 else f"{gap:.4f} above the best "
+               f"({gap / best['final loss']:.1%} worse)."))
+
+
+def grid_view(v: View) -> None:
+    """Selectors, the chosen row's table, the heatmap and the best cell."""
+    tab = cell_table(v.data)
+    predict_first(tab)
+    st.subheader("Explore the grid")
+    h, act, t = _pickers(SELECT, ("Hidden size H", "Activation", "seq_len"))
+    show = tab[(tab["hidden"] == h) & (tab["activation"] == act)].sort_values("seq_len")
+    show = show.assign(chosen=np.where(show["seq_len"] == t, "◀", ""), **{
+        "final loss": [f"{x:.4f}" if np.isfinite(x) else "failed" for x in show["final loss"]]})
+    st.dataframe(show[["seq_len", "final loss", "memory horizon", "params", "status", "rank",
+                       "chosen"]], hide_index=True)
+    st.caption(f"H={h}, {act}: medians over seeds (final held-out loss in nats/char; floor "
+               f"{v.floor:.4f}). {FAILED_RULE}")
+    plane = tab[tab["activation"] == act].replace([np.inf], np.nan)
+    best_here = plane.sort_values("final loss").iloc[0]
+    plane = plane.rename(columns={"hidden": "H", "final loss": "final_loss"})
+    st.altair_chart(charts.heatmap(
+        plane[["H", "seq_len", "final_loss"]], x="seq_len", y="H", value="final_loss",
+        value_title="median final loss", best=(best_here.seq_len, best_here.hidden),
+        title=f"{act}: median final held-out loss (outline = best for {act})"),
+        width="stretch")
+    cell = tab[tab["cell"] == grid_key(h, act, t)].iloc[0]
+    st.markdown(f"**Selected cell** H={h}, {act}, seq_len={t}: final loss "
+                f"{cell['final loss']:.4f} (rank {cell['rank']} of {len(tab)}), memory "
+                f"horizon {cell['memory horizon']:g}, {cell['params']:,} parameters, "
+                f"{cell['status']}.")
+
+
+def focus(v: View) -> list[str]:
+    """The cells whose samples and retrain the page offers: the selected one."""
+    h, act, t = (urlstate.read(p) for p in SELECT)
+    return [grid_key(h, act, t)]

@@ -1,0 +1,57 @@
+"""The app's pages: which file shows which study, in which sidebar group, under what title."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from lab.arms import STUDY_IDS
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+GROUPS: dict[str, tuple[str, ...]] = {
+    "Dynamics": ("initialization", "activation"),
+    "Capacity and memory": ("hidden_size", "tbptt"),
+    "Training": ("clipping", "learning_rate", "teacher_forcing"),
+    "Representations": ("reservoir", "novel_word"),
+    "Design": ("grid",),
+}
+FILES: dict[str, str] = {
+    "initialization": "01_initialization.py", "hidden_size": "02_hidden_size.py",
+    "tbptt": "03_tbptt.py", "activation": "04_activation.py", "clipping": "05_clipping.py",
+    "teacher_forcing": "06_teacher_forcing.py", "reservoir": "07_reservoir.py",
+    "novel_word": "08_novel_word.py", "learning_rate": "09_learning_rate.py",
+    "grid": "10_design_grid.py",
+}
+
+
+@dataclass(frozen=True)
+class StudyPage:
+    study_id: str
+    number: int
+    title: str
+    question: str
+    path: str  # relative to the repository root, e.g. "pages/01_initialization.py"
+
+
+def study(study_id: str):
+    """The study's registry entry (lab.studies), or None while that module is missing."""
+    try:
+        from lab import studies
+    except ImportError:
+        return None
+    return studies.get(study_id)
+
+
+def study_page(study_id: str) -> StudyPage:
+    s = study(study_id)
+    number = s.number if s else STUDY_IDS.index(study_id) + 1
+    title = s.title if s else study_id.replace("_", " ").capitalize()
+    question = s.question if s else ""
+    return StudyPage(study_id, number, title, question, f"pages/{FILES[study_id]}")
+
+
+def grouped_pages() -> dict[str, list[StudyPage]]:
+    """Group name -> its study pages, ordered by study number."""
+    return {g: sorted((study_page(i) for i in ids), key=lambda p: p.number)
+            for g, ids in GROUPS.items()}

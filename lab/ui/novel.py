@@ -1,0 +1,61 @@
+"""Study 8's own view: where "zog" lands when it replaces a word the student picks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from lab import grammar
+from lab.ui import charts, urlstate
+from lab.ui.views import View
+
+WORDS = tuple(w for w in grammar.VOCABULARY if w != grammar.SENTENCE_END)
+WORD = urlstate.Param("word", "choice", "man" if "man" in WORDS else WORDS[0], WORDS)
+NEIGHBOURS = 8
+CATEGORIES = [*grammar.CATEGORIES, "novel"]
+
+
+def novel_word(v: View) -> None:
+    """Word picker (in the URL), cosine bars, nearest neighbours and the 2-D projection."""
+    st.subheader('Where does "zog" land?')
+    replaced = urlstate.control(
+        WORD, st.selectbox, 'Word to replace with "zog"',
+        format_func=lambda w: f"{w} ({grammar.CATEGORY_OF[w]})")
+    rows = v.data.novel
+    rows = rows[(rows["seed"] == v.seed) & (rows["replaced"] == replaced)] if len(rows) else rows
+    if rows.empty:
+        st.warning(f'No stored reading with "{replaced}" replaced for seed {v.seed}.')
+        return
+    words = rows[rows["word"] != "zog"]
+    own = grammar.CATEGORY_OF[replaced]
+    st.markdown(
+        f'The trained baseline (seed {v.seed}) reads held-out text in which every "{replaced}" '
+        f'is written "zog", with no further training. Each word is represented by the mean '
+        "hidden state right after its last letter; the bars give the cosine similarity of "
+        f'"zog"\'s state to every word\'s. "{replaced}" is a word of category **{own}**.')
+    st.altair_chart(charts.cosine_bars(words, categories=CATEGORIES), width="stretch")
+    left, right = st.columns([1, 1])
+    with left:
+        near = words.sort_values("rank").head(NEIGHBOURS)
+        near = near.assign(same=np.where(near["category"] == own, "✓", ""))
+        st.markdown("**Nearest neighbours of zog**")
+        st.dataframe(near[["rank", "word", "category", "cosine", "same"]],
+                     hide_index=True,
+                     column_config={"cosine": st.column_config.NumberColumn(format="%.3f")})
+        st.caption(_category_sentence(words, replaced, own))
+    with right:
+        st.altair_chart(charts.projection(rows, replaced=replaced, categories=CATEGORIES,
+                                          title="word-end states, first two principal "
+                                          "components"), width="stretch")
+        st.caption('Diamonds mark "zog" and the word it replaced.')
+
+
+def _category_sentence(words: pd.DataFrame, replaced: str, own: str) -> str:
+    """Mean cosine of zog to each category (the replaced word left out), best first."""
+    mates = words[words["word"] != replaced]
+    by_cat = mates.groupby("category")["cosine"].mean().sort_values(ascending=False)
+    top = ", ".join(f"{c} {x:.2f}" for c, x in by_cat.head(4).items())
+    return (f"Mean cosine to each category, leaving out {replaced} itself: {top}. "
+            f"zog is closest to the **{by_cat.index[0]}** category"
+            + (" (its word's own)." if by_cat.index[0] == own else f", not to {own}."))

@@ -1,0 +1,95 @@
+"""The study page's panels besides charts: samples, verdict, observations, takeaway, CSV."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from lab.studydata import StudyData
+
+BADGE_COLOR = {"supported": "green", "partly supported": "orange", "not supported": "red",
+               "inconclusive": "gray"}
+_FIXED_COLUMNS = ("run_id", "arm", "seed", "status", "final_val_loss", "final_train_loss",
+                  "params", "diverged_at", "failed")
+
+
+def samples(data: StudyData, seed: int, arm_keys: list[str]) -> None:
+    """The last checkpoint's generated sample of each arm (the chosen seed), with its
+    grammaticality."""
+    st.subheader("Generated samples")
+    tab = data.table("samples")
+    tab = tab[tab["seed"] == seed]
+    cols = st.columns(min(3, max(1, len(arm_keys))))
+    for i, key in enumerate(arm_keys):
+        with cols[i % len(cols)]:
+            _sample(data, tab[tab["arm"] == key], key, seed)
+    st.caption("Valid words: share of generated words that are in the vocabulary. Valid "
+               "sentences: share of complete sentences the grammar can produce exactly.")
+
+
+def _sample(data: StudyData, rows: pd.DataFrame, key: str, seed: int) -> None:
+    if rows.empty:
+        st.markdown(f"**{data.label(key)}**: no sample stored for seed {seed}.")
+        return
+    run = data.runs[(data.runs["arm"] == key) & (data.runs["seed"] == seed)]
+    last = rows.loc[rows["step"].idxmax()]
+    status = run["status"].iloc[0] if len(run) else "?"
+    note = "" if status == "ok" else f" · run {status}: sample from its last checkpoint"
+    st.markdown(f"**{data.label(key)}** · step {int(last['step']):,}{note}  \n"
+                f"valid words {last['valid_words']:.0%} · valid sentences "
+                f"{last['valid_sentences']:.0%}")
+    st.code(str(last["text"]).strip("\n") or "(empty)", language=None, wrap_lines=True)
+
+
+def verdict(v, effect_rule: str | None = None) -> None:
+    """The verdict panel: outcome badge, headline, details, numbers and seed spread."""
+    st.subheader("Verdict")
+    box = st.container(border=True)
+    box.badge(v.outcome.capitalize(), color=BADGE_COLOR.get(v.outcome, "gray"))
+    box.markdown(f"**{v.headline}**")
+    box.markdown("\n".join(f"- {line}" for line in v.details))
+    if v.spread:
+        spread = pd.DataFrame(
+            [{"measure": k, "min over seeds": _num(lo), "max over seeds": _num(hi)}
+             for k, (lo, hi) in v.spread.items()])
+        with st.expander("Seed spread behind this verdict"):
+            st.dataframe(spread, hide_index=True)
+            if v.numbers:
+                st.dataframe(pd.DataFrame([{"number": k, "value": _num(x)}
+                                           for k, x in v.numbers.items()]), hide_index=True)
+    if effect_rule:
+        st.caption(effect_rule)
+
+
+def _num(x) -> str:
+    if isinstance(x, float):
+        return f"{x:.4g}"
+    return str(x)
+
+
+def observations(items, data: StudyData) -> None:
+    """Each observation question, its answer (from the data) in an expander."""
+    st.subheader("Observation questions")
+    st.caption("Think about each question first, then open its answer.")
+    for i, ob in enumerate(items, 1):
+        st.markdown(f"**{i}. {ob.question}**")
+        with st.expander("Answer"):
+            try:
+                st.markdown(ob.answer(data))
+            except Exception as e:  # one bad answer must not take the page down
+                st.info(f"This answer cannot be computed from the stored runs ({e}).")
+
+
+def download(data: StudyData, study_id: str) -> None:
+    """CSV downloads: one row per arm and seed (results and scalars), and the curves."""
+    st.subheader("Download the data")
+    cols = [c for c in data.runs.columns if c not in ("config", "created_at")]
+    runs = data.runs[[*[c for c in _FIXED_COLUMNS if c in cols],
+                      *[c for c in cols if c not in _FIXED_COLUMNS]]]
+    left, right = st.columns(2)
+    left.download_button("Runs and end-of-run metrics (CSV)", runs.to_csv(index=False),
+                         file_name=f"{study_id}_runs.csv", mime="text/csv")
+    curves = data.tables.get("curves")
+    if curves is not None and len(curves):
+        right.download_button("Training curves (CSV)", curves.to_csv(index=False),
+                              file_name=f"{study_id}_curves.csv", mime="text/csv")

@@ -1,0 +1,91 @@
+"""Every control of a page lives in the URL: each page declares its parameters as a small
+table of `Param`s, and `control()` reads, validates and writes `st.query_params`.
+
+A malformed, unknown-choice or out-of-range value shows one short warning naming the
+parameter and falls back to the default; it never raises.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import streamlit as st
+
+
+@dataclass(frozen=True)
+class Param:
+    """One URL parameter: its name, type ('int', 'float' or 'choice'), default, and either
+    its allowed values (choice) or inclusive (low, high) bounds (int, float)."""
+
+    name: str
+    kind: str
+    default: object
+    choices: tuple = ()
+    bounds: tuple[float, float] | None = None
+
+    def parse(self, raw: str) -> object:
+        """The value a URL string stands for; ValueError says why it is refused."""
+        if self.kind == "choice":
+            match = [c for c in self.choices if str(c) == raw]
+            if not match:
+                raise ValueError(f"not one of {', '.join(map(str, self.choices))}")
+            return match[0]
+        value = int(raw) if self.kind == "int" else float(raw)
+        if not math.isfinite(value):
+            raise ValueError("not a finite number")
+        low, high = self.bounds or (-math.inf, math.inf)
+        if not low <= value <= high:
+            raise ValueError(f"outside {low:g}..{high:g}")
+        return value
+
+
+def _key(p: Param) -> str:
+    return f"url_{p.name}"
+
+
+def read(p: Param) -> object:
+    """The validated URL value of p, or its default (with a warning if the URL's was bad)."""
+    raw = st.query_params.get(p.name)
+    if raw is None:
+        return p.default
+    try:
+        return p.parse(raw)
+    except (ValueError, TypeError) as e:
+        st.warning(f"Link parameter `{p.name}={raw[:40]}` was ignored ({e}); "
+                   f"showing the default `{p.default}`.")
+        return p.default
+
+
+def write(p: Param, value: object) -> None:
+    """Put value in the URL (removed when it is the default, to keep links short)."""
+    if value == p.default:
+        if p.name in st.query_params:
+            del st.query_params[p.name]
+    elif st.query_params.get(p.name) != str(value):
+        st.query_params[p.name] = str(value)
+
+
+def control(p: Param, widget: Callable[..., object], label: str, **kwargs) -> object:
+    """Draw `widget(label, key=..., **kwargs)` starting from the URL's value, write the
+    chosen value back to the URL, and return it. Choice widgets get `options`."""
+    key = _key(p)
+    url_value = read(p)
+    seen = st.session_state.get(f"{key}_seen")
+    if key not in st.session_state or seen != st.query_params.get(p.name):
+        st.session_state[key] = url_value  # a new or edited link wins over old widget state
+    if p.kind == "choice":
+        kwargs.setdefault("options", list(p.choices))
+    elif p.bounds is not None:
+        kwargs.setdefault("min_value", type(p.default)(p.bounds[0]))
+        kwargs.setdefault("max_value", type(p.default)(p.bounds[1]))
+    value = widget(label, key=key, **kwargs)
+    write(p, value)
+    st.session_state[f"{key}_seen"] = st.query_params.get(p.name)
+    return value
+
+
+def values(params: tuple[Param, ...]) -> dict[str, object]:
+    """Validated values of params that have no widget on this run (e.g. a retrain form)."""
+    return {p.name: read(p) for p in params}

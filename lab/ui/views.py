@@ -1,0 +1,285 @@
+"""One renderer per chart id of a study (`VIEWS`), drawing from a StudyData.
+
+Each renderer takes a `View` (the study's data, the entropy floor, the arm order and the
+highlighted arm) and draws its chart plus the definitions it relies on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from lab.studydata import FAILED_LOSS, StudyData, arm_summary
+from lab.ui import charts, definitions
+
+
+@dataclass(frozen=True)
+class View:
+    data: StudyData
+    floor: float
+    highlight: str | None  # an arm label, or None
+    seed: int  # the seed picked for samples and per-seed views
+
+    @property
+    def order(self) -> list[str]:
+        return [a.label for a in self.data.arms]
+
+    def labelled(self, df: pd.DataFrame) -> pd.DataFrame:
+        """df with its arm keys replaced by the arms' chart labels."""
+        return df.assign(arm=df["arm"].map(self.data.label))
+
+    def summary(self, column: str) -> pd.DataFrame:
+        """Per arm (label): median, lo, hi, n of a run column over seeds."""
+        s = arm_summary(self.data, column)
+        return s.rename(columns={"arm": "key", "label": "arm", "min": "lo", "max": "hi"})
+
+
+def _show(chart) -> None:
+    st.altair_chart(chart, width="stretch")
+
+
+def _stops(v: View, y: str) -> pd.DataFrame:
+    """Where each diverged run stopped: its last stored curve point, with a note."""
+    runs = v.data.runs
+    dead = runs[runs["status"] == "diverged"]
+    curves = v.data.table("curves")
+    rows = []
+    for r in dead.itertuples():
+        c = curves[(curves["run_id"] == r.run_id) & (curves["arm"] == r.arm)]
+        c = c[np.isfinite(c[y])]
+        if len(c):
+            at = r.diverged_at if pd.notna(r.diverged_at) else c["step"].iloc[-1]
+            rows.append({"arm": v.data.label(r.arm), "step": c["step"].iloc[-1],
+                         "y": min(float(c[y].iloc[-1]), FAILED_LOSS),
+                         "note": f"seed {r.seed} diverged at step {int(at)}"})
+    return pd.DataFrame(rows, columns=["arm", "step", "y", "note"])
+
+
+def status_sentence(v: View) -> str | None:
+    """One sentence per arm that has diverged or unstable runs (None if every run is ok)."""
+    parts = []
+    for a in v.data.arms:
+        runs = v.data.of_arm(a.key)
+        for status, what in (("diverged", "the loss blew up (NaN, inf or above "
+                              f"{FAILED_LOSS:.1f} nats/char) and training stopped there"),
+                             ("unstable", "it learned, then lost ground by the end")):
+            bad = runs[runs["status"] == status]
+            if len(bad):
+                seeds = ", ".join(str(s) for s in bad["seed"])
+                parts.append(f"**{a.label}**: {len(bad)} of {len(runs)} seeds {status} "
+                             f"(seed {seeds}): {what}.")
+    return " ".join(parts) or None
+
+
+def curve_chart(v: View, table: str, y: str, *, y_title: str, x: str = "step",
+                log_y: bool = False, floor: bool = False, rule=None, title: str = ""):
+    """Median-and-band chart of a long table's column over x, arms labelled."""
+    df = v.labelled(v.data.table(table))
+    if table == "curves" and y == "loss":
+        df = df.assign(loss=df["loss"].replace([np.inf], np.nan).clip(upper=FAILED_LOSS))
+    if log_y:
+        df = df[df[y] > 0]
+    summary = charts.seed_summary(df, x, y)
+    stops = _stops(v, y) if table == "curves" and y == "loss" else None
+    return charts.line_band(summary, x, x_title=x, y_title=y_title, order=v.order,
+                            log_y=log_y, floor=v.floor if floor else None,
+                            highlight=v.highlight, stops=stops, rule=rule, title=title)
+
+
+def loss_curves(v: View) -> None:
+    st.subheader("Training loss")
+    _show(curve_chart(v, "curves", "loss", y_title="training loss (nats/char)", floor=True))
+    st.caption(f"{charts.BAND_TEXT}. Each point is the mean over a window of steps. "
+               f"A cross marks where a diverged run stopped.")
+    if sentence := status_sentence(v):
+        st.warning(sentence)
+
+
+def spectral_radius(v: View) -> None:
+    st.subheader("Spectral radius of W_hh over training")
+    _show(curve_chart(v, "checkpoints", "spectral_radius", y_title="ρ(W_hh)"))
+    ck = v.data.table("checkpoints")
+    start = ck[ck["step"] == 0].groupby("arm")["spectral_radius"].median()
+    st.caption("ρ(W_hh) = largest |eigenvalue| of W_hh. Starting values (step 0, median): "
+               + ", ".join(f"{v.data.label(k)} {start[k]:.3f}" for k in v.data.arm_keys
+                           if k in start.index) + ".")
+
+
+def grad_decay(v: View) -> None:
+    st.subheader("Gradient decay through time")
+    t = definitions.constant("REACH_THRESHOLD")
+    _show(curve_chart(v, "grad_decay", "norm", x="k", log_y=True,
+                      rule=(t, f"reach threshold {t:g}"),
+                      y_title="normalised ‖dL_t/dh_(t-k)‖ (log)"))
+    s = v.summary("gradient_reach")
+    st.caption(definitions.gradient_reach_text() + " Reach per arm (median, min to max): "
+               + "; ".join(f"{r.arm} {r.median:g} ({r.lo:g} to {r.hi:g})"
+                           for r in s.itertuples()) + ".")
+
+
+def final_loss(v: View) -> None:
+    st.subheader("Final held-out loss")
+    _show(charts.bars_with_range(v.summary("final_val_loss"), order=v.order, floor=v.floor,
+                                 y_title="final held-out loss (nats/char)"))
+    st.caption("Bar = median over seeds, black rule = min to max. Diverged runs have no "
+               "final loss and are left out of the bar (see the status above).")
+
+
+def final_loss_vs_params(v: View) -> None:
+    st.subheader("Final loss against parameter count")
+    s = v.summary("final_val_loss")
+    s["params"] = s["key"].map(v.data.runs.groupby("arm")["params"].first())
+    _show(charts.points_with_range(s, "params", x_title="trainable parameters (log)",
+                                   y_title="final held-out loss (nats/char)", log_x=True,
+                                   order=v.order, floor=v.floor))
+
+
+def memory_horizon(v: View) -> None:
+    st.subheader("Memory horizon and gradient reach")
+    _show(charts.bars_with_range(v.summary("memory_horizon"), order=v.order,
+                                 y_title="memory horizon (characters)"))
+    tab = pd.DataFrame({"arm": v.order})
+    for col in ("memory_horizon", "gradient_reach"):
+        s = v.summary(col).set_index("arm")
+        tab[col.replace("_", " ")] = [f"{s.at[a, 'median']:g} ({s.at[a, 'lo']:g}-{s.at[a, 'hi']:g})"
+                    for a in v.order]
+    st.dataframe(tab, hide_index=True)
+    st.caption(definitions.memory_horizon_text() + " " + definitions.gradient_reach_text())
+
+
+def probe_table(v: View) -> pd.DataFrame:
+    """Probe accuracy per arm (rows) and distance bin (columns): the median over seeds of
+    each run's mean accuracy within the bin."""
+    pr = v.data.table("probe").copy()
+    pr["bin"] = pr["k"].map(definitions.probe_bin)
+    per_run = pr.groupby(["arm", "seed", "bin"], as_index=False)[["accuracy", "chance"]].mean()
+    return per_run.groupby(["arm", "bin"], as_index=False)[["accuracy", "chance"]].median()
+
+
+def probe_bins(v: View) -> None:
+    st.subheader("Memory probe accuracy by lookback distance")
+    tab = v.labelled(probe_table(v))
+    bins = definitions.bin_labels()
+    wide = tab.pivot(index="arm", columns="bin", values="accuracy").reindex(
+        index=v.order, columns=bins)
+    st.dataframe(wide.map(lambda x: f"{x:.0%}" if pd.notna(x) else "-"))
+    pr = v.labelled(v.data.table("probe"))
+    _show(charts.line_band(charts.seed_summary(pr, "k", "accuracy"), "k", order=v.order,
+                           x_title="characters back (k)", y_title="probe accuracy",
+                           highlight=v.highlight))
+    chance = tab.groupby("bin")["chance"].median().reindex(bins)
+    st.caption(definitions.probe_text() + " Best constant guess per bin (median): "
+               + ", ".join(f"{b} {c:.0%}" for b, c in chance.items() if pd.notna(c)) + ". "
+               + definitions.memory_horizon_text())
+
+
+def _status_counts(runs: pd.DataFrame) -> str:
+    counts = runs["status"].value_counts()
+    return ", ".join(f"{counts[s]} {s}" for s in ("ok", "unstable", "diverged") if s in counts)
+
+
+def hidden_stats(v: View) -> None:
+    st.subheader("Hidden-state statistics at the last checkpoint")
+    ck = v.data.table("checkpoints")
+    last = ck[ck["step"] == ck.groupby("run_id")["step"].transform("max")]
+    names = {"h_mean": "mean", "h_std": "std", "h_saturated": "saturated", "h_min": "min",
+             "h_max": "max"}
+    tab = v.labelled(last.groupby("arm", as_index=False)[list(names)].median())
+    tab = tab.rename(columns=names).set_index("arm").reindex(v.order).reset_index()
+    rules = definitions.saturation_rule()
+    tab["runs"] = [_status_counts(v.data.of_arm(a.key)) for a in v.data.arms]
+    tab["saturated when"] = [rules.get(a.overrides.get("activation", ""), "-")
+                             for a in v.data.arms]
+    number = st.column_config.NumberColumn(format="%.3g")
+    st.dataframe(tab, hide_index=True, column_config={
+        **{c: number for c in ("mean", "std", "min", "max")},
+        "saturated": st.column_config.NumberColumn(format="percent")})
+    st.caption("Medians over seeds of the statistics at each run's last checkpoint. "
+               + definitions.saturation_text())
+    st.markdown("**Stability**: " + " · ".join(
+        f"{a.label}: {_status_counts(v.data.of_arm(a.key))}" for a in v.data.arms))
+    st.caption(definitions.status_text())
+
+
+def grad_norm_log(v: View) -> None:
+    st.subheader("Pre-clip gradient norm over training")
+    _show(curve_chart(v, "curves", "grad_norm", log_y=True, y_title="‖∇‖₂ before clipping (log)"))
+    st.caption(f"{charts.BAND_TEXT}; each point is a window mean of the global L2 norm of the "
+               "gradient, measured before clipping.")
+
+
+def clip_fraction(v: View) -> None:
+    st.subheader("Fraction of steps clipped over training")
+    _show(curve_chart(v, "curves", "clip_frac", y_title="fraction of steps clipped"))
+    s = v.summary("clip_fraction")
+    st.markdown("**Overall clip fraction** (all steps): " + "; ".join(
+        f"{r.arm} {r.median:.0%}" for r in s.itertuples()))
+
+
+def final_loss_vs_clip(v: View) -> None:
+    st.subheader("Final loss against clip threshold")
+    s = v.summary("final_val_loss")
+    s["clip"] = s["key"].map(v.data.runs.groupby("arm")["clip"].first())
+    _show(charts.points_with_range(s, "clip", x_title="clip threshold (log)", log_x=True,
+                                   y_title="final held-out loss (nats/char)", order=v.order,
+                                   floor=v.floor))
+
+
+def _medians(v: View, columns: dict[str, str]) -> pd.DataFrame:
+    """Long frame (arm label, measure, value) of per-arm medians of run columns."""
+    return pd.DataFrame([{"arm": a.label, "measure": name, "value": v.data.median(a.key, col)}
+                         for a in v.data.arms for col, name in columns.items()])
+
+
+def context_accuracy(v: View) -> None:
+    st.subheader("Next-character legality: true context vs own context")
+    df = _medians(v, {"next_char_legal_true": "given the true text",
+                      "next_char_legal_own": "given its own text"})
+    _show(charts.grouped_bars(df, category="measure", value="value", order=v.order,
+                              y_title="argmax next char is legal (median)"))
+    st.caption("Legal: the grammar allows that character after the text so far.")
+
+
+def error_compounding(v: View) -> None:
+    st.subheader("How errors compound in free-running text")
+    _show(_error_free_chart(v))
+    df = _medians(v, {"p_invalid_after_valid": "after a valid sentence",
+                      "p_invalid_after_invalid": "after an invalid sentence"})
+    _show(charts.grouped_bars(df, category="measure", value="value", order=v.order,
+                              y_title="P(sentence invalid)"))
+    gram = _medians(v, {"free_valid_words": "valid words", "free_valid_sentences":
+                        "valid sentences"})
+    st.dataframe(gram.pivot(index="arm", columns="measure", values="value").reindex(v.order)
+                 .map(lambda x: f"{x:.0%}"))
+    st.caption("Free-running samples: the model feeds itself its own characters.")
+
+
+def _error_free_chart(v: View):
+    series = v.data.table("series")
+    df = v.labelled(series[series["analysis"] == "error_free_by_length"])
+    return charts.line_band(charts.seed_summary(df, "x", "y"), "x", order=v.order,
+                            x_title="generated characters", highlight=v.highlight,
+                            y_title="share of samples still error-free")
+
+
+def category_separation(v: View) -> None:
+    st.subheader("Category separation of word-end hidden states")
+    chance = float(np.nanmedian(v.data.runs.get("category_chance", pd.Series([np.nan]))))
+    _show(charts.bars_with_range(v.summary("category_separation"), order=v.order,
+                                 chance=chance if np.isfinite(chance) else None,
+                                 y_title="nearest-centroid accuracy"))
+    st.caption(definitions.category_text() + " Chance = always guessing the most common "
+               "category.")
+
+
+VIEWS = {
+    "loss_curves": loss_curves, "spectral_radius": spectral_radius, "grad_decay": grad_decay,
+    "final_loss": final_loss, "final_loss_vs_params": final_loss_vs_params,
+    "memory_horizon": memory_horizon, "probe_bins": probe_bins, "hidden_stats": hidden_stats,
+    "grad_norm_log": grad_norm_log, "clip_fraction": clip_fraction,
+    "final_loss_vs_clip": final_loss_vs_clip, "context_accuracy": context_accuracy,
+    "error_compounding": error_compounding, "category_separation": category_separation,
+}

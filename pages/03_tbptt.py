@@ -1,0 +1,5 @@
+"""Study page: tbptt (the shared template)."""
+
+from lab.ui.template import render_study
+
+render_study("tbptt")

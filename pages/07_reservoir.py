@@ -1,0 +1,5 @@
+"""Study page: reservoir (the shared template)."""
+
+from lab.ui.template import render_study
+
+render_study("reservoir")

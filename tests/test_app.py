@@ -1,0 +1,179 @@
+"""Every page renders against the fixture database; links round-trip; bad links and a
+missing database give messages, never a traceback; rendering never imports torch."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from lab.grammar import entropy_rate
+from lab.ui.nav import FILES
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = {sid: f"pages/{name}" for sid, name in FILES.items()}
+
+
+@pytest.fixture
+def lab_db(fixture_db, monkeypatch):
+    monkeypatch.setenv("LAB_DB", str(fixture_db))
+    monkeypatch.setenv("LAB_RETRAIN_CACHE", str(fixture_db.parent / "retrain"))
+    return fixture_db
+
+
+def run_page(page: str | None = None, **params) -> AppTest:
+    """Run Home.py (then switch to `page`) with the given query parameters."""
+    at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=60)
+    at.query_params.update({k: str(v) for k, v in params.items()})
+    at.run()
+    if page is not None:
+        at.switch_page(page).run()
+    return at
+
+
+def specs(at: AppTest) -> list[dict]:
+    return [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
+
+
+def texts(at: AppTest) -> str:
+    parts = [e.value for kind in ("markdown", "caption", "subheader", "title", "info")
+             for e in getattr(at, kind)]
+    return "\n".join(str(p) for p in parts)
+
+
+def test_home_renders_floor_baseline_and_links(lab_db):
+    at = run_page()
+    assert not at.exception
+    assert at.title[0].value == "RNN Experiments Lab"
+    assert f"{entropy_rate():.4f} nats per character" in texts(at)
+    assert len(at.get("page_link")) == len(PAGES)
+
+
+@pytest.mark.parametrize("study_id", list(PAGES))
+def test_study_page_renders(lab_db, study_id):
+    at = run_page(PAGES[study_id])
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    assert at.title[0].value.split(".")[0].isdigit()
+    subheaders = [s.value for s in at.subheader]
+    for section in ("Verdict", "Observation questions", "Takeaway", "Retrain now",
+                    "Generated samples", "Download the data"):
+        assert section in subheaders, section
+    assert at.get("vega_lite_chart"), "a study page draws charts"
+    assert at.get("download_button")
+
+
+def test_loss_chart_carries_the_floor_rule(lab_db):
+    at = run_page(PAGES["initialization"])
+    floors = [s for s in specs(at) if "entropy floor" in json.dumps(s)]
+    assert floors, "no chart with the entropy floor"
+    dumped = json.dumps(floors[0])
+    assert '"rule"' in dumped and "strokeDash" in dumped
+    assert f"{entropy_rate():.3f}" in dumped
+
+
+def test_seed_and_arm_round_trip_through_the_url(lab_db):
+    at = run_page(PAGES["initialization"], seed=43, arm="xavier")
+    assert not at.exception and not at.warning
+    assert at.query_params["seed"] == "43" and at.query_params["arm"] == "xavier"
+    assert at.get("button_group")[0].value == 43
+    assert at.selectbox[0].value == "xavier"
+
+
+def test_widget_change_is_written_to_the_url(lab_db):
+    at = run_page(PAGES["initialization"])
+    at.get("button_group")[0].set_value(44).run()
+    assert at.query_params["seed"] == "44"
+
+
+def test_novel_word_and_grid_selectors_round_trip(lab_db):
+    at = run_page(PAGES["novel_word"], word="lion", seed=44)
+    assert not at.exception and at.selectbox[0].value == "lion"
+    assert at.query_params["word"] == "lion"
+    at = run_page(PAGES["grid"], H=128, act="relu", T=50)
+    assert not at.exception
+    assert {"H": "128", "act": "relu", "T": "50"}.items() <= dict(at.query_params).items()
+
+
+@pytest.mark.parametrize("params", [
+    {"seed": "999"}, {"arm": "<script>"}, {"steps": "abc"}, {"steps": "10000000"},
+    {"rseed": "-3"}, {"seed": "nan"},
+])
+def test_bad_link_parameters_warn_and_fall_back(lab_db, params):
+    at = run_page(PAGES["initialization"], **params)
+    assert not at.exception
+    name = next(iter(params))
+    assert any(f"`{name}=" in w.value for w in at.warning), [w.value for w in at.warning]
+
+
+def test_bad_word_and_grid_cell_warn(lab_db):
+    at = run_page(PAGES["novel_word"], word="zog")
+    assert not at.exception and any("`word=" in w.value for w in at.warning)
+    at = run_page(PAGES["grid"], H="7", act="tanh")
+    assert not at.exception and any("`H=" in w.value for w in at.warning)
+
+
+def test_grid_predict_first_reveals_after_commit(lab_db):
+    at = run_page(PAGES["grid"])
+    assert "Best cell" not in "\n".join(s.value for s in at.success)
+    next(b for b in at.button if b.label == "Commit my guess").click().run()
+    assert not at.exception
+    assert any("Best cell" in s.value for s in at.success)
+    assert any("ranks" in i.value for i in at.info)
+
+
+@pytest.mark.parametrize("page", [None, PAGES["tbptt"]])
+def test_missing_database_shows_its_message(tmp_path, monkeypatch, page):
+    monkeypatch.setenv("LAB_DB", str(tmp_path / "nowhere.duckdb"))
+    at = run_page(page)
+    assert not at.exception
+    if page is not None:
+        assert any("does not exist" in e.value for e in at.error)
+
+
+def test_damaged_database_shows_its_message(tmp_path, monkeypatch):
+    bad = tmp_path / "lab.duckdb"
+    bad.write_bytes(b"not a database at all" * 100)
+    monkeypatch.setenv("LAB_DB", str(bad))
+    at = run_page(PAGES["clipping"])
+    assert not at.exception
+    assert any("not a DuckDB database" in e.value for e in at.error)
+
+
+_NO_TORCH = """
+import sys
+from streamlit.testing.v1 import AppTest
+pages = [None] + {pages!r}
+for page in pages:
+    at = AppTest.from_file({home!r}, default_timeout=60).run()
+    if page:
+        at.switch_page(page).run()
+    assert not at.exception, (page, [e.value for e in at.exception])
+print("torch" in sys.modules)
+"""
+
+
+def test_rendering_every_page_never_imports_torch(lab_db):
+    code = _NO_TORCH.format(pages=list(PAGES.values()), home=str(ROOT / "Home.py"))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=ROOT, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "False"
+
+
+@pytest.mark.slow
+def test_retrain_of_a_stored_config_matches_it(lab_db):
+    """Retraining the fixture's own config (its steps, a stored seed) reproduces it exactly."""
+    from conftest import FIXTURE_STEPS
+    at = run_page(PAGES["reservoir"], steps=FIXTURE_STEPS, rseed=42)
+    next(b for b in at.button if b.label == "Retrain now").click().run()
+    assert not at.exception and not at.warning
+    at.session_state["retrain_reservoir"].wait(600)
+    at.run()
+    assert not at.exception
+    table = at.dataframe[-1].value
+    assert list(table["matches stored"]) == ["yes", "yes"]

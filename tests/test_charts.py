@@ -1,0 +1,138 @@
+"""Chart builders on small frames: median line, min-max band, entropy floor, log scales,
+diverged-run markers, legend highlighting."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lab.ui import charts, definitions
+
+FLOOR = 0.3196
+
+
+def _curves() -> pd.DataFrame:
+    rows = [(arm, seed, step, loss0 - step / 1000 + 0.01 * seed)
+            for arm, loss0 in (("a", 3.0), ("b", 2.5)) for seed in (42, 43, 44)
+            for step in (50, 100, 150)]
+    return pd.DataFrame(rows, columns=["arm", "seed", "step", "loss"])
+
+
+def _layers(chart) -> list[dict]:
+    """Every leaf layer of a chart's Vega-Lite spec, flattened."""
+    out, todo = [], [chart.to_dict()]
+    while todo:
+        node = todo.pop()
+        if "layer" in node:
+            todo.extend(node["layer"])
+        else:
+            out.append(node)
+    return out
+
+
+def _mark(layer: dict) -> str:
+    m = layer.get("mark")
+    return m if isinstance(m, str) else (m or {}).get("type", "")
+
+
+def test_seed_summary_is_median_min_max_over_seeds():
+    s = charts.seed_summary(_curves(), "step", "loss")
+    row = s[(s["arm"] == "a") & (s["step"] == 100)].iloc[0]
+    assert row["median"] == pytest.approx(3.0 - 0.1 + 0.43)
+    assert row["lo"] == pytest.approx(3.0 - 0.1 + 0.42)
+    assert row["hi"] == pytest.approx(3.0 - 0.1 + 0.44)
+    assert row["n"] == 3
+
+
+def test_seed_summary_skips_missing_values():
+    df = _curves()
+    df.loc[0, "loss"] = np.nan
+    s = charts.seed_summary(df, "step", "loss")
+    assert s[(s["arm"] == "a") & (s["step"] == 50)]["n"].iloc[0] == 2
+
+
+def test_loss_chart_has_band_median_line_and_labelled_floor():
+    chart = charts.line_band(charts.seed_summary(_curves(), "step", "loss"), "step",
+                             x_title="step", y_title="loss", order=["a", "b"], floor=FLOOR)
+    layers = _layers(chart)
+    marks = [_mark(layer) for layer in layers]
+    assert "area" in marks and "line" in marks
+    area = layers[marks.index("area")]
+    assert area["encoding"]["y"]["field"] == "lo" and area["encoding"]["y2"]["field"] == "hi"
+    assert layers[marks.index("line")]["encoding"]["y"]["field"] == "median"
+    rule = next(layer for layer in layers if _mark(layer) == "rule")
+    assert rule["mark"]["strokeDash"]
+    spec = json.dumps(chart.to_dict())
+    assert f"{charts.FLOOR_LABEL} {FLOOR:.3f}" in spec
+
+
+def test_line_has_step_and_value_tooltips_and_legend_selection():
+    chart = charts.line_band(charts.seed_summary(_curves(), "step", "loss"), "step",
+                             x_title="step", y_title="loss", order=["a", "b"], highlight="b")
+    spec = chart.to_dict()
+    line = next(layer for layer in _layers(chart) if _mark(layer) == "line")
+    fields = {t["field"] for t in line["encoding"]["tooltip"]}
+    assert {"step", "median"} <= fields
+    params = json.dumps(spec)
+    assert '"bind": "legend"' in params and '"arm": "b"' in params
+
+
+def test_log_scale_where_asked():
+    s = charts.seed_summary(_curves(), "step", "loss")
+    log = charts.line_band(s, "step", x_title="step", y_title="norm", log_y=True)
+    lin = charts.line_band(s, "step", x_title="step", y_title="loss")
+    assert '"type": "log"' in json.dumps(log.to_dict())
+    assert '"type": "log"' not in json.dumps(lin.to_dict())
+    pts = charts.points_with_range(
+        pd.DataFrame({"arm": ["a"], "clip": [0.5], "median": [1.0], "lo": [0.9], "hi": [1.1],
+                      "n": [3]}), "clip", x_title="clip", y_title="loss", log_x=True,
+        floor=FLOOR)
+    assert '"type": "log"' in json.dumps(pts.to_dict())
+    assert charts.FLOOR_LABEL in json.dumps(pts.to_dict())
+
+
+def test_diverged_runs_are_marked_with_a_cross():
+    stops = pd.DataFrame({"arm": ["a"], "step": [100], "y": [9.0],
+                          "note": ["seed 43 diverged at step 100"]})
+    chart = charts.line_band(charts.seed_summary(_curves(), "step", "loss"), "step",
+                             x_title="step", y_title="loss", floor=FLOOR, stops=stops)
+    crosses = [layer for layer in _layers(chart)
+               if isinstance(layer.get("mark"), dict) and layer["mark"].get("shape") == "cross"]
+    assert crosses
+
+
+def test_final_loss_bars_have_range_and_floor():
+    summary = pd.DataFrame({"arm": ["a", "b"], "median": [1.2, 1.0], "lo": [1.1, 0.9],
+                            "hi": [1.3, 1.1], "n": [3, 3]})
+    chart = charts.bars_with_range(summary, y_title="loss", order=["a", "b"], floor=FLOOR)
+    marks = [_mark(layer) for layer in _layers(chart)]
+    assert "bar" in marks and marks.count("rule") >= 2
+    assert charts.FLOOR_LABEL in json.dumps(chart.to_dict())
+
+
+def test_heatmap_marks_failed_cells_and_best():
+    df = pd.DataFrame({"H": [16, 16, 32, 32], "seq_len": [5, 10, 5, 10],
+                       "final_loss": [1.0, np.nan, 0.8, 0.9]})
+    chart = charts.heatmap(df, x="seq_len", y="H", value="final_loss", value_title="loss",
+                           best=(5, 32))
+    spec = json.dumps(chart.to_dict())
+    assert '"failed"' in spec and "#e4572e" in spec
+
+
+def test_retrain_overlay_carries_the_floor():
+    df = pd.DataFrame({"arm": ["a", "a"], "step": [50, 50], "loss": [3.0, 3.1],
+                       "source": ["stored (seed 42)", "your retrain"]})
+    assert charts.FLOOR_LABEL in json.dumps(charts.retrain_overlay(df, FLOOR).to_dict())
+
+
+def test_definitions_quote_lab_metrics_with_values():
+    assert definitions.probe_bin(5) == "4-7" and definitions.probe_bin(50) == "26-50"
+    assert "0.01" in definitions.gradient_reach_text()
+    assert "REACH_THRESHOLD" not in definitions.gradient_reach_text()
+    assert set(definitions.saturation_rule()) == {"tanh", "relu", "sigmoid", "identity"}
+    assert "READ_TRAIN_TRACKS" not in definitions.probe_text()
+    with pytest.raises(KeyError):
+        definitions.constant("not_a_constant")
