@@ -150,6 +150,9 @@ def train_stack(
     from lab.recorders import default_recorders, is_checkpoint
 
     keep_freed_memory()
+    # one thread: torch splits big reductions (hidden-state statistics, losses) across its
+    # threads, so their last bits would depend on the machine's core count; process-wide
+    torch.set_num_threads(1)
     configs = sort_for_stack(list(configs))
     if len({c.shape for c in configs}) != 1:
         raise ValueError("runs in one stack must share (hidden, seq_len, batch_size, steps)")

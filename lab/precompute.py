@@ -43,13 +43,10 @@ def make_tasks(configs: list[RunConfig]) -> list[list[RunConfig]]:
     return sorted(tasks, key=stack_cost, reverse=True)
 
 
-def train_task(configs: list[RunConfig], threads: int = 1):
-    """A joblib task: train one stack in a worker with `threads` torch threads."""
-    import torch
-
+def train_task(configs: list[RunConfig]):
+    """A joblib task: train one stack in a worker (one torch thread, as train_stack sets)."""
     from lab.engine import train_stack
 
-    torch.set_num_threads(threads)
     return train_stack(configs)
 
 

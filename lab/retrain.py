@@ -3,16 +3,16 @@
 One `RetrainService` per server process (the app holds it in st.cache_resource):
 - dedup: a registry keyed by the request's sorted run ids, under a lock, so sessions
   asking for the same configs get the same Job and share one training;
-- cache: finished runs go to a joblib.Memory (one entry per config, keyed by its run_id,
-  which includes the engine version), so a config trained before comes back at once.
-  joblib has no locks: two server processes sharing a cache dir could both train one
-  config; both then write the same numbers, so that only costs time (acceptable);
+- cache: finished runs are written with joblib, one file per config named by its run_id
+  (which includes the engine version), so a config trained before comes back at once.
+  There are no locks across processes: two server processes sharing a cache dir could both
+  train one config; both then write the same numbers, so that only costs time (acceptable);
 - a global limit: at most LAB_MAX_TRAININGS trainings at once (default 1), the others
   queued first come, first served with their place in line.
 Torch is imported by the worker thread when a training starts, never by importing this.
-Each training uses one torch thread (set process-wide: in the app's server only retrains use
-torch), so LAB_MAX_TRAININGS is also how many cores retrains take; more threads per training
-only make the trainings and the page renders fight over the same cores.
+Each training uses one torch thread (lab.engine.train_stack sets it, process-wide: in the
+app's server only retrains use torch), so LAB_MAX_TRAININGS is also how many cores retrains
+take.
 """
 
 from __future__ import annotations
@@ -103,36 +103,36 @@ def _env_limit() -> int:
     return limit
 
 
-def _stored_result(run_id: str, result: RunResult | None = None) -> RunResult:
-    """The cached function: keyed by run_id only (`result` is ignored by joblib).
-
-    Called with a result it stores it (MemorizedFunc.call); called without one on a miss,
-    it raises, so a miss never stores anything.
-    """
-    if result is None:
-        raise LookupError(f"run {run_id} is not in the retrain cache")
-    return result
-
-
 class RetrainCache:
-    """Finished retrains on disk, one joblib.Memory entry per config."""
+    """Finished retrains on disk: one joblib file per config, named by its run_id.
+
+    Written to a temporary name and renamed into place, so a reader (another session or
+    server process) sees a whole result or none. The run_id includes the engine version,
+    so results of an older engine are never served for a newer one.
+    """
 
     def __init__(self, location: Path):
         self.location = Path(location)
-        self._entry = joblib.Memory(self.location, verbose=0).cache(
-            _stored_result, ignore=["result"])
+
+    def _path(self, run_id: str) -> Path:
+        return self.location / f"{run_id}.joblib"
 
     def load(self, cfg: RunConfig) -> RunResult | None:
-        if not self._entry.check_call_in_cache(cfg.run_id):
+        path = self._path(cfg.run_id)
+        if not path.exists():
             return None
         try:
-            result = self._entry(cfg.run_id)
-        except LookupError:  # cleared between the check and the read
+            result = joblib.load(path)
+        except Exception:  # a damaged entry is a miss: the config is trained again
+            log.warning("unreadable retrain cache entry %s", path)
             return None
         return result if isinstance(result, RunResult) and result.run_id == cfg.run_id else None
 
     def save(self, result: RunResult) -> None:
-        self._entry.call(result.run_id, result=result)
+        self.location.mkdir(parents=True, exist_ok=True)
+        tmp = self._path(result.run_id).with_suffix(f".{os.getpid()}.{threading.get_ident()}")
+        joblib.dump(result, tmp)
+        os.replace(tmp, self._path(result.run_id))
 
 
 class RetrainService:
@@ -244,12 +244,8 @@ class RetrainService:
 
 def _train(stack: list[RunConfig], job: Job) -> list[RunResult]:
     """One stack through lab.engine.train_stack with the default recorders, reporting to `job`."""
-    import torch
-
     from lab import engine  # imports torch: only here, when a training starts
     from lab.recorders import StepRecorder
-
-    torch.set_num_threads(1)
 
     def progress(st) -> None:
         job._advance(st, next(r for r in st.recorders if isinstance(r, StepRecorder)))
