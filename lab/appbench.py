@@ -1,0 +1,160 @@
+"""Benchmark of the app as students meet it: a real server driven by a real browser.
+
+`python -m lab.appbench [--db PATH] [--quick]` starts `streamlit run Home.py`
+(lab/appserver.py) and measures with Playwright and the system Chromium:
+- cold start: launching the server -> Home fully drawn in the browser (health time apart);
+- warm render of each page: open its link, wait until its verdict and every chart are
+  drawn (Home: its last section); median of 3 visits after one warm-up visit;
+- the server's resident memory (VmRSS, children included) after visiting every page, and
+  with 5 browser sessions open on different pages;
+- one study's retrain (steps=2000, the default seed): click -> first progress on the page,
+  and click -> "Retrain finished" (the retrain cache is a fresh temporary directory), and
+  the render time of another study page opened while it trains.
+`--quick` is a smoke run: Home and two study pages, one timed visit, a 100-step retrain.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from lab.appserver import AppServer, launch_chromium, wait_home, wait_study
+from lab.store import DEFAULT_DB
+
+SESSIONS = 5  # browser sessions open at once for the memory reading
+RETRAIN_STUDY = "initialization"
+RETRAIN_STEPS = 2000  # the panel's default
+TIMEOUT_MS = 120_000
+RETRAIN_TIMEOUT_MS = 1_800_000
+
+
+def study_paths() -> dict[str, str]:
+    """Page name -> URL path: '' for Home, then each study page in study order."""
+    from lab.ui import nav  # imports the study registry only, not streamlit
+    pages = sorted((p for ps in nav.grouped_pages().values() for p in ps),
+                   key=lambda p: p.number)
+    # streamlit's URL path of a page file: its name without the number prefix and .py
+    return {"Home": "", **{p.study_id: Path(p.path).stem.split("_", 1)[1] for p in pages}}
+
+
+def visit(page, base: str, path: str, name: str) -> float:
+    """Seconds from opening the page's link to the page fully drawn."""
+    started = time.perf_counter()
+    page.goto(f"{base}/{path}")
+    (wait_home if name == "Home" else wait_study)(page, TIMEOUT_MS)
+    return time.perf_counter() - started
+
+
+def cold_start(server: AppServer, browser) -> tuple[float, float]:
+    """(seconds to /_stcore/health ok, seconds to Home drawn), both from the launch."""
+    server.start(timeout=TIMEOUT_MS / 1000)
+    healthy = time.perf_counter() - server.started_at
+    page = browser.new_page()
+    page.goto(server.url)
+    wait_home(page, TIMEOUT_MS)
+    drawn = time.perf_counter() - server.started_at
+    page.context.close()
+    return healthy, drawn
+
+
+def warm_renders(server: AppServer, browser, paths: dict[str, str], visits: int) -> dict:
+    """Page name -> median seconds over `visits` visits after one warm-up visit."""
+    page = browser.new_page()
+    out = {}
+    for name, path in paths.items():
+        visit(page, server.url, path, name)  # warm-up: fills the server's caches
+        out[name] = statistics.median(visit(page, server.url, path, name)
+                                      for _ in range(visits))
+    page.context.close()
+    return out
+
+
+def sessions_rss(server: AppServer, browser, paths: dict[str, str]) -> float:
+    """Server RSS (MB) with SESSIONS browser sessions open, each on a different page."""
+    names = [n for n in paths if n != "Home"] or ["Home"]
+    contexts = []
+    for i in range(SESSIONS):
+        name = names[i % len(names)]
+        page = browser.new_context().new_page()
+        contexts.append(page.context)
+        visit(page, server.url, paths[name], name)
+    rss = server.rss_mb()
+    for c in contexts:
+        c.close()
+    return rss
+
+
+def retrain(server: AppServer, browser, paths: dict[str, str], steps: int) -> dict[str, float]:
+    """Seconds from the click to the first progress (or queue note) and to "Retrain
+    finished", and the render time of another page opened while the retrain runs."""
+    page = browser.new_page()
+    visit(page, server.url, f"{paths[RETRAIN_STUDY]}?steps={steps}", RETRAIN_STUDY)
+    started = time.perf_counter()
+    page.get_by_role("button", name="Retrain now").click()
+    page.get_by_text("Training:").or_(page.get_by_text("Queued: place")).or_(
+        page.get_by_text("Retrain finished")).first.wait_for(timeout=RETRAIN_TIMEOUT_MS)
+    out = {"first": time.perf_counter() - started}
+    other = next(n for n in paths if n not in ("Home", RETRAIN_STUDY))
+    student = browser.new_page()  # another student, while the server trains
+    out["render_during"] = visit(student, server.url, paths[other], other)
+    out["busy"] = page.get_by_text("Retrain finished").count() == 0
+    student.context.close()
+    page.get_by_text("Retrain finished").wait_for(timeout=RETRAIN_TIMEOUT_MS)
+    out["done"] = time.perf_counter() - started
+    page.context.close()
+    return out
+
+
+def run(db: Path, quick: bool) -> list[tuple[str, str]]:
+    """Every measurement, as (what, value) rows in the order they were taken."""
+    from playwright.sync_api import sync_playwright
+
+    paths = study_paths()
+    if quick:
+        paths = {k: paths[k] for k in ("Home", RETRAIN_STUDY, "novel_word")}
+    steps, visits = (100, 1) if quick else (RETRAIN_STEPS, 3)
+    rows = []
+    with tempfile.TemporaryDirectory() as cache, sync_playwright() as pw:
+        browser = launch_chromium(pw)
+        server = AppServer({"LAB_DB": str(db), "LAB_RETRAIN_CACHE": cache})
+        try:
+            healthy, drawn = cold_start(server, browser)
+            rows += [("cold start: launch -> health ok", f"{healthy:.1f} s"),
+                     ("cold start: launch -> Home drawn", f"{drawn:.1f} s")]
+            for name, s in warm_renders(server, browser, paths, visits).items():
+                rows.append((f"warm render: {name} (median of {visits})", f"{s:.2f} s"))
+            rows.append((f"server RSS after visiting {len(paths)} pages",
+                         f"{server.rss_mb():.0f} MB"))
+            rows.append((f"server RSS with {SESSIONS} sessions open",
+                         f"{sessions_rss(server, browser, paths):.0f} MB"))
+            r = retrain(server, browser, paths, steps)
+            during = "while it trained" if r["busy"] else "(it had already finished)"
+            rows += [(f"retrain {RETRAIN_STUDY} ({steps} steps): click -> first progress",
+                      f"{r['first']:.1f} s"),
+                     (f"retrain {RETRAIN_STUDY} ({steps} steps): click -> finished",
+                      f"{r['done']:.1f} s"),
+                     (f"render of another page {during}", f"{r['render_during']:.2f} s"),
+                     ("server RSS after the retrain (torch loaded)", f"{server.rss_mb():.0f} MB")]
+        finally:
+            server.stop()
+            browser.close()
+    return rows
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--db", type=Path, default=DEFAULT_DB, help="the lab database to serve")
+    ap.add_argument("--quick", action="store_true", help="a smoke run: fewer pages and visits")
+    args = ap.parse_args(argv)
+    rows = run(args.db, args.quick)
+    width = max(len(what) for what, _ in rows)
+    print(f"{'measure':<{width}}  value")
+    for what, value in rows:
+        print(f"{what:<{width}}  {value}")
+
+
+if __name__ == "__main__":
+    main()

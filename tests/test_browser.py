@@ -1,0 +1,148 @@
+"""The app in a real browser: a Streamlit server on the fixture database, driven by Chromium.
+
+Every page renders its charts (canvas or svg drawn) and its verdict with no exception; a
+changed control lands in the URL and a reload of that URL shows the same value; "retrain
+now" runs to its finished state. Skipped when playwright or a chromium is missing.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from lab.appserver import AppServer, chromium_path, launch_chromium, wait_home, wait_study
+from lab.ui import nav
+
+sync_api = pytest.importorskip("playwright.sync_api",
+                               reason="playwright is not installed (pip install -e '.[test]')")
+if chromium_path() is None:
+    pytest.skip("no chromium executable (apt-get install chromium)", allow_module_level=True)
+
+pytestmark = pytest.mark.browser
+
+RENDER_MS = 60_000  # a page's charts and verdict, on a loaded 2-core machine
+RETRAIN_MS = 240_000
+RETRAIN_STEPS = 20
+WORD_PICKER = 'Word to replace with "zog"'
+CHART_DRAWN = '[data-testid="stVegaLiteChart"] canvas, [data-testid="stVegaLiteChart"] svg'
+
+
+@pytest.fixture(scope="module")
+def app_url(fixture_db, tmp_path_factory):
+    """Base URL of a server running Home.py on the fixture database."""
+    env = {"LAB_DB": str(fixture_db),
+           "LAB_RETRAIN_CACHE": str(tmp_path_factory.mktemp("retrain-cache"))}
+    server = AppServer(env, log_path=tmp_path_factory.mktemp("server") / "streamlit.log")
+    server.start(timeout=90)
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as p:
+        b = launch_chromium(p)
+        yield b
+        b.close()
+
+
+def new_page(browser):
+    """A page in a fresh context (its own cookies: a new Streamlit session)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(RENDER_MS)
+    return context.new_page()
+
+
+@pytest.fixture
+def page(browser):
+    p = new_page(browser)
+    yield p
+    p.context.close()
+
+
+@pytest.fixture(scope="module")
+def sidebar_links(app_url, browser) -> dict[str, str]:
+    """Sidebar link text -> href, read from Home (once st.navigation has drawn its groups:
+    before that, Streamlit lists the bare pages/ files)."""
+    p = new_page(browser)
+    p.goto(app_url)
+    p.locator('[data-testid="stNavSectionHeader"]').first.wait_for()
+    links = p.locator('[data-testid="stSidebarNav"] a')
+    found = {links.nth(i).inner_text().strip(): links.nth(i).get_attribute("href")
+             for i in range(links.count())}
+    p.context.close()
+    return found
+
+
+def study_url(sidebar_links, study_id: str) -> str:
+    """The href of the study's sidebar link (its title as st.navigation shows it)."""
+    sp = nav.study_page(study_id)
+    return sidebar_links[f"{sp.number}. {sp.title}"]
+
+
+def assert_no_error(page) -> None:
+    errors = page.locator('[data-testid="stException"], [data-testid="stAlertContentError"]')
+    assert errors.count() == 0, errors.all_inner_texts()
+
+
+def test_home_renders_and_links_every_study(app_url, page, sidebar_links):
+    page.goto(app_url)
+    wait_home(page)
+    page.get_by_text("nats per character").first.wait_for()
+    assert_no_error(page)
+    titles = {f"{p.number}. {p.title}" for ps in nav.grouped_pages().values() for p in ps}
+    assert titles <= set(sidebar_links), sorted(titles - set(sidebar_links))
+    assert page.locator('[data-testid="stPageLink"]').count() == len(titles)
+
+
+@pytest.mark.parametrize("study_id", list(nav.FILES))
+def test_study_page_shows_charts_and_verdict(page, sidebar_links, study_id):
+    sp = nav.study_page(study_id)
+    page.goto(study_url(sidebar_links, study_id))
+    page.get_by_role("heading", name=f"{sp.number}. {sp.title}").wait_for()
+    wait_study(page)
+    assert page.locator(CHART_DRAWN).count() >= 1
+    page.get_by_role("heading", name="Retrain now").wait_for()
+    assert_no_error(page)
+
+
+def test_seed_choice_goes_to_the_url_and_a_reload_keeps_it(sidebar_links, browser, page):
+    page.goto(study_url(sidebar_links, "initialization"))
+    wait_study(page)
+    page.locator('[data-testid="stButtonGroup"] button').filter(has_text="44").click()
+    page.wait_for_url(re.compile(r"[?&]seed=44\b"))
+    shared = new_page(browser)  # a student opening the shared link
+    shared.goto(page.url)
+    wait_study(shared)
+    chosen = shared.locator('[data-testid="stButtonGroup"] button[aria-checked="true"], '
+                            '[data-testid="stButtonGroup"] button[aria-pressed="true"]')
+    assert chosen.all_inner_texts() == ["44"]
+    assert_no_error(shared)
+    shared.context.close()
+
+
+def test_novel_word_choice_goes_to_the_url_and_a_reload_keeps_it(sidebar_links, browser, page):
+    page.goto(study_url(sidebar_links, "novel_word"))
+    wait_study(page)
+    page.get_by_role("combobox", name=WORD_PICKER).click()
+    page.get_by_role("option", name=re.compile(r"^lion \(")).click()
+    page.wait_for_url(re.compile(r"[?&]word=lion\b"))
+    shared = new_page(browser)
+    shared.goto(page.url)
+    wait_study(shared)
+    box = shared.get_by_role("combobox", name=WORD_PICKER)
+    assert box.input_value().startswith("lion ("), box.input_value()
+    assert_no_error(shared)
+    shared.context.close()
+
+
+def test_retrain_now_runs_to_the_finished_state(sidebar_links, page):
+    page.goto(f"{study_url(sidebar_links, 'reservoir')}?steps={RETRAIN_STEPS}")
+    wait_study(page)
+    steps = page.locator('[data-testid="stNumberInput"]').filter(has_text="Training steps")
+    assert steps.locator("input").input_value() == str(RETRAIN_STEPS)
+    page.get_by_role("button", name="Retrain now").click()
+    page.get_by_text("Retrain finished").wait_for(timeout=RETRAIN_MS)
+    page.locator('[data-testid="stDataFrame"]').last.wait_for()
+    assert_no_error(page)
