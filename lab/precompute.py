@@ -43,11 +43,22 @@ def make_tasks(configs: list[RunConfig]) -> list[list[RunConfig]]:
     return sorted(tasks, key=stack_cost, reverse=True)
 
 
+STACK_PROGRESS_EVERY = 2000  # a worker reports its stack's step this often (a stack takes minutes)
+
+
 def train_task(configs: list[RunConfig]):
-    """A joblib task: train one stack in a worker (one torch thread, as train_stack sets)."""
+    """A joblib task: train one stack in a worker (one torch thread, as train_stack sets).
+
+    Local workers share the parent's stderr, so their step lines land in the same log."""
     from lab.engine import train_stack
 
-    return train_stack(configs)
+    c = configs[0]
+
+    def report(st) -> None:
+        print(f"{time.strftime('%H:%M:%S')}   stack H={c.hidden} seq_len={c.seq_len} "
+              f"x{len(configs)}: step {st.step:,}/{st.steps:,}", file=sys.stderr, flush=True)
+
+    return train_stack(configs, progress=report, progress_every=STACK_PROGRESS_EVERY)
 
 
 @contextmanager
