@@ -214,7 +214,7 @@ _ENTRIES = [
         "so it should predict worse from its own text than from true text, and one bad "
         "sentence should make the next more likely to go wrong (exposure bias). Feeding it "
         "some of its own samples during training (scheduled sampling) should narrow the gap.",
-        "next_char_legal_own", ("context_accuracy", "error_compounding", "loss_curves"),
+        "free_valid_sentences", ("context_accuracy", "error_compounding", "loss_curves"),
         [("How much worse does the model predict from its own text?", ob.tf_gap),
          ("Do errors compound once a sentence goes wrong?", ob.tf_compounding),
          ("Does scheduled sampling make free-running text more grammatical?", ob.tf_grammar)],

@@ -208,7 +208,7 @@ def learning_rate(data: StudyData) -> Verdict:
 
 def teacher_forcing(data: StudyData) -> Verdict:
     """Teacher forcing: true-context vs own-context legality, invalid-after-invalid vs
-    after-valid; scheduled sampling vs teacher forcing on own-context legality."""
+    after-valid; scheduled sampling vs teacher forcing on free-running valid sentences."""
     tf, ss = "teacher_forcing", "scheduled_sampling"
     if v := _gate(data, (tf, ss)):
         return v
@@ -222,7 +222,7 @@ def teacher_forcing(data: StudyData) -> Verdict:
         ev.compare_values("after an invalid one", data.values(tf, "p_invalid_after_invalid"),
                           "after a valid one", data.values(tf, "p_invalid_after_valid"), p_bad,
                           "after an invalid sentence the next one is invalid more often"),
-        ev.compare(data, ss, tf, METRICS["next_char_legal_own"]),
+        ev.compare(data, ss, tf, METRICS["free_valid_sentences"]),
     ]
     return build(CLAIMS["teacher_forcing"], checks, ev.failure_notes(data))
 
