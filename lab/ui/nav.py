@@ -9,12 +9,12 @@ from lab.arms import STUDY_IDS
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
-GROUPS: dict[str, tuple[str, ...]] = {
-    "Dynamics": ("initialization", "activation"),
-    "Capacity and memory": ("hidden_size", "tbptt"),
-    "Training": ("clipping", "learning_rate", "teacher_forcing"),
+GROUPS: dict[str, tuple[str, ...]] = {  # in study order, so the sidebar counts 1 to 10
+    "Memory and gradients": ("initialization", "hidden_size", "tbptt"),
+    "Stability": ("activation", "clipping"),
+    "Training signal": ("teacher_forcing",),
     "Representations": ("reservoir", "novel_word"),
-    "Design": ("grid",),
+    "Tuning": ("learning_rate", "grid"),
 }
 FILES: dict[str, str] = {
     "initialization": "01_initialization.py", "hidden_size": "02_hidden_size.py",

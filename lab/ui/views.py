@@ -91,8 +91,10 @@ def curve_chart(v: View, table: str, y: str, *, y_title: str, x: str = "step",
 
 def loss_curves(v: View) -> None:
     st.subheader("Training loss")
-    _show(curve_chart(v, "curves", "loss", y_title="training loss (nats/char)", floor=True))
-    st.caption(f"{charts.BAND_TEXT}. Each point is the mean over a window of steps. "
+    _show(curve_chart(v, "curves", "loss", y_title="training loss (nats/char, log scale)",
+                      floor=True, log_y=True))
+    st.caption(f"{charts.BAND_TEXT}. Each point is the mean over a window of steps; the log "
+               "scale keeps the approach to the floor visible next to arms that never learn. "
                f"A cross marks where a diverged run stopped.")
     if sentence := status_sentence(v):
         st.warning(sentence)
