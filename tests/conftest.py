@@ -47,3 +47,14 @@ def fixture_db(tmp_path_factory) -> Path:
     copy = tmp_path_factory.mktemp("db") / "lab.duckdb"
     shutil.copy(built, copy)
     return copy
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """One torch thread, as training runs (lab.engine.train_stack sets it too); restored after."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

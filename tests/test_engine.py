@@ -18,13 +18,7 @@ CLIPPED = SMALL.replace(clip=0.5, seed=11)  # clipping fires at every step
 NONE = lambda st: []  # noqa: E731  (no recorders: the bare training loop)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One torch thread, as the precompute's workers run (and no oversubscribed spinning)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def weights(result) -> dict[str, np.ndarray]:

@@ -9,10 +9,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 import streamlit as st
 
-from lab.store import DEFAULT_DB, Store, StoreUnavailable, open_reader
+from lab.store import DEFAULT_DB, Store, StoreUnavailable, _unavailable, open_reader
 from lab.studydata import TABLES, StudyData, load_study
 
 
@@ -27,9 +28,17 @@ def _version(path: str) -> float:
         return 0.0
 
 
+_LATEST: dict[str, Store] = {}  # path -> the Store of its newest version
+
+
 @st.cache_resource(show_spinner=False, max_entries=2)
 def _store(path: str, version: float) -> Store:
-    return open_reader(path)  # a StoreUnavailable is raised, never cached
+    # duckdb hands a new connect to a path the instance still open on it, i.e. the old
+    # file's contents: close the old version's Store so a replaced file is read afresh
+    if (old := _LATEST.pop(path, None)) is not None:
+        old.close()
+    _LATEST[path] = store = open_reader(path)  # a StoreUnavailable is raised, never cached
+    return store
 
 
 def store() -> Store:
@@ -83,6 +92,11 @@ def _guard(fn, *args):
         return fn(*_key(), *args)
     except StoreUnavailable as e:
         st.error(str(e))
+        st.stop()
+    except duckdb.Error as e:  # a block failing its checksum is a plain duckdb.Error
+        if "corrupt" not in str(e).lower():
+            raise
+        st.error(str(_unavailable(Path(db_path()), "damaged")))
         st.stop()
 
 

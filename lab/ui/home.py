@@ -9,7 +9,8 @@ import streamlit as st
 
 from lab import grammar
 from lab.config import BASELINE
-from lab.ui import charts, nav
+from lab.store import StoreUnavailable
+from lab.ui import charts, db, nav
 
 SAMPLE_CHARS = 420
 
@@ -101,6 +102,10 @@ def render() -> None:
         "the learning curves, what the network remembers, what it writes, and a verdict that "
         "checks the study's hypothesis against the runs. Predict first, then look, then "
         "retrain it yourself.")
+    try:  # the study pages need the store: say now if it cannot be read (Home itself can)
+        db.store()
+    except StoreUnavailable as e:
+        st.error(str(e))
     _cards()
     _corpus()
     _baseline()

@@ -32,13 +32,24 @@ class Param:
             if not match:
                 raise ValueError(f"not one of {', '.join(map(str, self.choices))}")
             return match[0]
-        value = int(raw) if self.kind == "int" else float(raw)
+        try:  # our own words: int()'s message would quote the raw value into the page
+            value = int(raw) if self.kind == "int" else float(raw)
+        except ValueError:
+            raise ValueError("not a whole number" if self.kind == "int" else "not a number") \
+                from None
         if not math.isfinite(value):
             raise ValueError("not a finite number")
         low, high = self.bounds or (-math.inf, math.inf)
         if not low <= value <= high:
             raise ValueError(f"outside {low:g}..{high:g}")
         return value
+
+
+def quoted(raw: str, limit: int = 40) -> str:
+    """raw made inert for a markdown code span: truncated, quoted and escaped by repr (control
+    and invisible characters become escapes), backticks written as \\x60."""
+    text = repr(raw[:limit]) + ("..." if len(raw) > limit else "")
+    return text.replace("`", "\\x60")
 
 
 def _key(p: Param) -> str:
@@ -53,7 +64,7 @@ def read(p: Param) -> object:
     try:
         return p.parse(raw)
     except (ValueError, TypeError) as e:
-        st.warning(f"Link parameter `{p.name}={raw[:40]}` was ignored ({e}); "
+        st.warning(f"Link parameter `{p.name}={quoted(raw)}` was ignored ({e}); "
                    f"showing the default `{p.default}`.")
         return p.default
 
