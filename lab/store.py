@@ -27,6 +27,7 @@ Schema (version 1). Every long table starts with `run_id`, the 16-hex `RunConfig
 
 from __future__ import annotations
 
+import struct
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
@@ -121,14 +122,29 @@ def _unavailable(path: Path, reason: str, detail: str = "") -> StoreUnavailable:
     return StoreUnavailable(path, "not_duckdb" if reason == "lfs" else reason, what)
 
 
+_HEADERS = (4096, 8192)  # DuckDB's two alternating database headers follow the main one
+_BLOCKS_START = 12288  # the first storage block starts after the three header blocks
+
+
 def _check_header(path: Path) -> None:
-    """Refuse files that are not DuckDB before DuckDB sees them (bytes 8..12 spell DUCK)."""
+    """Refuse files that are not DuckDB, or shorter than their own header says, before DuckDB
+    sees them: bytes 8..12 spell DUCK, and the active database header (the one with the
+    higher iteration) holds block_count and block_alloc_size, so a whole file is at least
+    12288 + block_count x block_alloc_size bytes (a truncated copy opens, then fails later)."""
     with path.open("rb") as f:
-        head = f.read(64)
+        head = f.read(_BLOCKS_START)
     if head.startswith(b"version https://git-lfs"):
         raise _unavailable(path, "lfs")
     if head[8:12] != b"DUCK":
         raise _unavailable(path, "not_duckdb")
+    if len(head) < _BLOCKS_START:
+        raise _unavailable(path, "damaged")
+    # each header: checksum, iteration, meta_block, free_list, block_count, block_alloc_size
+    headers = [struct.unpack_from("<QQqqQQ", head, off) for off in _HEADERS]
+    _, _, _, _, count, size = max(headers, key=lambda h: h[1])
+    sane = 4096 <= size <= 1 << 30 and count < 1 << 40
+    if sane and path.stat().st_size < _BLOCKS_START + count * size:
+        raise _unavailable(path, "damaged")
 
 
 def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
@@ -161,7 +177,7 @@ def open_writer(path: Path | str = DEFAULT_DB) -> Store:
     else:
         _check_header(path)
     store = Store(_connect(path, read_only=False), path, read_only=False)
-    if fresh:
+    if fresh or store._is_empty():  # an empty file: a run killed before its schema committed
         store._create_schema()
     store._check_schema()
     return store
@@ -238,6 +254,11 @@ class Store:
                 ["engine_version", str(ENGINE_VERSION)],
                 ["created_at", datetime.now(UTC).isoformat(timespec="seconds")],
             ])
+
+    def _is_empty(self) -> bool:
+        """True for a DuckDB file without a single table (nothing to lose by creating ours)."""
+        with self._cursor() as cur:
+            return cur.execute("SELECT count(*) FROM information_schema.tables").fetchone()[0] == 0
 
     def _check_schema(self) -> None:
         """Raise StoreUnavailable (closing the connection) unless this is our schema's version."""

@@ -156,8 +156,6 @@ def test_killed_three_times_loses_nothing_and_trains_nothing_twice(tmp_path, fix
     assert contents(db, planned) == contents(fixture_db, planned)
 
 
-@pytest.mark.xfail(strict=True, reason="lab.store.open_writer creates the schema only when "
-                   "the file is new; it refuses an existing DuckDB file with no tables")
 def test_a_store_left_without_its_schema_can_be_rebuilt(tmp_path):
     """A kill between creating the file and committing the schema leaves a DuckDB file with
     no tables; the next precompute's writer must build the schema there, not refuse the file
