@@ -229,6 +229,10 @@ class Store:
             yield cur
         except (duckdb.IOException, duckdb.InternalException, duckdb.FatalException) as e:
             raise _unavailable(self.path, "damaged") from e
+        except duckdb.Error as e:  # a block failing its checksum is a plain duckdb.Error
+            if "corrupt" not in str(e).lower():
+                raise
+            raise _unavailable(self.path, "damaged") from e
         finally:
             cur.close()
 

@@ -9,11 +9,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import duckdb
 import pandas as pd
 import streamlit as st
 
-from lab.store import DEFAULT_DB, Store, StoreUnavailable, _unavailable, open_reader
+from lab.store import DEFAULT_DB, Store, StoreUnavailable, open_reader
 from lab.studydata import TABLES, StudyData, load_study
 
 
@@ -92,11 +91,6 @@ def _guard(fn, *args):
         return fn(*_key(), *args)
     except StoreUnavailable as e:
         st.error(str(e))
-        st.stop()
-    except duckdb.Error as e:  # a block failing its checksum is a plain duckdb.Error
-        if "corrupt" not in str(e).lower():
-            raise
-        st.error(str(_unavailable(Path(db_path()), "damaged")))
         st.stop()
 
 
