@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 import pandas as pd
 import torch
 
@@ -26,13 +28,9 @@ def is_checkpoint(st: Stack) -> bool:
     return st.step in _marks(st.steps)
 
 
-_MARK_CACHE: dict[int, frozenset] = {}
-
-
+@cache
 def _marks(steps: int) -> frozenset:
-    if steps not in _MARK_CACHE:
-        _MARK_CACHE[steps] = frozenset(checkpoint_steps(steps))
-    return _MARK_CACHE[steps]
+    return frozenset(checkpoint_steps(steps))
 
 
 class StepRecorder(Recorder):

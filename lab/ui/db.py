@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pandas as pd
 import streamlit as st
 
 from lab.store import DEFAULT_DB, Store, StoreUnavailable, open_reader
@@ -60,26 +59,6 @@ def _key() -> tuple[str, float]:
     return path, _version(path)
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
-def _runs(path: str, version: float, study: str | None) -> pd.DataFrame:
-    return _store(path, version).runs(study)
-
-
-@st.cache_data(show_spinner=False, max_entries=256)
-def _table(path: str, version: float, name: str, run_ids: tuple[str, ...]) -> pd.DataFrame:
-    return _store(path, version).table(name, list(run_ids))
-
-
-@st.cache_data(show_spinner=False, max_entries=64)
-def _scalars(path: str, version: float, run_ids: tuple[str, ...]) -> pd.DataFrame:
-    return _store(path, version).scalars(list(run_ids))
-
-
-@st.cache_data(show_spinner=False, max_entries=128)
-def _novel_word(path: str, version: float, run_id: str, replaced: str) -> pd.DataFrame:
-    return _store(path, version).novel_word(run_id, replaced)
-
-
 @st.cache_resource(show_spinner=False, max_entries=24)
 def _study(path: str, version: float, study_id: str, tables: tuple[str, ...]) -> StudyData:
     return load_study(_store(path, version), study_id, tables)  # shared: never mutate it
@@ -97,25 +76,3 @@ def _guard(fn, *args):
 def study_data(study_id: str, tables: tuple[str, ...] | None = None) -> StudyData:
     """One study's runs (scalars wide, `failed` marked) and long tables (all by default)."""
     return _guard(_study, study_id, TABLES if tables is None else tuple(tables))
-
-
-def runs(study: str | None = None) -> pd.DataFrame:
-    """Rows of the runs view (study, arm, seed, results, knobs) of one study or all."""
-    return _guard(_runs, study)
-
-
-def table(name: str, run_ids) -> pd.DataFrame:
-    """A long table (curves, checkpoints, samples, ...) for these runs."""
-    return _guard(_table, name, tuple(sorted(set(run_ids))))
-
-
-def scalars_wide(run_ids) -> pd.DataFrame:
-    """Named end-of-run metrics, one row per run_id, one column per name."""
-    long = _guard(_scalars, tuple(sorted(set(run_ids))))
-    if long.empty:
-        return pd.DataFrame({"run_id": list(run_ids)})
-    return long.pivot(index="run_id", columns="name", values="value").reset_index()
-
-
-def novel_word(run_id: str, replaced: str) -> pd.DataFrame:
-    return _guard(_novel_word, run_id, replaced)
