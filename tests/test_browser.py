@@ -141,7 +141,7 @@ def test_retrain_now_runs_to_the_finished_state(sidebar_links, page):
     page.goto(f"{study_url(sidebar_links, 'reservoir')}?steps={RETRAIN_STEPS}")
     wait_study(page)
     steps = page.locator('[data-testid="stNumberInput"]').filter(has_text="Training steps")
-    assert steps.locator("input").input_value() == str(RETRAIN_STEPS)
+    sync_api.expect(steps.locator("input")).to_have_value(str(RETRAIN_STEPS))
     page.get_by_role("button", name="Retrain now").click()
     page.get_by_text("Retrain finished").wait_for(timeout=RETRAIN_MS)
     page.locator('[data-testid="stDataFrame"]').last.wait_for()

@@ -86,6 +86,9 @@ def control(p: Param, widget: Callable[..., object], label: str, **kwargs) -> ob
     seen = st.session_state.get(f"{key}_seen")
     if key not in st.session_state or seen != st.query_params.get(p.name):
         st.session_state[key] = url_value  # a new or edited link wins over old widget state
+    else:  # re-assert: Streamlit then sends the value to the browser on every run, so a
+        # widget the browser mounts afresh never shows its bare default (min_value)
+        st.session_state[key] = st.session_state[key]
     if p.kind == "choice":
         kwargs.setdefault("options", list(p.choices))
     elif p.bounds is not None:
