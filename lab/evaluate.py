@@ -83,8 +83,9 @@ def generate(model: StackedRNN, n_samples: int, n_chars: int, seeds: list[int],
     cur = x[..., -1]  # (R, S) last prime char, not yet read
     gens = [torch.Generator().manual_seed(s) for s in seeds]
     out = torch.empty(R, n_samples, n_chars, dtype=torch.long)
+    whh = model.recurrent_weights()
     for t in range(n_chars):
-        h = model.step(model.embed(cur), h, torch.empty_like(h))
+        h = model.step(model.embed(cur), h, torch.empty_like(h), whh)
         logits = model.readout(h)  # (R, S, V)
         cdf = torch.softmax(logits, -1).cumsum(-1)
         u = torch.stack([torch.rand(n_samples, 1, generator=g) for g in gens])  # (R, S, 1)

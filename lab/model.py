@@ -83,12 +83,24 @@ class StackedRNN:
         per_run = [init_params(c) for c in configs]
         self.p = {n: torch.stack([w[n] for w in per_run]) for n in PARAM_NAMES}
         self.groups = activation_groups([c.activation for c in configs])
+        # tanh(a) = 2 sigmoid(2a) - 1: tanh runs carry 2a, i.e. 2 (W_xh[x] + b_h) + h (2 W_hh).
+        # Doubling is exact in floating point, so this is bit-for-bit 2 * (a) in one fewer op.
+        self.pre = torch.tensor([2.0 if c.activation == "tanh" else 1.0 for c in configs])
 
     def activate(self, a: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-        """out = f_r(a) run by run; a and out have the run dimension at position 0."""
+        """out = f_r(a) run by run, where tanh runs' a comes pre-doubled (see self.pre);
+        a and out have the run dimension at position 0."""
         for act, s, e in self.groups:
             ACTIVATION_FNS[act](a[s:e], out[s:e])
         return out
+
+    def activation_fn(self):
+        """activate, or the one activation's own function when the stack has one."""
+        return ACTIVATION_FNS[self.groups[0][0]] if len(self.groups) == 1 else self.activate
+
+    def recurrent_weights(self) -> torch.Tensor:
+        """W_hh as the forward pass multiplies it: doubled for tanh runs (R, H, H)."""
+        return self.p["Whh"] * self.pre.view(self.R, 1, 1)
 
     def derivative(self, hs: torch.Tensor) -> torch.Tensor:
         """f'(a) written through h = f(a); hs has the run dimension first."""
@@ -96,7 +108,7 @@ class StackedRNN:
         for act, s, e in self.groups:
             h = hs[s:e]
             if act == "tanh":
-                torch.mul(h, h, out=d[s:e]).neg_().add_(1.0)  # 1 - h^2
+                torch.sub(_ONE, torch.mul(h, h, out=d[s:e]), out=d[s:e])  # 1 - h^2
             elif act == "sigmoid":
                 torch.mul(h, 1.0 - h, out=d[s:e])  # h (1 - h)
             elif act == "relu":
@@ -110,11 +122,15 @@ class StackedRNN:
         shape = (self.R,) + (1,) * (x.dim() - 1)
         flat = (x + V * torch.arange(self.R).view(shape)).flatten()  # row of W_xh per (run, x)
         rows = self.p["Wxh"].view(self.R * V, self.H).index_select(0, flat)
-        return rows.view(*x.shape, self.H).add_(self.p["bh"].view(*shape, self.H))
+        xe = rows.view(*x.shape, self.H).add_(self.p["bh"].view(*shape, self.H))
+        return xe.mul_(self.pre.view(*shape, 1))  # doubled for tanh runs (see self.pre)
 
-    def step(self, xe: torch.Tensor, h: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-        """One time step for all runs: out = f(xe + h W_hh); xe, h, out are (R, B, H)."""
-        return self.activate(torch.baddbmm(xe, h, self.p["Whh"]), out)
+    def step(self, xe: torch.Tensor, h: torch.Tensor, out: torch.Tensor,
+             whh: torch.Tensor | None = None) -> torch.Tensor:
+        """One time step for all runs: out = f(xe + h W_hh); xe (from embed), h, out are
+        (R, B, H); whh is recurrent_weights(), passed in by loops that call step often."""
+        whh = self.recurrent_weights() if whh is None else whh
+        return self.activate(torch.baddbmm(xe, h, whh), out)
 
     def readout(self, h: torch.Tensor) -> torch.Tensor:
         """Logits (R, N, V) from hidden states (R, N, H)."""
@@ -129,10 +145,14 @@ class StackedRNN:
         R, B, T = x.shape
         hs = torch.empty(R, T + 1, B, self.H)  # (R, T+1, B, H): hs[:, t] is a strided view
         hs[:, 0] = h0
+        whh = self.recurrent_weights()
         if feed is None:
-            xe = self.embed(x.transpose(1, 2))  # (R, T, B, H)
+            # the hot loop: views made once by unbind, ops bound to locals (Python's per-op
+            # overhead is a third of this loop's time at the baseline shape)
+            xv, hv = self.embed(x.transpose(1, 2)).unbind(1), hs.unbind(1)  # T and T+1 views
+            act, baddbmm = self.activation_fn(), torch.baddbmm
             for t in range(T):
-                self.step(xe[:, t], hs[:, t], hs[:, t + 1])
+                act(baddbmm(xv[t], hv[t], whh), hv[t + 1])
         else:
             x = x.clone()
             for t in range(T):
@@ -140,7 +160,7 @@ class StackedRNN:
                     new = feed(t, self.readout(hs[:, t]))  # (R, B) or None
                     if new is not None:
                         x[:, :, t] = new
-                self.step(self.embed(x[:, :, t]), hs[:, t], hs[:, t + 1])
+                self.step(self.embed(x[:, :, t]), hs[:, t], hs[:, t + 1], whh)
         hout = hs[:, 1:].reshape(R, T * B, self.H)  # (R, T*B, H) t-major, a view
         return Forward(x=x, hs=hs, logits=self.readout(hout))
 
@@ -152,8 +172,8 @@ class StackedRNN:
         R, B, T = fw.x.shape
         H = self.H
         hout = fw.hs[:, 1:].reshape(R, T * B, H)
-        grads = {
-            "Why": torch.bmm(hout.transpose(1, 2), dlogits),  # (R, H, V)
+        grads = {  # Why's gradient as (dlogits^T hout)^T: the same sums, MKL runs it 2x faster
+            "Why": torch.bmm(dlogits.transpose(1, 2), hout).transpose(1, 2),  # (R, H, V)
             "by": dlogits.sum(1),  # (R, V)
         }
         # dL/dh_t from the readout, then accumulated back through time in place
@@ -161,10 +181,13 @@ class StackedRNN:
         deriv = self.derivative(fw.hs[:, 1:])  # (R, T, B, H) f'(a_t)
         da = torch.empty_like(dh)  # (R, T, B, H) dL/da_t
         whh_t = self.p["Whh"].transpose(1, 2).contiguous()
-        for t in range(T - 1, -1, -1):
-            torch.mul(dh[:, t], deriv[:, t], out=da[:, t])  # backprop through f
-            if t > 0:  # backprop through W_hh into h_{t-1}; bmm + add_: strided baddbmm_ is slow
-                dh[:, t - 1].add_(torch.bmm(da[:, t], whh_t))
+        dv, fv, av = dh.unbind(1), deriv.unbind(1), da.unbind(1)  # per-t views, made once
+        mul, bmm = torch.mul, torch.bmm
+        for t in range(T - 1, 0, -1):
+            # backprop through f, then through W_hh into h_{t-1} (bmm + add_: a strided
+            # baddbmm_ is slow)
+            dv[t - 1].add_(bmm(mul(dv[t], fv[t], out=av[t]), whh_t))
+        mul(dv[0], fv[0], out=av[0])
         hprev = fw.hs[:, :-1].reshape(R, T * B, H)  # (R, T*B, H) inputs h_{t-1}
         da_rows = da.view(R, T * B, H)
         grads["Whh"] = torch.bmm(hprev.transpose(1, 2), da_rows)  # (R, H, H)
@@ -188,9 +211,13 @@ class StackedRNN:
         return model
 
 
-def _tanh(a: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-    """tanh(a) = 2 sigmoid(2a) - 1: torch's CPU tanh is unvectorised here, sigmoid is 5x faster."""
-    return torch.sigmoid(a.mul_(2.0), out=out).mul_(2.0).sub_(1.0)
+_ONE, _MINUS_ONE = torch.tensor(1.0), torch.tensor(-1.0)
+
+
+def _tanh(a2: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    """tanh(a) = 2 sigmoid(2a) - 1 from a2 = 2a: torch's CPU tanh is unvectorised here, sigmoid
+    is 5x faster. -1 + 2s in one op equals (2s) - 1 bit for bit (2s is exact)."""
+    return torch.add(_MINUS_ONE, torch.sigmoid(a2, out=out), alpha=2.0, out=out)
 
 
 def _identity(a: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
