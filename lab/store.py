@@ -117,7 +117,9 @@ def _unavailable(path: Path, reason: str, detail: str = "") -> StoreUnavailable:
         "schema": f"The results store {path} {detail}, which this version of the lab cannot "
         f"read; {_REBUILD}.",
         "locked": f"The results store {path} is busy: another process (such as a running "
-        "precompute) is writing it; wait for it to finish, then reload.",
+        "precompute) is writing it; wait for it to finish, then reload." if detail != "write"
+        else f"The results store {path} is open in another process (a running app or "
+        "precompute holds DuckDB's file lock); stop that process, then run this again.",
     }[reason]
     return StoreUnavailable(path, "not_duckdb" if reason == "lfs" else reason, what)
 
@@ -152,7 +154,7 @@ def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
         return duckdb.connect(str(path), read_only=read_only)
     except (duckdb.IOException, duckdb.ConnectionException) as e:
         reason = "locked" if "lock" in str(e).lower() or "configuration" in str(e) else "damaged"
-        raise _unavailable(path, reason) from e
+        raise _unavailable(path, reason, "read" if read_only else "write") from e
     except duckdb.Error as e:
         raise _unavailable(path, "damaged") from e
 

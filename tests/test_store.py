@@ -189,6 +189,29 @@ def test_reader_refuses_writes_and_never_creates(writer, db, tmp_path):
     assert not missing.exists() and not missing.parent.exists()
 
 
+def test_a_store_held_by_another_process_is_refused_as_locked(writer, db):
+    """The app holds the file (read-only): a precompute's writer is told another process has
+    it open; a writer holding it: an app's reader is told a precompute is writing."""
+    import subprocess
+    import sys
+
+    writer.write_run(make_result(), [])
+    writer.close()
+    for mode, opener, words in (("True", open_writer, "open in another process"),
+                                ("False", open_reader, "is writing it")):
+        holder = subprocess.Popen(
+            [sys.executable, "-c", f"import duckdb, sys; c = duckdb.connect(sys.argv[1], "
+             f"read_only={mode}); print('held', flush=True); sys.stdin.read()", str(db)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        try:
+            assert holder.stdout.readline().strip() == "held"
+            with pytest.raises(StoreUnavailable) as err:
+                opener(db)
+            assert err.value.reason == "locked" and words in str(err.value), str(err.value)
+        finally:
+            holder.communicate("")
+
+
 def test_reader_sees_many_threads(writer, db):
     from concurrent.futures import ThreadPoolExecutor
 
