@@ -160,6 +160,32 @@ def compare(shape: dict, steps: int, repeats: int, log=print) -> tuple[float, En
     return statistics.median(nn_rates), median_cost(costs)
 
 
+def matmul_seconds(shape: dict, runs: int, repeats: int = 50) -> float:
+    """Seconds of one training step's batched matmuls alone, on random tensors of the stack's
+    shapes: T recurrent products forward and T-1 backward, the readout, its two gradients and
+    W_hh's gradient. What a step would cost if every other op were free; the ratio it implies
+    bounds any engine built on these bmm calls."""
+    R, B, T, H = runs, BASELINE.batch_size, shape["seq_len"], shape["hidden"]
+    h, w = torch.randn(R, B, H), torch.randn(R, H, H)
+    rows, why, dl = torch.randn(R, T * B, H), torch.randn(R, H, V), torch.randn(R, T * B, V)
+
+    def step():
+        for _ in range(T):
+            torch.baddbmm(h, h, w)
+        torch.bmm(rows, why)
+        torch.bmm(dl, why.transpose(1, 2))
+        torch.bmm(dl.transpose(1, 2), rows)
+        for _ in range(T - 1):
+            torch.bmm(h, w)
+        torch.bmm(rows.transpose(1, 2), rows)
+
+    step()
+    started = time.perf_counter()
+    for _ in range(repeats):
+        step()
+    return (time.perf_counter() - started) / repeats
+
+
 def _signature(task: list[RunConfig]) -> tuple:
     c = task[0]
     return (len(task), c.hidden, c.seq_len, c.sampling > 0, tuple(x.activation for x in task))
@@ -247,6 +273,10 @@ def main(argv=None) -> int:
               f"(setup, final checkpoint, analyses); effective at {full:,} steps: "
               f"{cost.rate(full):,.0f} run-steps/s")
         print(f"  ratio engine / nn.RNN: {ratios[name]:.2f}")
+        floor_s = matmul_seconds(shape, cost.runs)
+        print(f"  the step's batched matmuls alone: {floor_s * 1e3:.2f} ms of the loop's "
+              f"{cost.per_step * 1e3:.2f} ms per step; were all else free: "
+              f"{cost.runs / floor_s / nn_rate:.2f}x nn.RNN")
     serial, wall, runs, stacks = precompute_estimate(baseline_cost, max(steps // 5, 10),
                                                      measure_each=not args.quick)
     how = "cost model scaled from the baseline" if args.quick else "each stack timed"

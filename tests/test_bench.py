@@ -21,6 +21,9 @@ def test_quick_bench_output_format(capsys):
     for needle in ("shape baseline (H=64, seq_len=25)", "shape large (H=128, seq_len=50)",
                    "nn.RNN:", "engine:", "effective at 30,000 steps", "precompute estimate"):
         assert needle in text, needle
-    assert len(re.findall(r"ratio engine / nn.RNN: \d+\.\d\d", text)) == 2
+    ratios = [float(x) for x in re.findall(r"ratio engine / nn.RNN: (\d+\.\d\d)", text)]
+    bounds = [float(x) for x in re.findall(r"were all else free: (\d+\.\d\d)x", text)]
+    assert len(ratios) == len(bounds) == 2
+    assert all(b > r for r, b in zip(ratios, bounds)), (ratios, bounds)  # matmuls are a part
     assert re.fullmatch(r"speedup_vs_nn_rnn: \d+\.\d\d", lines[-1]), lines[-1]
     assert float(lines[-1].split()[-1]) > 0
