@@ -24,6 +24,6 @@ def test_quick_bench_output_format(capsys):
     ratios = [float(x) for x in re.findall(r"ratio engine / nn.RNN: (\d+\.\d\d)", text)]
     bounds = [float(x) for x in re.findall(r"were all else free: (\d+\.\d\d)x", text)]
     assert len(ratios) == len(bounds) == 2
-    assert all(b > r for r, b in zip(ratios, bounds)), (ratios, bounds)  # matmuls are a part
+    assert all(b > r for r, b in zip(ratios, bounds, strict=True)), (ratios, bounds)
     assert re.fullmatch(r"speedup_vs_nn_rnn: \d+\.\d\d", lines[-1]), lines[-1]
     assert float(lines[-1].split()[-1]) > 0
