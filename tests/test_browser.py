@@ -117,7 +117,7 @@ def test_seed_choice_goes_to_the_url_and_a_reload_keeps_it(sidebar_links, browse
     wait_study(shared)
     chosen = shared.locator('[data-testid="stButtonGroup"] button[aria-checked="true"], '
                             '[data-testid="stButtonGroup"] button[aria-pressed="true"]')
-    assert chosen.all_inner_texts() == ["44"]
+    sync_api.expect(chosen).to_have_text(["44"])  # polls: the view settles after a rerun
     assert_no_error(shared)
     shared.context.close()
 
@@ -132,7 +132,7 @@ def test_novel_word_choice_goes_to_the_url_and_a_reload_keeps_it(sidebar_links, 
     shared.goto(page.url)
     wait_study(shared)
     box = shared.get_by_role("combobox", name=WORD_PICKER)
-    assert box.input_value().startswith("lion ("), box.input_value()
+    sync_api.expect(box).to_have_value(re.compile(r"^lion \("))
     assert_no_error(shared)
     shared.context.close()
 
