@@ -107,6 +107,28 @@ def test_study_page_shows_charts_and_verdict(page, sidebar_links, study_id):
     assert_no_error(page)
 
 
+def test_a_shared_link_opened_first_on_a_fresh_server_gets_the_whole_frame(
+        fixture_db, browser, tmp_path):
+    """The first request a server sees is a study link (a cold or woken Community Cloud app):
+    the page still comes up in Home.py's frame (grouped sidebar), with the link's seed."""
+    server = AppServer({"LAB_DB": str(fixture_db)}, log_path=tmp_path / "streamlit.log")
+    server.start(timeout=90)
+    page = new_page(browser)
+    try:
+        page.goto(f"{server.url}/initialization?seed=44")
+        page.locator('[data-testid="stNavSectionHeader"]').first.wait_for()
+        wait_study(page)
+        chosen = page.locator('[data-testid="stButtonGroup"] button[aria-checked="true"], '
+                              '[data-testid="stButtonGroup"] button[aria-pressed="true"]')
+        sync_api.expect(chosen).to_have_text(["44"])
+        sync_api.expect(page.locator('[data-testid="stSidebarNav"] a').filter(
+            has_text="1. Initialization of W_hh")).to_have_count(1)
+        assert_no_error(page)
+    finally:
+        page.context.close()
+        server.stop()
+
+
 def test_seed_choice_goes_to_the_url_and_a_reload_keeps_it(sidebar_links, browser, page):
     page.goto(study_url(sidebar_links, "initialization"))
     wait_study(page)

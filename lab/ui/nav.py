@@ -55,3 +55,24 @@ def grouped_pages() -> dict[str, list[StudyPage]]:
     """Group name -> its study pages, ordered by study number."""
     return {g: sorted((study_page(i) for i in ids), key=lambda p: p.number)
             for g, ids in GROUPS.items()}
+
+
+def ensure_frame() -> None:
+    """Run this page inside Home.py's frame (grouped sidebar, wide layout).
+
+    A server process starts in Streamlit's older multipage mode because `pages/` exists: until
+    some session has run Home.py's `st.navigation`, a study URL runs its file alone, with the
+    bare file list as sidebar. That is what a student gets who opens a shared link first on a
+    fresh (or woken) server. Leave that mode for the process and rerun: the rerun starts from
+    Home.py, whose `st.navigation` picks this same page by its URL. Once per session at most,
+    on its first page load, so no click is ever dropped by the rerun (AppTest starts every run
+    in the older mode).
+    """
+    import streamlit as st
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory and not st.session_state.get("_lab_framed"):
+        st.session_state["_lab_framed"] = True
+        PagesManager.uses_pages_directory = False  # what st.navigation itself sets
+        st.rerun()
+

@@ -59,6 +59,7 @@ def render_study(study_id: str, views: dict[str, ViewFn] | None = None,
     """Draw a whole study page. views adds or overrides chart renderers by chart id;
     focus(view) picks the arm keys whose samples are shown and retrained (default: all);
     highlight=False drops the arm highlight picker (the grid's 64 cells)."""
+    nav.ensure_frame()
     db.store_or_stop()
     header(study_id)
     data = db.study_data(study_id)
