@@ -37,7 +37,11 @@ def study_paths() -> dict[str, str]:
     pages = sorted((p for ps in nav.grouped_pages().values() for p in ps),
                    key=lambda p: p.number)
     # streamlit's URL path of a page file: its name without the number prefix and .py
-    return {"Home": "", **{p.study_id: Path(p.path).stem.split("_", 1)[1] for p in pages}}
+    def path(p) -> str:  # the whole page: the grid's results wait for a committed guess
+        query = nav.FULL_VIEW.get(p.study_id)
+        return Path(p.path).stem.split("_", 1)[1] + (f"?{query}" if query else "")
+
+    return {"Home": "", **{p.study_id: path(p) for p in pages}}
 
 
 def visit(page, base: str, path: str, name: str) -> float:

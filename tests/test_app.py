@@ -12,6 +12,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from lab.grammar import entropy_rate
+from lab.ui import nav
 from lab.ui.nav import FILES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,7 +56,8 @@ def test_home_renders_floor_baseline_and_links(lab_db):
 
 @pytest.mark.parametrize("study_id", list(PAGES))
 def test_study_page_renders(lab_db, study_id):
-    at = run_page(PAGES[study_id])
+    full = dict(q.split("=") for q in nav.FULL_VIEW.get(study_id, "").split("&") if q)
+    at = run_page(PAGES[study_id], **full)
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, [e.value for e in at.error]
     assert at.title[0].value.split(".")[0].isdigit()
@@ -117,13 +119,22 @@ def test_bad_word_and_grid_cell_warn(lab_db):
     assert not at.exception and any("`H=" in w.value for w in at.warning)
 
 
-def test_grid_predict_first_reveals_after_commit(lab_db):
-    at = run_page(PAGES["grid"])
-    assert "Best cell" not in "\n".join(s.value for s in at.success)
+def test_grid_predict_first_holds_every_answer_back_until_the_commit(lab_db):
+    at = run_page(PAGES["grid"], guess_H=32, guess_act="tanh", guess_T=10)
+    answers = {"Explore the grid", "Verdict", "Takeaway", "Observation questions"}
+    assert not answers & {s.value for s in at.subheader}
+    assert not at.success and not at.get("vega_lite_chart")
     next(b for b in at.button if b.label == "Commit my guess").click().run()
     assert not at.exception
+    assert at.query_params[nav.REVEAL_PARAM] == "1"  # the revealed view is a shareable link
+    assert answers <= {s.value for s in at.subheader}
     assert any("Best cell" in s.value for s in at.success)
-    assert any("ranks" in i.value for i in at.info)
+    assert any("H=32, tanh, seq_len=10 ranks" in i.value for i in at.info)
+    assert all(sb.disabled for sb in at.selectbox[:3])  # the committed guess is locked
+    shared = run_page(PAGES["grid"], **dict(at.query_params))
+    assert [s.value for s in shared.success] == [s.value for s in at.success]
+    next(b for b in at.button if b.label.startswith("Hide the answer")).click().run()
+    assert nav.REVEAL_PARAM not in at.query_params and not at.success
 
 
 @pytest.mark.parametrize("page", [None, PAGES["tbptt"]])

@@ -33,7 +33,7 @@ SLOW = settings(FAST, max_examples=SLOW_EXAMPLES, derandomize=False)
 
 # each page's own parameter tables (a study page without the arm picker has highlight=False)
 OWN: dict[str, tuple[urlstate.Param, ...]] = {"novel_word": (novel.WORD,),
-                                              "grid": (*grid.SELECT, *grid.GUESS)}
+                                              "grid": (*grid.SELECT, *grid.GUESS, grid.REVEAL)}
 
 
 def declared(study_id: str) -> tuple[urlstate.Param, ...]:
@@ -163,6 +163,9 @@ def check(page: str | None, query: dict) -> AppTest:
     else:
         assert at.title[0].value.split(".")[0].isdigit()
         subheaders = {s.value for s in at.subheader}
+        if grid.REVEAL in PAGES[page] and at.query_params.get(grid.REVEAL.name) != "1":
+            assert "Predict first" in subheaders and "Verdict" not in subheaders, subheaders
+            return at  # the grid holds its results back until a guess is committed
         assert {"Verdict", "Retrain now", "Download the data"} <= subheaders, subheaders
         assert at.get("vega_lite_chart")
     return at

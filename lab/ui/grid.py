@@ -10,7 +10,7 @@ import streamlit as st
 from lab.arms import GRID_HIDDEN, GRID_SEQ_LEN, grid_key
 from lab.config import ACTIVATIONS
 from lab.studydata import FAILED_RULE, StudyData
-from lab.ui import charts, urlstate
+from lab.ui import charts, nav, retrain_panel, urlstate
 from lab.ui.views import View
 
 SELECT = (urlstate.Param("H", "choice", 64, GRID_HIDDEN),
@@ -19,7 +19,7 @@ SELECT = (urlstate.Param("H", "choice", 64, GRID_HIDDEN),
 GUESS = (urlstate.Param("guess_H", "choice", 16, GRID_HIDDEN),
          urlstate.Param("guess_act", "choice", "relu", ACTIVATIONS),
          urlstate.Param("guess_T", "choice", 5, GRID_SEQ_LEN))
-_COMMITTED = "grid_guess"
+REVEAL = urlstate.Param(nav.REVEAL_PARAM, "choice", 0, (0, 1))  # 1 once a guess is committed
 
 
 def cell_table(data: StudyData) -> pd.DataFrame:
@@ -41,27 +41,38 @@ def cell_table(data: StudyData) -> pd.DataFrame:
     return tab
 
 
-def _pickers(params: tuple[urlstate.Param, ...], labels: tuple[str, ...]) -> tuple:
+def _pickers(params: tuple[urlstate.Param, ...], labels: tuple[str, ...], **kwargs) -> tuple:
     cols = st.columns(3)
     out = []
     for col, p, label in zip(cols, params, labels, strict=True):
         with col:
-            out.append(urlstate.control(p, st.selectbox, label))
+            out.append(urlstate.control(p, st.selectbox, label, **kwargs))
     return tuple(out)
 
 
-def predict_first(tab: pd.DataFrame) -> None:
-    """The student commits a guess of the best cell before the answer is shown."""
+def predict_first(data: StudyData) -> bool:
+    """The student commits a guess of the best cell before any result is shown; True once
+    committed. The commit is in the URL (revealed=1, with the guess), so a shared link shows
+    the same answer; the guess is locked until the student hides the answer again."""
     st.subheader("Predict first")
     st.markdown("From studies 2, 3 and 4: which cell of the grid do you expect to reach the "
                 "lowest final loss? Commit your guess before looking at the answer.")
-    guess = _pickers(GUESS, ("Your H", "Your activation", "Your seq_len"))
-    if st.button("Commit my guess"):
-        st.session_state[_COMMITTED] = guess
-    committed = st.session_state.get(_COMMITTED)
-    if committed is None:
-        st.caption("The best cell is revealed once you commit a guess.")
-        return
+    revealed = urlstate.read(REVEAL) == 1
+    urlstate.write(REVEAL, int(revealed))  # a refused value leaves the address
+    committed = _pickers(GUESS, ("Your H", "Your activation", "Your seq_len"),
+                         disabled=revealed)
+    if not revealed:
+        if st.button("Commit my guess"):
+            urlstate.write(REVEAL, 1)
+            st.rerun()
+        st.caption("The grid's results (the table, the heatmap, the verdict and the takeaway) "
+                   "open once you commit a guess.")
+        urlstate.settle((*SELECT, *retrain_panel.PARAMS))  # their controls wait below
+        return False
+    if st.button("Hide the answer and guess again"):
+        urlstate.write(REVEAL, 0)
+        st.rerun()
+    tab = cell_table(data)
     best = tab.sort_values("rank").iloc[0]
     mine = tab[tab["cell"] == grid_key(*committed)].iloc[0]
     gap = mine["final loss"] - best["final loss"]
@@ -71,12 +82,12 @@ def predict_first(tab: pd.DataFrame) -> None:
             f"**{mine['rank']} of {len(tab)}**, with {mine['final loss']:.4f} nats/char: "
             + ("exactly right." if gap == 0 else f"{gap:.4f} above the best "
                f"({gap / best['final loss']:.1%} worse)."))
+    return True
 
 
 def grid_view(v: View) -> None:
     """Selectors, the chosen row's table, the heatmap and the best cell."""
     tab = cell_table(v.data)
-    predict_first(tab)
     st.subheader("Explore the grid")
     h, act, t = _pickers(SELECT, ("Hidden size H", "Activation", "seq_len"))
     show = tab[(tab["hidden"] == h) & (tab["activation"] == act)].sort_values("seq_len")

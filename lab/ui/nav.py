@@ -24,6 +24,11 @@ FILES: dict[str, str] = {
     "grid": "10_design_grid.py",
 }
 
+# The grid's predict-first exercise holds the page's results back until the student commits a
+# guess; this URL parameter records the commit. FULL_VIEW: the query that shows a whole page.
+REVEAL_PARAM = "revealed"
+FULL_VIEW: dict[str, str] = {"grid": f"{REVEAL_PARAM}=1"}
+
 
 @dataclass(frozen=True)
 class StudyPage:

@@ -55,10 +55,13 @@ def controls(study_id: str, data: StudyData, highlight: bool) -> tuple[str | Non
 
 def render_study(study_id: str, views: dict[str, ViewFn] | None = None,
                  focus: Callable[[View], list[str]] | None = None,
-                 highlight: bool = True) -> None:
+                 highlight: bool = True,
+                 gate: Callable[[StudyData], bool] | None = None) -> None:
     """Draw a whole study page. views adds or overrides chart renderers by chart id;
     focus(view) picks the arm keys whose samples are shown and retrained (default: all);
-    highlight=False drops the arm highlight picker (the grid's 64 cells)."""
+    highlight=False drops the arm highlight picker (the grid's 64 cells); gate(data) draws
+    an exercise above the results and says whether the results may show yet (the grid's
+    predict-first: no chart, verdict or takeaway gives the answer away before a guess)."""
     nav.ensure_frame()
     db.store_or_stop()
     header(study_id)
@@ -67,6 +70,8 @@ def render_study(study_id: str, views: dict[str, ViewFn] | None = None,
         st.warning("No runs of this study are stored yet: run `python -m lab.precompute`.")
         st.stop()
     picked, seed = controls(study_id, data, highlight)
+    if gate is not None and not gate(data):
+        return
     view = View(data, floor(), picked, seed)
     renderers = {**VIEWS, **(views or {})}
     s = nav.study(study_id)

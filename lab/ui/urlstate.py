@@ -100,6 +100,13 @@ def control(p: Param, widget: Callable[..., object], label: str, **kwargs) -> ob
     return value
 
 
+def settle(params: tuple[Param, ...]) -> None:
+    """Validate params whose controls are not drawn on this run (a held-back section): a bad
+    value warns and leaves the address, as it would under its widget."""
+    for p in params:
+        write(p, read(p))
+
+
 def values(params: tuple[Param, ...]) -> dict[str, object]:
     """Validated values of params that have no widget on this run (e.g. a retrain form)."""
     return {p.name: read(p) for p in params}
