@@ -23,7 +23,7 @@ from lab import corpus
 from lab.alphabet import VOCAB_SIZE as V
 from lab.arms import SEEDS, STUDY_IDS, arms_of, planned_runs
 from lab.config import BASELINE, RunConfig, checkpoint_steps
-from lab.engine import Recorder, train_stack
+from lab.engine import Recorder, keep_freed_memory, train_stack
 from lab.precompute import NOVEL_WORD_STUDY, make_tasks, stack_cost
 
 SHAPES = {"baseline": {"hidden": 64, "seq_len": 25}, "large": {"hidden": 128, "seq_len": 50}}
@@ -251,6 +251,7 @@ def main(argv=None) -> int:
     steps = args.steps or (20 if args.quick else 300)
     repeats = args.repeats or (1 if args.quick else 3)
     torch.set_num_threads(1)
+    keep_freed_memory()  # as the precompute's workers run
     full = BASELINE.steps
     print(f"threads: torch.set_num_threads(1) on both sides (the precompute's workers run so); "
           f"{steps} steps per measurement, median of {repeats} interleaved repeats")

@@ -24,13 +24,14 @@ ARMS = {
 def main(argv=None) -> int:
     import torch
 
-    from lab.engine import train_stack
+    from lab.engine import keep_freed_memory, train_stack
 
     ap = argparse.ArgumentParser(prog="python -m lab.calibrate", description=__doc__)
     ap.add_argument("--batch", type=int, default=BASELINE.batch_size)
     ap.add_argument("--steps", type=int, default=6000)
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
+    keep_freed_memory()
     configs = {k: BASELINE.replace(batch_size=args.batch, steps=args.steps, **v)
                for k, v in ARMS.items()}
     t0 = time.time()

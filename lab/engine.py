@@ -68,7 +68,9 @@ def keep_freed_memory() -> None:
 
     Each step allocates and frees several MB; by default glibc serves that with mmap/munmap,
     and the page faults of touching fresh pages doubled the wall time of large stacks
-    (measured: 10 -> 22 steps/s at H=128, seq_len=50). Process-wide; a no-op off glibc.
+    (measured: 10 -> 22 steps/s at H=128, seq_len=50). Process-wide, so it is for processes
+    that only train (the precompute's workers, the benchmark, calibration), never the app's
+    server, whose memory must go back to the OS after a retrain. A no-op off glibc.
     """
     try:
         libc = ctypes.CDLL("libc.so.6")
@@ -149,7 +151,6 @@ def train_stack(
     """
     from lab.recorders import default_recorders, is_checkpoint
 
-    keep_freed_memory()
     # one thread: torch splits big reductions (hidden-state statistics, losses) across its
     # threads, so their last bits would depend on the machine's core count; process-wide
     torch.set_num_threads(1)

@@ -50,8 +50,9 @@ def train_task(configs: list[RunConfig]):
     """A joblib task: train one stack in a worker (one torch thread, as train_stack sets).
 
     Local workers share the parent's stderr, so their step lines land in the same log."""
-    from lab.engine import train_stack
+    from lab.engine import keep_freed_memory, train_stack
 
+    keep_freed_memory()  # a worker process only trains
     c = configs[0]
 
     def report(st) -> None:

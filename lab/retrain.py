@@ -17,6 +17,7 @@ take.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import math
 import os
@@ -40,6 +41,25 @@ RETRAIN_MAX_WAITING = 20  # jobs in line beyond this are refused: the server is 
 KEEP_FINISHED = 64  # finished jobs kept in the registry (the disk cache keeps them all)
 PROGRESS_EVERY = 10  # steps between progress snapshots
 DEFAULT_CACHE = Path.home() / ".cache" / "rnn-lab" / "retrain"
+
+
+# Worker threads are daemons, so a page never waits on them; but a daemon thread still inside
+# torch when the interpreter tears torch down aborts the process ("terminate called without
+# an active exception", exit code 134). At exit, stop them at their next progress report.
+_STOPPING = threading.Event()
+_WORKERS: set[threading.Thread] = set()
+STOP_GRACE_S = 30.0  # at exit, how long to wait for trainings to reach a progress report
+
+
+class RetrainStopped(RuntimeError):
+    """Raised inside a training when the process is exiting."""
+
+
+@atexit.register
+def _stop_workers() -> None:
+    _STOPPING.set()
+    for t in list(_WORKERS):
+        t.join(STOP_GRACE_S)
 
 
 class RetrainBusy(RuntimeError):
@@ -164,8 +184,10 @@ class RetrainService:
             job._add_cached(list(cached.values()))
             if todo:
                 self.slots.enter_line(job)
-                threading.Thread(target=self._work, args=(job, todo), daemon=True,
-                                 name=f"retrain-{key[0][:8]}").start()
+                worker = threading.Thread(target=self._work, args=(job, todo), daemon=True,
+                                          name=f"retrain-{key[0][:8]}")
+                _WORKERS.add(worker)
+                worker.start()
             else:
                 job._finish()
             self._jobs[key] = job
@@ -190,6 +212,8 @@ class RetrainService:
         self.slots.wait_turn(job)
         mine: list[RunConfig] = []
         try:
+            if _STOPPING.is_set():
+                raise RetrainStopped("the server is shutting down")
             mine, theirs = self._claim(job, todo)
             for stack in make_tasks(mine):
                 results = _train(stack, job)
@@ -202,6 +226,8 @@ class RetrainService:
                 if result is None:
                     raise RuntimeError(f"the shared training of run {cfg.run_id} failed")
                 job._add_cached([result])
+        except RetrainStopped as e:  # the process is exiting: nothing went wrong
+            job._finish(error=str(e))
         except Exception as e:  # the page shows one line; the log keeps the traceback
             log.exception("retrain %s failed", job.key)
             job._finish(error=_one_line(e))
@@ -212,6 +238,7 @@ class RetrainService:
                 for cfg in mine:
                     self._training.pop(cfg.run_id, None)
             self.slots.leave()
+            _WORKERS.discard(threading.current_thread())
 
     def _claim(self, job: Job, todo: list[RunConfig]):
         """Split todo into configs this job trains and (config, job) pairs already in training
@@ -248,6 +275,8 @@ def _train(stack: list[RunConfig], job: Job) -> list[RunResult]:
     from lab.recorders import StepRecorder
 
     def progress(st) -> None:
+        if _STOPPING.is_set():
+            raise RetrainStopped("the server is shutting down")
         job._advance(st, next(r for r in st.recorders if isinstance(r, StepRecorder)))
 
     return engine.train_stack(stack, progress=progress, progress_every=PROGRESS_EVERY)

@@ -203,3 +203,25 @@ def test_compare_with_stored():
     assert compare_with_stored(result(nan, "diverged"), {"final_val_loss": None})["equal"]
     with pytest.raises(ValueError, match="not the retrained config"):
         compare_with_stored(result(2.5), {"run_id": RELU.run_id, "final_val_loss": 2.5})
+
+
+def test_exiting_mid_retrain_stops_the_training_cleanly(tmp_path):
+    """A server that exits while a retrain trains (Ctrl-C, a redeploy) exits cleanly: the
+    worker stops at its next progress report instead of running inside torch while the
+    interpreter tears torch down (which aborts with exit code 134)."""
+    code = (
+        "import sys, time\n"
+        "from lab.arms import arm\n"
+        "from lab.retrain import RetrainService\n"
+        "svc = RetrainService(cache_dir=sys.argv[1], max_trainings=1)\n"
+        "job = svc.submit([arm('initialization', 'orthogonal').config(42, 30000)])\n"
+        "while job.progress <= 0:\n"
+        "    time.sleep(0.05)\n"
+        "print('training', flush=True)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "training"
+    assert "terminate called" not in done.stderr and "Traceback" not in done.stderr
+    assert not list(tmp_path.rglob("*.joblib")), "a stopped training cached a result"
