@@ -74,9 +74,13 @@ def ensure_frame() -> None:
     in the older mode).
     """
     import streamlit as st
-    from streamlit.runtime.pages_manager import PagesManager
 
-    if PagesManager.uses_pages_directory and not st.session_state.get("_lab_framed"):
+    try:  # Streamlit internals (pinned in pyproject.toml); without them, draw the page as is
+        from streamlit.runtime.pages_manager import PagesManager
+    except ImportError:
+        return
+    if getattr(PagesManager, "uses_pages_directory", False) \
+            and not st.session_state.get("_lab_framed"):
         st.session_state["_lab_framed"] = True
         PagesManager.uses_pages_directory = False  # what st.navigation itself sets
         st.rerun()
