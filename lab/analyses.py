@@ -131,16 +131,25 @@ def category_separation(hs: torch.Tensor, texts: list[str]) -> tuple[np.ndarray,
     return np.array(scores), chance
 
 
-def legal_in_true_context(logits: torch.Tensor, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Per run: fraction of positions where the argmax next char is legal, and where it is right.
+def illegal_mass(logits: torch.Tensor, allowed: set[str]) -> np.ndarray:
+    """Illegal probability mass: the probability the model gives, in its softmax over the 29
+    characters, to the characters the grammar forbids next (averaged over the positions read).
+    Unlike "is its most likely character legal", it does not saturate for a good model: it
+    says how sure the model is, not only what it would pick."""
+    # logits (..., V) -> one value per leading index; allowed: grammar.CharParser.allowed()
+    forbidden = torch.tensor([c not in allowed for c in ALPHABET])
+    return (torch.softmax(logits, -1) * forbidden).sum(-1).numpy()
 
-    Positions t >= BURN_IN of held-out tracks that start at sentence starts; "legal" means
-    the grammar allows that char after the true text so far (grammar.CharParser).
-    """
+
+def legal_in_true_context(logits: torch.Tensor, texts: list[str]) -> dict[str, np.ndarray]:
+    """Per run, over positions t >= BURN_IN of held-out tracks that start at sentence starts:
+    the fraction where the argmax next char is legal ("legal": the grammar allows that char
+    after the true text so far, grammar.CharParser) and where it is right, and the mean
+    illegal probability mass (illegal_mass)."""
     R, B, L = logits.shape[0], len(texts), len(texts[0])
-    pred = logits.view(R, L, B, -1).argmax(-1)  # (R, L, B): row t predicts char t+1
-    legal = np.zeros(R)
-    right = np.zeros(R)
+    by_t = logits.view(R, L, B, -1)  # row t predicts char t+1
+    pred = by_t.argmax(-1)  # (R, L, B)
+    legal, right, mass = np.zeros(R), np.zeros(R), np.zeros(R)
     n = 0
     for b, text in enumerate(texts):
         parser = grammar.CharParser()
@@ -151,21 +160,23 @@ def legal_in_true_context(logits: torch.Tensor, texts: list[str]) -> tuple[np.nd
                 chars = [ALPHABET[i] for i in pred[:, t, b].tolist()]
                 legal += [c in allowed for c in chars]
                 right += [c == text[t + 1] for c in chars]
+                mass += illegal_mass(by_t[:, t, b], allowed)
                 n += 1
-    return legal / n, right / n
+    return {"legal": legal / n, "right": right / n, "illegal_mass": mass / n}
 
 
 class OwnContext:
     """on_char hook for generate(): scores the argmax next char against the model's own text.
 
     Per (run, sample) a CharParser follows the generated text; while it is in sync, each
-    step counts whether the argmax prediction is legal. It also records the first illegal
-    sampled character of each sample (error-free length).
+    step counts whether the argmax prediction is legal and adds the illegal probability mass
+    (illegal_mass). It also records the first illegal sampled character of each sample
+    (error-free length).
     """
 
     def __init__(self, R: int, S: int, n_chars: int):
         self.parsers = [[grammar.CharParser() for _ in range(S)] for _ in range(R)]
-        self.legal, self.count = np.zeros(R), np.zeros(R)
+        self.legal, self.mass, self.count = np.zeros(R), np.zeros(R), np.zeros(R)
         self.first_error = np.full((R, S), n_chars)
 
     def __call__(self, t, logits, chosen):
@@ -175,6 +186,7 @@ class OwnContext:
                 allowed = parser.allowed()
                 if allowed is not None:
                     self.legal[r] += ALPHABET[pred[r][s]] in allowed
+                    self.mass[r] += float(illegal_mass(logits[r, s], allowed))
                     self.count[r] += 1
                 if not parser.step(ALPHABET[chosen[r][s]]) and self.first_error[r, s] > t:
                     self.first_error[r, s] = t
@@ -197,6 +209,13 @@ def sentence_error_chain(texts: list[str]) -> dict[str, float]:
     return {"p_invalid_after_valid": float(rates[0]), "p_invalid_after_invalid": float(rates[1])}
 
 
+SCALAR_NAMES = (  # what run_all gives every run (tests/test_precompute.py checks it)
+    "gradient_reach", "memory_horizon", "category_separation", "category_chance",
+    "next_char_legal_true", "next_char_acc_true", "next_char_legal_own", "illegal_mass_true",
+    "illegal_mass_own", "free_valid_words", "free_valid_sentences", "p_invalid_after_valid",
+    "p_invalid_after_invalid")
+
+
 def run_all(model: StackedRNN, configs: list[RunConfig]) -> list[tuple[dict, dict]]:
     """Every standard analysis for each run of a trained stack: [(tables, scalars)] per run."""
     texts = sentence_aligned_rows(READ_TRACKS, READ_LENGTH)
@@ -204,7 +223,7 @@ def run_all(model: StackedRNN, configs: list[RunConfig]) -> list[tuple[dict, dic
     rd = read(model, x)
     acc, chance = memory_probe(rd.hs, x)
     sep, sep_chance = category_separation(rd.hs, texts)
-    legal_true, right_true = legal_in_true_context(rd.logits, texts)
+    true_ctx = legal_in_true_context(rd.logits, texts)
     decay = gradient_decay(model, configs[0].seq_len)
     own = OwnContext(model.R, FREE_SAMPLES, FREE_CHARS)
     free = generate(model, FREE_SAMPLES, FREE_CHARS, [c.seed * 104729 + 1 for c in configs], own)
@@ -224,8 +243,11 @@ def run_all(model: StackedRNN, configs: list[RunConfig]) -> list[tuple[dict, dic
             "gradient_reach": gradient_reach(decay[r]),
             "memory_horizon": memory_horizon(acc[r], chance),
             "category_separation": sep[r], "category_chance": sep_chance,
-            "next_char_legal_true": legal_true[r], "next_char_acc_true": right_true[r],
+            "next_char_legal_true": true_ctx["legal"][r],
+            "next_char_acc_true": true_ctx["right"][r],
             "next_char_legal_own": own.legal[r] / max(1.0, own.count[r]),
+            "illegal_mass_true": true_ctx["illegal_mass"][r],
+            "illegal_mass_own": own.mass[r] / max(1.0, own.count[r]),
             "free_valid_words": float(np.mean([s.valid_words for s in g])),
             "free_valid_sentences": _pooled_sentences(g),
             **sentence_error_chain(free[r]),

@@ -242,10 +242,14 @@ def clip_timing(data: StudyData) -> str:
 # -- 6 teacher forcing --------------------------------------------------------------------
 
 def tf_gap(data: StudyData) -> str:
-    parts = [f"{data.label(k)}: {pct(data.median(k, 'next_char_legal_true'))} legal in true "
-             f"context vs {pct(data.median(k, 'next_char_legal_own'))} in its own text"
+    def small(x: float) -> str:
+        return f"{100 * x:.3f}%" if math.isfinite(x) else NA
+
+    parts = [f"{data.label(k)}: {small(data.median(k, 'illegal_mass_true'))} in true context "
+             f"vs {small(data.median(k, 'illegal_mass_own'))} in its own text"
              for k in data.arm_keys]
-    return "Median share of legal next-character predictions. " + "; ".join(parts) + "."
+    return ("Median probability the model puts on characters the grammar forbids next. "
+            + "; ".join(parts) + ". The closer the two, the less its own slips throw it off.")
 
 
 def tf_compounding(data: StudyData) -> str:

@@ -96,6 +96,30 @@ def _bar(done: int, total: int, width: int = 30) -> str:
     return "[" + "#" * filled + "." * (width - filled) + f"] {done}/{total}"
 
 
+def backfill_analyses(store, log) -> int:
+    """Give every stored run that lacks one of analyses.SCALAR_NAMES (an analysis added after
+    it was trained) the missing values, computed from its stored final weights by the same
+    analyses.run_all, so a committed database grows with the analyses instead of being
+    retrained. Diverged runs have no end-of-run analyses. Returns the runs filled."""
+    from lab.analyses import SCALAR_NAMES, run_all
+    from lab.engine import load_weights
+    from lab.model import StackedRNN
+
+    trained = store.runs()
+    alive = sorted(set(trained.loc[trained["status"] != "diverged", "run_id"]))
+    have = store.scalars(alive).groupby("run_id")["name"].agg(set)
+    todo = [r for r in alive if not set(SCALAR_NAMES) <= have.get(r, set())]
+    for i, run_id in enumerate(todo, 1):
+        cfg = store.config(run_id)
+        model = StackedRNN.from_weights([cfg], [load_weights(store.weights(run_id))])
+        (_, scalars), = run_all(model, [cfg])
+        store.add_scalars(run_id, {k: v for k, v in scalars.items() if k not in have.get(
+            run_id, set())})
+        if i % 25 == 0 or i == len(todo):
+            log(f"analyses added to {i}/{len(todo)} stored runs")
+    return len(todo)
+
+
 def run_novel_word(store, seeds, steps, log) -> None:
     """Study 8: for each stored baseline run, every vocabulary word replaced by 'zog'."""
     from lab import grammar
@@ -153,6 +177,7 @@ def precompute(db: Path, studies, seeds, steps=None, backend="local", address=No
                     log(f"{_bar(trained, len(todo))} runs  stack H={res[0].config.hidden} "
                         f"seq_len={res[0].config.seq_len} x{len(res)}  "
                         f"elapsed {elapsed / 60:.1f} min  eta {eta / 60:.1f} min")
+        backfill_analyses(store, log)
         if NOVEL_WORD_STUDY in studies:
             run_novel_word(store, seeds, steps, log)
         store.checkpoint()

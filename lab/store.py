@@ -320,6 +320,13 @@ class Store:
                 cur.execute("INSERT OR REPLACE INTO memberships VALUES (?, ?, ?, ?)",
                             [study, arm, int(seed), run_id])
 
+    def add_scalars(self, run_id: str, scalars: dict[str, float]) -> None:
+        """Add end-of-run metrics a stored run lacks (an analysis added after it was trained);
+        a name it already has keeps its stored value. One transaction."""
+        with self._transaction() as cur:
+            cur.executemany("INSERT INTO scalars VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                            [[run_id, k, float(v)] for k, v in scalars.items()])
+
     def add_membership(self, study: str, arm: str, seed: int, run_id: str) -> None:
         """Make run_id play (study, arm, seed), replacing whichever run played it before."""
         with self._cursor() as cur:

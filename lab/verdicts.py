@@ -207,18 +207,18 @@ def learning_rate(data: StudyData) -> Verdict:
 
 
 def teacher_forcing(data: StudyData) -> Verdict:
-    """Teacher forcing: true-context vs own-context legality, invalid-after-invalid vs
-    after-valid; scheduled sampling vs teacher forcing on free-running valid sentences."""
+    """Teacher forcing: illegal probability mass in true vs own context, invalid-after-invalid
+    vs after-valid; scheduled sampling vs teacher forcing on free-running valid sentences."""
     tf, ss = "teacher_forcing", "scheduled_sampling"
     if v := _gate(data, (tf, ss)):
         return v
-    legal = METRICS["next_char_legal_true"]
+    mass = ev.Metric("illegal_mass", "probability on illegal next characters", True, "", 5)
     p_bad = ev.Metric("p_next_invalid", "chance the next sentence is invalid", False)
     checks = [
-        ev.compare_values("true context", data.values(tf, "next_char_legal_true"),
-                          "own text", data.values(tf, "next_char_legal_own"), legal,
-                          "the teacher-forced model picks legal characters more often in true "
-                          "context than in its own text"),
+        ev.compare_values("true context", data.values(tf, "illegal_mass_true"),
+                          "own text", data.values(tf, "illegal_mass_own"), mass,
+                          "the teacher-forced model puts less probability on illegal "
+                          "characters in true context than in its own text"),
         ev.compare_values("after an invalid one", data.values(tf, "p_invalid_after_invalid"),
                           "after a valid one", data.values(tf, "p_invalid_after_valid"), p_bad,
                           "after an invalid sentence the next one is invalid more often"),

@@ -49,8 +49,8 @@ SPECS: dict[str, dict[str, tuple[float, dict, float]]] = {
     "clipping": {LOSS: (1.2, {"0.5": 0.5, "1.0": 0.2, "10.0": 0.2, "50.0": 0.5}, 0.2),
                  "clip_fraction": (0.3, {}, 0.1)},
     "teacher_forcing": {
-        "next_char_legal_true": (0.5, {"teacher_forcing": 0.3, "scheduled_sampling": 0.3}, 0.1),
-        "next_char_legal_own": (0.5, {}, 0.1),
+        "illegal_mass_true": (0.5, {"teacher_forcing": -0.3, "scheduled_sampling": -0.3}, 0.1),
+        "illegal_mass_own": (0.5, {}, 0.1),
         "free_valid_sentences": (0.5, {"scheduled_sampling": 0.3}, 0.1),
         "p_invalid_after_invalid": (0.4, {"teacher_forcing": 0.3}, 0.1),
         "p_invalid_after_valid": (0.4, {}, 0.1),

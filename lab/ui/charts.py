@@ -8,6 +8,7 @@ labelled rule; clicking a legend entry highlights that arm; tooltips give x and 
 from __future__ import annotations
 
 import altair as alt
+import numpy as np
 import pandas as pd
 
 BAND_TEXT = "line = median over seeds, band = min to max across seeds"
@@ -141,15 +142,25 @@ def points_with_range(summary: pd.DataFrame, x: str, *, x_title: str, y_title: s
 
 
 def grouped_bars(df: pd.DataFrame, *, category: str, value: str, y_title: str,
-                 order: list[str] | None = None, title: str = "") -> alt.Chart:
-    """Bars of `value` per arm (x offset by `category`), e.g. true vs own context."""
+                 order: list[str] | None = None, title: str = "", log: bool = False,
+                 fmt: str = ".3f") -> alt.Chart:
+    """Bars of `value` per arm (x offset by `category`), e.g. true vs own context; log for
+    values spanning decades (the bars then start at the smallest value's decade, since a
+    log axis has no zero)."""
+    extra = {}
+    if log:
+        positive = df[value][df[value] > 0]
+        floor = 10.0 ** np.floor(np.log10(positive.min())) if len(positive) else 1e-6
+        extra = {"y2": alt.datum(floor)}
     return alt.Chart(df).mark_bar().encode(
         x=alt.X("arm:N", sort=order, title=None, axis=alt.Axis(labelAngle=0, labelLimit=200)),
         xOffset=alt.XOffset(f"{category}:N"),
-        y=alt.Y(f"{value}:Q", title=y_title),
+        y=alt.Y(f"{value}:Q", title=y_title,
+                scale=alt.Scale(type="log") if log else alt.Undefined),
+        **extra,
         color=alt.Color(f"{category}:N", title=None, scale=alt.Scale(scheme=PALETTE),
                         legend=alt.Legend(orient="bottom", labelLimit=300)),
-        tooltip=["arm:N", f"{category}:N", alt.Tooltip(f"{value}:Q", format=".3f")],
+        tooltip=["arm:N", f"{category}:N", alt.Tooltip(f"{value}:Q", format=fmt)],
     ).properties(width=WIDTH, height=HEIGHT, title=title)
 
 

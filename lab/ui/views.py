@@ -237,12 +237,15 @@ def _medians(v: View, columns: dict[str, str]) -> pd.DataFrame:
 
 
 def context_accuracy(v: View) -> None:
-    st.subheader("Next-character legality: true context vs own context")
-    df = _medians(v, {"next_char_legal_true": "given the true text",
-                      "next_char_legal_own": "given its own text"})
-    _show(charts.grouped_bars(df, category="measure", value="value", order=v.order,
-                              y_title="argmax next char is legal (median)"))
-    st.caption("Legal: the grammar allows that character after the text so far.")
+    st.subheader("Illegal next characters: true context vs own context")
+    df = _medians(v, {"illegal_mass_true": "given the true text",
+                      "illegal_mass_own": "given its own text"})
+    _show(charts.grouped_bars(df, category="measure", value="value", order=v.order, log=True,
+                              fmt=".5f", y_title="P(illegal next char), median"))
+    legal = _medians(v, {"next_char_legal_true": "true", "next_char_legal_own": "own"})
+    top = ", ".join(f"{r.arm} {r.value:.1%} ({r.measure} text)" for r in legal.itertuples())
+    st.caption(f"{definitions.doc('illegal_mass', 'analyses')} Log scale. The most likely next "
+               f"character is legal in: {top}.")
 
 
 def error_compounding(v: View) -> None:
