@@ -55,6 +55,11 @@ class RetrainStopped(RuntimeError):
     """Raised inside a training when the process is exiting."""
 
 
+def _stop_if_exiting() -> None:
+    if _STOPPING.is_set():
+        raise RetrainStopped("the server is shutting down")
+
+
 @atexit.register
 def _stop_workers() -> None:
     _STOPPING.set()
@@ -212,8 +217,7 @@ class RetrainService:
         self.slots.wait_turn(job)
         mine: list[RunConfig] = []
         try:
-            if _STOPPING.is_set():
-                raise RetrainStopped("the server is shutting down")
+            _stop_if_exiting()
             mine, theirs = self._claim(job, todo)
             for stack in make_tasks(mine):
                 results = _train(stack, job)
@@ -275,8 +279,7 @@ def _train(stack: list[RunConfig], job: Job) -> list[RunResult]:
     from lab.recorders import StepRecorder
 
     def progress(st) -> None:
-        if _STOPPING.is_set():
-            raise RetrainStopped("the server is shutting down")
+        _stop_if_exiting()
         job._advance(st, next(r for r in st.recorders if isinstance(r, StepRecorder)))
 
     return engine.train_stack(stack, progress=progress, progress_every=PROGRESS_EVERY)
