@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from lab.appserver import AppServer, launch_chromium, wait_home, wait_study
-from lab.store import DEFAULT_DB
+from lab.data.store import DEFAULT_DB
 
 SESSIONS = 5  # browser sessions open at once for the memory reading
 RETRAIN_STUDY = "initialization"

@@ -19,12 +19,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from lab import corpus
-from lab.alphabet import VOCAB_SIZE as V
-from lab.arms import SEEDS, STUDY_IDS, arms_of, planned_runs
-from lab.config import BASELINE, RunConfig, checkpoint_steps
-from lab.engine import Recorder, keep_freed_memory, train_stack
-from lab.precompute import NOVEL_WORD_STUDY, make_tasks, stack_cost
+from lab.language import corpus
+from lab.language.alphabet import VOCAB_SIZE as V
+from lab.precompute import NOVEL_WORD_STUDY
+from lab.studies.arms import SEEDS, STUDY_IDS, arms_of, planned_runs
+from lab.training.config import BASELINE, RunConfig, checkpoint_steps
+from lab.training.engine import Recorder, keep_freed_memory, train_stack
+from lab.training.stacks import make_tasks, stack_cost
 
 SHAPES = {"baseline": {"hidden": 64, "seq_len": 25}, "large": {"hidden": 128, "seq_len": 50}}
 BENCH_STUDY = "clipping"  # its 5 arms x 3 seeds share one shape: a 15-run stack
@@ -122,8 +123,8 @@ class EngineCost:
 
 
 def engine_cost(configs: list[RunConfig]) -> EngineCost:
-    """Train the stack once with every recorder on (lab.recorders.default_recorders) and time it."""
-    from lab.recorders import default_recorders
+    """Train the stack once with every recorder on (default_recorders) and time it."""
+    from lab.training.recorders import default_recorders
 
     steps, watches = configs[0].steps, []
 
@@ -224,9 +225,9 @@ def precompute_estimate(measured: EngineCost, steps: int, measure_each: bool,
 
 def novel_word_seconds() -> float:
     """Study 8 runs after training, in the main process: one call timed, times the calls."""
-    from lab import grammar
-    from lab.analyses import novel_word
-    from lab.model import StackedRNN
+    from lab.language import grammar
+    from lab.measure.analyses import novel_word
+    from lab.training.model import StackedRNN
 
     words = [w for w in grammar.VOCABULARY if w != grammar.SENTENCE_END]
     started = time.perf_counter()
@@ -258,7 +259,7 @@ def main(argv=None) -> int:
     print(f"nn.RNN: one run at a time, one-hot inputs, nn.RNN(tanh) + nn.Linear, SGD, "
           f"cross-entropy summed over the chunk / batch, clip_grad_norm_, state carried and "
           f"detached, batch {BASELINE.batch_size}")
-    print(f"engine: lab.engine.train_stack, default recorders, the {BENCH_STUDY} study's "
+    print(f"engine: lab.training.engine.train_stack, default recorders, the {BENCH_STUDY} study's "
           f"{len(study_configs(SHAPES['baseline'], 1))} runs stacked; fixed costs amortised "
           f"over {full:,} steps")
     _warm_up()

@@ -11,8 +11,8 @@ from __future__ import annotations
 import argparse
 import time
 
-from lab import grammar
-from lab.config import BASELINE
+from lab.language import grammar
+from lab.training.config import BASELINE
 
 ARMS = {
     "baseline": {}, "lr=0.001": {"lr": 0.001}, "lr=0.003": {"lr": 0.003},
@@ -24,7 +24,7 @@ ARMS = {
 def main(argv=None) -> int:
     import torch
 
-    from lab.engine import keep_freed_memory, train_stack
+    from lab.training.engine import keep_freed_memory, train_stack
 
     ap = argparse.ArgumentParser(prog="python -m lab.calibrate", description=__doc__)
     ap.add_argument("--batch", type=int, default=BASELINE.batch_size)

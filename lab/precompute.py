@@ -15,32 +15,12 @@ from collections import defaultdict
 from contextlib import contextmanager
 from pathlib import Path
 
-from lab.arms import SEEDS, STUDY_IDS, arms_of, planned_runs
-from lab.config import RunConfig
-from lab.store import DEFAULT_DB, open_writer
+from lab.data.store import DEFAULT_DB, open_writer
+from lab.studies.arms import SEEDS, STUDY_IDS, arms_of, planned_runs
+from lab.training.config import RunConfig
+from lab.training.stacks import make_tasks, stack_cost
 
-MAX_STACK = 16  # runs per stacked task: big enough to amortise, small enough to balance 2 cores
 NOVEL_WORD_STUDY = "novel_word"
-
-
-def stack_cost(configs: list[RunConfig]) -> float:
-    """Relative cost of a stack: run-steps x chars per step x (H^2 + readout), for scheduling."""
-    c = configs[0]
-    return len(configs) * c.steps * c.seq_len * c.batch_size * (c.hidden**2 + 4 * 29 * c.hidden)
-
-
-def make_tasks(configs: list[RunConfig]) -> list[list[RunConfig]]:
-    """Group configs by shape into stacks of at most MAX_STACK, costliest first."""
-    by_shape: dict[tuple, list[RunConfig]] = defaultdict(list)
-    for c in configs:  # scheduled sampling takes a slower path: keep those runs apart
-        by_shape[(c.shape, c.sampling > 0)].append(c)
-    tasks = []
-    for group in by_shape.values():
-        group.sort(key=lambda c: (c.activation, c.seed, c.run_id))
-        n = -(-len(group) // MAX_STACK)  # equal-sized chunks
-        size = -(-len(group) // n)
-        tasks += [group[i: i + size] for i in range(0, len(group), size)]
-    return sorted(tasks, key=stack_cost, reverse=True)
 
 
 STACK_PROGRESS_EVERY = 2000  # a worker reports its stack's step this often (a stack takes minutes)
@@ -50,7 +30,7 @@ def train_task(configs: list[RunConfig]):
     """A joblib task: train one stack in a worker (one torch thread, as train_stack sets).
 
     Local workers share the parent's stderr, so their step lines land in the same log."""
-    from lab.engine import keep_freed_memory, train_stack
+    from lab.training.engine import keep_freed_memory, train_stack
 
     keep_freed_memory()  # a worker process only trains
     c = configs[0]
@@ -101,9 +81,9 @@ def backfill_analyses(store, log) -> int:
     it was trained) the missing values, computed from its stored final weights by the same
     analyses.run_all, so a committed database grows with the analyses instead of being
     retrained. Diverged runs have no end-of-run analyses. Returns the runs filled."""
-    from lab.analyses import SCALAR_NAMES, run_all
-    from lab.engine import load_weights
-    from lab.model import StackedRNN
+    from lab.measure.analyses import SCALAR_NAMES, run_all
+    from lab.training.engine import load_weights
+    from lab.training.model import StackedRNN
 
     trained = store.runs()
     alive = sorted(set(trained.loc[trained["status"] != "diverged", "run_id"]))
@@ -121,10 +101,10 @@ def backfill_analyses(store, log) -> int:
 
 def run_novel_word(store, seeds, steps, log) -> None:
     """Study 8: for each stored baseline run, every vocabulary word replaced by 'zog'."""
-    from lab import grammar
-    from lab.analyses import novel_word
-    from lab.engine import load_weights
-    from lab.model import StackedRNN
+    from lab.language import grammar
+    from lab.measure.analyses import novel_word
+    from lab.training.engine import load_weights
+    from lab.training.model import StackedRNN
 
     words = [w for w in grammar.VOCABULARY if w != grammar.SENTENCE_END]
     for a in arms_of(NOVEL_WORD_STUDY):

@@ -13,10 +13,10 @@ import textwrap
 
 import pandas as pd
 
-from lab.evidence import EFFECT_RULE, METRICS, Metric
-from lab.store import DEFAULT_DB, StoreUnavailable, open_reader
-from lab.studies import STUDIES, Study, get
-from lab.studydata import FAILED_RULE, StudyData, arm_summary, floor, load_study
+from lab.data.store import DEFAULT_DB, StoreUnavailable, open_reader
+from lab.data.studydata import FAILED_RULE, StudyData, arm_summary, floor, load_study
+from lab.studies.catalog import STUDIES, Study, get
+from lab.studies.evidence import EFFECT_RULE, METRICS, Metric
 
 WIDTH = 96
 

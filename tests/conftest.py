@@ -20,8 +20,10 @@ LAB = Path(__file__).resolve().parent.parent / "lab"
 
 
 # the modules whose code decides what the database holds (pages, verdicts, retrain do not)
-DB_MODULES = ("alphabet", "analyses", "arms", "config", "corpus", "engine", "evaluate", "grammar",
-              "metrics", "model", "precompute", "recorders", "results", "store")
+DB_MODULES = ("language/alphabet", "measure/analyses", "studies/arms", "training/config",
+              "language/corpus", "training/engine", "measure/evaluate", "language/grammar",
+              "measure/metrics", "training/model", "precompute", "training/recorders",
+              "training/results", "training/stacks", "data/store")
 
 
 def _source_hash() -> str:
@@ -51,7 +53,7 @@ def fixture_db(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def one_thread():
-    """One torch thread, as training runs (lab.engine.train_stack sets it too); restored after."""
+    """One torch thread, as training runs (train_stack sets it too); restored after."""
     import torch
 
     before = torch.get_num_threads()

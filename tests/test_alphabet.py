@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from lab.alphabet import ALPHABET, CHAR_TO_ID, VOCAB_SIZE, AlphabetError, decode, encode
+from lab.language.alphabet import ALPHABET, CHAR_TO_ID, VOCAB_SIZE, AlphabetError, decode, encode
 
 
 def test_alphabet_is_fixed():

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lab.grammar import entropy_rate
+from lab.language.grammar import entropy_rate
 from lab.ui import nav
 from lab.ui.nav import FILES
 

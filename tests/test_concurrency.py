@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from lab import retrain
-from lab.config import RunConfig
+from lab.service import retrain
+from lab.training.config import RunConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 LIMIT = 2

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from lab.config import BASELINE, KNOBS, RunConfig
+from lab.training.config import BASELINE, KNOBS, RunConfig
 
 # computed once from the baseline; a change means every stored run's key changed with it
 BASELINE_RUN_ID = "16e2ad6d5516423a"

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from lab import corpus
-from lab.alphabet import decode
-from lab.grammar import generate_text, score
+from lab.language import corpus
+from lab.language.alphabet import decode
+from lab.language.grammar import generate_text, score
 
 
 def test_streams_are_deterministic_whole_sentences():

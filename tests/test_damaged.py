@@ -55,7 +55,7 @@ CASES = {
 # Home opens the store but reads no study: damage past the catalog shows on study pages only
 HOME_SILENT = {"scrambled_blocks"}
 # a file cut after its catalog opens and answers small queries; only the header's block count
-# (file size < 12288 + block_count * block_size) would tell, a check for lab.store to make
+# (file size < 12288 + block_count * block_size) would tell, a check for lab.data.store to make
 @pytest.fixture(autouse=True)
 def fresh_caches():
     """No case may be served a Store (or query result) cached by an earlier one."""

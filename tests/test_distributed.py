@@ -6,8 +6,8 @@ import importlib.util
 
 import pytest
 
+from lab.data.store import open_reader
 from lab.precompute import precompute
-from lab.store import open_reader
 
 SMALL = {"studies": ("initialization",), "seeds": (42,), "steps": 12, "log": lambda m: None}
 

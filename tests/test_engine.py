@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from lab.config import BASELINE
-from lab.engine import load_weights, train_stack
-from lab.model import PARAM_NAMES, init_params, param_count
-from lab.recorders import StepRecorder
+from lab.training.config import BASELINE
+from lab.training.engine import load_weights, train_stack
+from lab.training.model import PARAM_NAMES, init_params, param_count
+from lab.training.recorders import StepRecorder
 
 SMALL = BASELINE.replace(hidden=16, seq_len=10, steps=40)  # every test run is this shape
 CLIPPED = SMALL.replace(clip=0.5, seed=11)  # clipping fires at every step

@@ -24,8 +24,8 @@ import duckdb
 import pytest
 from conftest import FIXTURE_STEPS
 
-from lab.arms import planned_runs
-from lab.store import open_reader, open_writer
+from lab.data.store import open_reader, open_writer
+from lab.studies.arms import planned_runs
 
 ROOT = Path(__file__).resolve().parent.parent
 STUDIES, SEEDS = ("initialization", "tbptt"), (42, 43)  # 12 distinct runs in 4 stacks

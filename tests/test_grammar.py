@@ -4,8 +4,8 @@ import re
 import numpy as np
 import pytest
 
-from lab import grammar as g
-from lab.grammar import (
+from lab.language import grammar as g
+from lab.language.grammar import (
     CharParser,
     allowed_next,
     entropy_rate,

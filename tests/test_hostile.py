@@ -21,7 +21,7 @@ from hypothesis import strategies as hs
 from streamlit.testing.v1 import AppTest
 
 import lab.ui
-from lab.store import Store
+from lab.data.store import Store
 from lab.ui import grid, novel, retrain_panel, template, urlstate
 from lab.ui.nav import FILES
 

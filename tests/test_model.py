@@ -7,11 +7,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from lab import analyses
-from lab.alphabet import VOCAB_SIZE as V
-from lab.config import BASELINE
-from lab.engine import loss_and_dlogits
-from lab.model import PARAM_NAMES, StackedRNN, init_params, param_count, sort_for_stack
+from lab.language.alphabet import VOCAB_SIZE as V
+from lab.measure import analyses
+from lab.training.config import BASELINE
+from lab.training.engine import loss_and_dlogits
+from lab.training.model import PARAM_NAMES, StackedRNN, init_params, param_count, sort_for_stack
 
 H, B, T = 12, 3, 7
 TOL = {"rtol": 1e-4, "atol": 1e-5}  # float32, summed over T*B positions
@@ -80,7 +80,7 @@ def torch_grads(rnn, head) -> dict[str, torch.Tensor]:
 
 
 def autograd_loss(w: dict[str, torch.Tensor], act: str, x, targets, h0):
-    """Plain torch ops: the equations of lab.model, differentiated by autograd.
+    """Plain torch ops: the equations of lab.training.model, differentiated by autograd.
 
     Returns logits (T*B, V), loss, and the hidden states h_1..h_T (each retains its grad).
     """
@@ -209,7 +209,7 @@ def test_finite_differences_float64():
 
 
 def test_gradient_decay_matches_autograd():
-    """lab.analyses.gradient_decay against retain_grad on every h_t of the same held-out chunk."""
+    """analyses.gradient_decay against retain_grad on every h_t of the same held-out chunk."""
     seq_len = 10
     configs = sort_for_stack([
         BASELINE.replace(hidden=H, seq_len=seq_len, activation="tanh", seed=1),
@@ -223,7 +223,7 @@ def test_gradient_decay_matches_autograd():
     # the same chunk, built independently of gradient_decay's internals
     burn, nb = analyses.BURN_IN, analyses.DECAY_TRACKS
     texts = analyses.sentence_aligned_rows(nb, burn + seq_len + 1)
-    from lab.alphabet import encode
+    from lab.language.alphabet import encode
 
     rows = torch.as_tensor(np.stack([encode(t) for t in texts]), dtype=torch.long)  # (B, L)
     for r, cfg in enumerate(configs):

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from lab.arms import STUDY_IDS, planned_runs
-from lab.config import checkpoint_steps
+from lab.data.store import open_reader
 from lab.precompute import main, precompute
-from lab.store import open_reader
+from lab.studies.arms import STUDY_IDS, planned_runs
+from lab.training.config import checkpoint_steps
 
 ROOT = Path(__file__).resolve().parent.parent
 QUIET = {"log": lambda m: None}
@@ -113,11 +113,11 @@ def test_unknown_study_exits_with_a_clear_message():
 def test_analyses_added_later_are_backfilled_from_stored_weights(tmp_path):
     """A stored run missing an end-of-run metric (an analysis added after it was trained)
     gets it from its stored weights, equal to a fresh computation; stored values stay."""
-    from lab.analyses import SCALAR_NAMES, run_all
-    from lab.engine import load_weights
-    from lab.model import StackedRNN
+    from lab.data.store import open_writer
+    from lab.measure.analyses import SCALAR_NAMES, run_all
     from lab.precompute import backfill_analyses, precompute
-    from lab.store import open_writer
+    from lab.training.engine import load_weights
+    from lab.training.model import StackedRNN
 
     db = tmp_path / "lab.duckdb"
     precompute(db, ["initialization"], (42,), steps=30, jobs=1, log=lambda m: None)

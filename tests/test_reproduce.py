@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import pytest
 
-from lab.config import BASELINE
-from lab.store import DEFAULT_DB, StoreUnavailable, open_reader
+from lab.data.store import DEFAULT_DB, StoreUnavailable, open_reader
+from lab.training.config import BASELINE
 
 
 @pytest.mark.slow
 def test_a_stored_run_trained_alone_matches_the_committed_database():
-    from lab.engine import train_stack
+    from lab.training.engine import train_stack
 
     cfg = BASELINE.replace(lr=0.1)  # a learning-rate arm, stored from a stack of 15 runs
     try:

@@ -14,15 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from lab.config import RunConfig
-from lab.results import RunResult
-from lab.retrain import (
+from lab.service.retrain import (
     RETRAIN_MAX_RUNS,
     RETRAIN_MAX_STEPS,
     RetrainService,
     compare_with_stored,
     validate_request,
 )
+from lab.training.config import RunConfig
+from lab.training.results import RunResult
 
 ROOT = Path(__file__).resolve().parent.parent
 TANH = RunConfig(hidden=8, steps=20)
@@ -35,8 +35,8 @@ def diverging(seed: int = 42) -> RunConfig:
 
 
 def count_trainings(monkeypatch, gate: threading.Event | None = None) -> list:
-    """Wrap lab.engine.train_stack: record each call, and hold the first until `gate` is set."""
-    from lab import engine
+    """Wrap train_stack: record each call, and hold the first until `gate` is set."""
+    from lab.training import engine
 
     real, calls = engine.train_stack, []
 
@@ -63,7 +63,7 @@ def retrained(tmp_path_factory):
 
 
 def test_import_does_not_import_torch():
-    code = "import lab.retrain, lab.jobs, sys; assert 'torch' not in sys.modules"
+    code = "import lab.service.retrain, lab.service.jobs, sys; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
 
 
@@ -80,7 +80,7 @@ def test_retrain_completes_with_progress_and_run_ids(retrained):
 
 
 def test_retrained_numbers_equal_a_direct_train_stack(retrained):
-    from lab.engine import train_stack
+    from lab.training.engine import train_stack
 
     _, job, _ = retrained
     direct = {r.run_id: r for r in train_stack([TANH, RELU])}
@@ -100,7 +100,8 @@ def test_a_second_service_serves_the_cache_without_training(retrained, monkeypat
     assert again.state == "done" and again.cached and calls == []
     assert [r.weights for r in again.results] == [job.results[1].weights, job.results[0].weights]
     # a page shows a cached retrain without torch
-    code = (f"import sys; from lab.retrain import RetrainService; from lab.config import RunConfig;"
+    code = (f"import sys; from lab.service.retrain import RetrainService;"
+            f" from lab.training.config import RunConfig;"
             f"j = RetrainService({str(service.cache.location)!r}).submit("
             f"[RunConfig.from_json({TANH.to_json()!r})]);"
             "assert j.state == 'done' and j.cached and len(j.partial_curves()), j.state;"
@@ -178,7 +179,7 @@ def test_a_diverging_retrain_is_a_result_not_a_failure(tmp_path):
 
 
 def test_a_failing_training_gives_one_line_and_is_retried(tmp_path, monkeypatch):
-    from lab import engine
+    from lab.training import engine
 
     def broken(*args, **kwargs):
         raise RuntimeError("out of memory\nwith a second line")
@@ -211,8 +212,8 @@ def test_exiting_mid_retrain_stops_the_training_cleanly(tmp_path):
     interpreter tears torch down (which aborts with exit code 134)."""
     code = (
         "import sys, time\n"
-        "from lab.arms import arm\n"
-        "from lab.retrain import RetrainService\n"
+        "from lab.studies.arms import arm\n"
+        "from lab.service.retrain import RetrainService\n"
         "svc = RetrainService(cache_dir=sys.argv[1], max_trainings=1)\n"
         "job = svc.submit([arm('initialization', 'orthogonal').config(42, 30000)])\n"
         "while job.progress <= 0:\n"

@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lab import store as store_mod
-from lab.config import RunConfig
-from lab.results import TABLE_COLUMNS, RunResult
-from lab.store import SCHEMA_VERSION, StoreUnavailable, open_reader, open_writer
+from lab.data import store as store_mod
+from lab.data.store import SCHEMA_VERSION, StoreUnavailable, open_reader, open_writer
+from lab.training.config import RunConfig
+from lab.training.results import TABLE_COLUMNS, RunResult
 
 
 def make_result(seed: int = 1, status: str = "ok", **knobs) -> RunResult:

@@ -7,12 +7,12 @@ import sys
 
 import pytest
 
-from lab.arms import ARMS, SEEDS
-from lab.config import BASELINE
-from lab.store import open_reader
-from lab.studies import CHART_IDS, STUDIES, Study, get
-from lab.studydata import TABLES, arm_summary, floor, load_study
-from lab.verdicts import OUTCOMES
+from lab.data.store import open_reader
+from lab.data.studydata import TABLES, arm_summary, floor, load_study
+from lab.studies.arms import ARMS, SEEDS
+from lab.studies.catalog import CHART_IDS, STUDIES, Study, get
+from lab.studies.verdicts import OUTCOMES
+from lab.training.config import BASELINE
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +51,8 @@ def test_fixed_text_comes_from_the_baseline_without_the_varied_knob():
 
 def test_pages_modules_do_not_import_torch():
     import subprocess
-    code = ("import sys, lab.studies, lab.report, lab.studydata, lab.verdicts; "
+    code = ("import sys, lab.studies.catalog, lab.report, lab.data.studydata, "
+            "lab.studies.verdicts; "
             "assert 'torch' not in sys.modules and 'streamlit' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
 

@@ -1,7 +1,7 @@
 """Verdicts on synthetic runs where each hypothesis clearly holds, clearly fails, or is noise.
 
 No training and no database: StudyData objects are built from hand-made frames with
-lab.studydata.build, the same assembly the store loader uses.
+lab.data.studydata.build, the same assembly the store loader uses.
 """
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ import math
 import pandas as pd
 import pytest
 
-from lab import grammar
-from lab.arms import ARMS, SEEDS
-from lab.evidence import METRICS, compare_values
-from lab.studies import STUDIES
-from lab.studydata import StudyData, arm_summary, build
-from lab.verdicts import VERDICTS, decide
+from lab.data.studydata import StudyData, arm_summary, build
+from lab.language import grammar
+from lab.studies.arms import ARMS, SEEDS
+from lab.studies.catalog import STUDIES
+from lab.studies.evidence import METRICS, compare_values
+from lab.studies.verdicts import VERDICTS, decide
 
 JITTER = (-1.0, 0.0, 1.0)  # per seed, in registry seed order
 
@@ -193,7 +193,7 @@ def test_effect_rule_needs_non_overlapping_ranges():
 
 
 def test_decide():
-    from lab.evidence import Check
+    from lab.studies.evidence import Check
     c = {s: Check("x", s, "") for s in ("holds", "fails", "unclear")}
     assert decide([c["holds"], c["holds"]]) == "supported"
     assert decide([c["holds"], c["fails"]]) == "partly supported"
@@ -219,7 +219,7 @@ def test_takeaway_and_answers_follow_the_outcome(study):
 
 
 def test_observation_wording_adapts():
-    from lab import observations as ob
+    from lab.studies import observations as ob
     assert "fell" in ob.hidden_doublings(scenario("hidden_size", 1))
     assert "rose" in ob.hidden_doublings(scenario("hidden_size", -1))
     assert "inside the range" in ob.lr_best(scenario("learning_rate", 1))

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from lab.store import DEFAULT_DB, Store, StoreUnavailable, open_reader
-from lab.studydata import TABLES, StudyData, load_study
+from lab.data.store import DEFAULT_DB, Store, StoreUnavailable, open_reader
+from lab.data.studydata import TABLES, StudyData, load_study
 
 
 def db_path() -> str:

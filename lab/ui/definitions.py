@@ -1,5 +1,5 @@
-"""The lab's metric definitions as the pages quote them: constants from lab.metrics, and
-docstrings read from the source with `ast`, so quoting lab.analyses (which imports torch)
+"""The lab's metric definitions as the pages quote them: constants from lab.measure.metrics, and
+docstrings read from the source with `ast`, so quoting lab.measure.analyses (which imports torch)
 costs a page no torch import. The definitions still live once, in lab/.
 """
 
@@ -11,15 +11,15 @@ import re
 from functools import cache
 from pathlib import Path
 
-from lab import metrics
+from lab.measure import metrics
 
 LAB = Path(__file__).resolve().parent.parent
 
 
 def constant(name: str):
-    """A module-level constant of lab.metrics (e.g. 'PROBE_BINS')."""
+    """A module-level constant of lab.measure.metrics (e.g. 'PROBE_BINS')."""
     if not name.isupper() or not hasattr(metrics, name):
-        raise KeyError(f"lab.metrics has no constant {name!r}")
+        raise KeyError(f"lab.measure.metrics has no constant {name!r}")
     return getattr(metrics, name)
 
 
@@ -28,7 +28,7 @@ def doc(function: str, module: str = "metrics", body: bool = False) -> str:
     """The docstring of a function of lab.<module> on one line (body=True: without its
     summary paragraph), with the constants it names replaced by their values, escaped for
     markdown."""
-    tree = ast.parse((LAB / f"{module}.py").read_text())
+    tree = ast.parse((LAB / "measure" / f"{module}.py").read_text())
     for node in tree.body:
         if isinstance(node, ast.FunctionDef) and node.name == function:
             text = inspect.cleandoc(ast.get_docstring(node) or "")

@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from lab.arms import GRID_HIDDEN, GRID_SEQ_LEN, grid_key
-from lab.config import ACTIVATIONS
-from lab.studydata import FAILED_RULE, StudyData
+from lab.data.studydata import FAILED_RULE, StudyData
+from lab.studies.arms import GRID_HIDDEN, GRID_SEQ_LEN, grid_key
+from lab.training.config import ACTIVATIONS
 from lab.ui import charts, nav, retrain_panel, urlstate
 from lab.ui.views import View
 

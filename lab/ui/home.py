@@ -7,9 +7,9 @@ import math
 
 import streamlit as st
 
-from lab import grammar
-from lab.config import BASELINE
-from lab.store import StoreUnavailable
+from lab.data.store import StoreUnavailable
+from lab.language import grammar
+from lab.training.config import BASELINE
 from lab.ui import charts, db, nav
 
 SAMPLE_CHARS = 420
@@ -18,7 +18,7 @@ SAMPLE_CHARS = 420
 @st.cache_data(show_spinner=False)
 def corpus_sample() -> str:
     """The first whole sentences of the held-out stream (about SAMPLE_CHARS characters)."""
-    from lab.corpus import heldout_text
+    from lab.language.corpus import heldout_text
     text = heldout_text()[:SAMPLE_CHARS]
     return text[: text.rfind(".\n") + 1]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from lab.arms import STUDY_IDS
+from lab.studies.arms import STUDY_IDS
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -40,9 +40,9 @@ class StudyPage:
 
 
 def study(study_id: str):
-    """The study's registry entry (lab.studies), or None while that module is missing."""
+    """The study's registry entry (lab.studies.catalog), or None while that module is missing."""
     try:
-        from lab import studies
+        from lab.studies import catalog as studies
     except ImportError:
         return None
     return studies.get(study_id)

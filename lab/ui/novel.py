@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from lab import grammar
+from lab.language import grammar
 from lab.ui import charts, urlstate
 from lab.ui.views import View
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from lab.studydata import StudyData
+from lab.data.studydata import StudyData
 
 BADGE_COLOR = {"supported": "green", "partly supported": "orange", "not supported": "red",
                "inconclusive": "gray"}

@@ -11,10 +11,10 @@ import math
 import pandas as pd
 import streamlit as st
 
-from lab.arms import SEEDS, arm
-from lab.config import BASELINE, BOUNDS, RunConfig
-from lab.retrain import RETRAIN_MAX_STEPS, RetrainBusy, RetrainService, compare_with_stored
-from lab.studydata import StudyData, floor
+from lab.data.studydata import StudyData, floor
+from lab.service.retrain import RETRAIN_MAX_STEPS, RetrainBusy, RetrainService, compare_with_stored
+from lab.studies.arms import SEEDS, arm
+from lab.training.config import BASELINE, BOUNDS, RunConfig
 from lab.ui import charts, urlstate
 
 DEFAULT_STEPS = 2000

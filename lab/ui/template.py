@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from lab.arms import SEEDS, arms_of
-from lab.studydata import StudyData, floor
+from lab.data.studydata import StudyData, floor
+from lab.studies.arms import SEEDS, arms_of
 from lab.ui import db, nav, panels, retrain_panel, urlstate
 from lab.ui.views import VIEWS, View
 
@@ -95,7 +95,7 @@ def _conclusions(s, data: StudyData) -> None:
     except Exception as e:  # the rest of the page stays useful
         st.error(f"The verdict could not be computed from the stored runs ({e}).")
         return
-    from lab.verdicts import EFFECT_RULE
+    from lab.studies.verdicts import EFFECT_RULE
     panels.verdict(v, EFFECT_RULE)
     panels.observations(s.observations, data)
     st.subheader("Takeaway")

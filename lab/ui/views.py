@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from lab.studydata import FAILED_LOSS, StudyData, arm_summary
+from lab.data.studydata import FAILED_LOSS, StudyData, arm_summary
 from lab.ui import charts, definitions
 
 

@@ -1,8 +1,8 @@
 """The ten studies as data: question, what is fixed, hypothesis, charts, verdict, observations,
 takeaway. Pages render a `Study` through one template; nothing here imports torch or streamlit.
 
-Texts that depend on results are functions of the stored runs (lab.observations,
-lab.verdicts), so a page never states an outcome its numbers contradict.
+Texts that depend on results are functions of the stored runs (lab.studies.observations,
+lab.studies.verdicts), so a page never states an outcome its numbers contradict.
 """
 
 from __future__ import annotations
@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from lab import observations as ob
-from lab import verdicts as vd
-from lab.arms import ARMS, SEEDS, Arm
-from lab.config import BASELINE, KNOBS
-from lab.evidence import METRICS, Metric
-from lab.studydata import StudyData, floor
-from lab.verdicts import Verdict
+from lab.data.studydata import StudyData, floor
+from lab.studies import observations as ob
+from lab.studies import verdicts as vd
+from lab.studies.arms import ARMS, SEEDS, Arm
+from lab.studies.evidence import METRICS, Metric
+from lab.studies.verdicts import Verdict
+from lab.training.config import BASELINE, KNOBS
 
 CHART_IDS = (
     "loss_curves", "spectral_radius", "grad_decay", "final_loss", "final_loss_vs_params",

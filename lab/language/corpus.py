@@ -10,8 +10,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from lab.alphabet import encode
-from lab.grammar import SENTENCE_END, VOCABULARY, generate_text
+from lab.language.alphabet import encode
+from lab.language.grammar import SENTENCE_END, VOCABULARY, generate_text
 
 # the held-out stream is separate text sampled with a different seed (not a slice of
 # the training stream), so held-out loss measures the grammar learned, not memorised text

@@ -1,7 +1,7 @@
 """Retrain jobs as the page sees them, and the first-come, first-served training slots.
 
 A `Job` is one retrain shared by every session that asked for the same configs; the
-worker thread (lab.retrain) writes it, pages poll it. Nothing here imports torch: the
+worker thread (lab.service.retrain) writes it, pages poll it. Nothing here imports torch: the
 live StepRecorder the job reads from exists only once torch has been imported by training.
 """
 
@@ -14,8 +14,8 @@ from collections import deque
 
 import pandas as pd
 
-from lab.config import RunConfig
-from lab.results import TABLE_COLUMNS, RunResult
+from lab.training.config import RunConfig
+from lab.training.results import TABLE_COLUMNS, RunResult
 
 STATES = ("queued", "running", "done", "failed")
 CURVE_COLUMNS = ("run_id", *TABLE_COLUMNS["curves"])

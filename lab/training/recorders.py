@@ -1,10 +1,10 @@
-"""The instrumentation: recorders attached to the training loop (see lab.engine.Recorder).
+"""The instrumentation: recorders attached to the training loop (see lab.training.engine.Recorder).
 
 - StepRecorder: every step's loss, pre-clip gradient norm and whether clipping fired,
   kept exactly in memory and stored as CURVE_EVERY-step windows plus exact aggregates.
 - CheckpointRecorder: at config.checkpoint_steps: spectral radius of W_hh, held-out loss,
   hidden-state statistics on the held-out reading, a generated sample and its grammaticality.
-- AnalysisRecorder: at the end, the analyses of lab.analyses on the final weights.
+- AnalysisRecorder: at the end, the analyses of lab.measure.analyses on the final weights.
 """
 
 from __future__ import annotations
@@ -14,12 +14,13 @@ from functools import cache
 import pandas as pd
 import torch
 
-from lab import analyses, grammar
-from lab.config import checkpoint_steps
-from lab.engine import Recorder, Stack
-from lab.evaluate import SAMPLE_CHARS, generate, heldout_loss
-from lab.metrics import CURVE_EVERY, FINAL_WINDOW, hidden_stats, spectral_radius
-from lab.results import TABLE_COLUMNS
+from lab.language import grammar
+from lab.measure import analyses
+from lab.measure.evaluate import SAMPLE_CHARS, generate, heldout_loss
+from lab.measure.metrics import CURVE_EVERY, FINAL_WINDOW, hidden_stats, spectral_radius
+from lab.training.config import checkpoint_steps
+from lab.training.engine import Recorder, Stack
+from lab.training.results import TABLE_COLUMNS
 
 FINAL_VAL_TRACKS = 64  # the final held-out loss reads 64 x 256 scored characters
 
@@ -113,7 +114,7 @@ class CheckpointRecorder(Recorder):
 
 
 class AnalysisRecorder(Recorder):
-    """End-of-run analyses (lab.analyses) on the final weights of the runs still alive."""
+    """End-of-run analyses (lab.measure.analyses) on the final weights of the runs still alive."""
 
     def on_end(self, st: Stack) -> None:
         self.result = analyses.run_all(st.model, st.configs)

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from lab import grammar
-from lab.arms import SEEDS, Arm, arms_of
-from lab.metrics import DIVERGE_LOSS
-from lab.store import Store
+from lab.data.store import Store
+from lab.language import grammar
+from lab.measure.metrics import DIVERGE_LOSS
+from lab.studies.arms import SEEDS, Arm, arms_of
 
 TABLES = ("curves", "checkpoints", "samples", "grad_decay", "probe", "series")
 

@@ -11,19 +11,19 @@ import numpy as np
 import pandas as pd
 import torch
 
-from lab import corpus, grammar
-from lab.alphabet import ALPHABET, encode
-from lab.config import RunConfig
-from lab.engine import loss_and_dlogits
-from lab.evaluate import generate, read
-from lab.metrics import (
+from lab.language import corpus, grammar
+from lab.language.alphabet import ALPHABET, encode
+from lab.measure.evaluate import generate, read
+from lab.measure.metrics import (
     PROBE_MAX_K,
     cosine_similarity,
     gradient_reach,
     memory_horizon,
     nearest_centroid_accuracy,
 )
-from lab.model import StackedRNN
+from lab.training.config import RunConfig
+from lab.training.engine import loss_and_dlogits
+from lab.training.model import StackedRNN
 
 BURN_IN = 60  # characters read before any position is analysed (>= PROBE_MAX_K)
 DECAY_TRACKS = 64  # sequences averaged for the gradient decay curve

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from lab import corpus
-from lab.alphabet import decode, encode
-from lab.model import StackedRNN
+from lab.language import corpus
+from lab.language.alphabet import decode, encode
+from lab.training.model import StackedRNN
 
 VAL_BURN_IN = 32  # first characters of each held-out track warm the state and are not scored
 PRIME_CHARS = 200  # generation starts after reading this much held-out text (to a sentence end)

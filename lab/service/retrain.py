@@ -10,7 +10,7 @@ One `RetrainService` per server process (the app holds it in st.cache_resource):
 - a global limit: at most LAB_MAX_TRAININGS trainings at once (default 1), the others
   queued first come, first served with their place in line.
 Torch is imported by the worker thread when a training starts, never by importing this.
-Each training uses one torch thread (lab.engine.train_stack sets it, process-wide: in the
+Each training uses one torch thread (lab.training.engine.train_stack sets it, process-wide: in the
 app's server only retrains use torch), so LAB_MAX_TRAININGS is also how many cores retrains
 take.
 """
@@ -26,11 +26,11 @@ from pathlib import Path
 
 import joblib
 
-from lab.arms import ARMS
-from lab.config import RunConfig, validate
-from lab.jobs import Job, TrainingSlots, job_key
-from lab.precompute import make_tasks
-from lab.results import RunResult
+from lab.service.jobs import Job, TrainingSlots, job_key
+from lab.studies.arms import ARMS
+from lab.training.config import RunConfig, validate
+from lab.training.results import RunResult
+from lab.training.stacks import make_tasks
 
 log = logging.getLogger(__name__)
 
@@ -274,9 +274,9 @@ class RetrainService:
 
 
 def _train(stack: list[RunConfig], job: Job) -> list[RunResult]:
-    """One stack through lab.engine.train_stack with the default recorders, reporting to `job`."""
-    from lab import engine  # imports torch: only here, when a training starts
-    from lab.recorders import StepRecorder
+    """One stack through engine.train_stack with the default recorders, reporting to `job`."""
+    from lab.training import engine  # imports torch: only here, when a training starts
+    from lab.training.recorders import StepRecorder
 
     def progress(st) -> None:
         _stop_if_exiting()

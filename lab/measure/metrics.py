@@ -1,7 +1,7 @@
 """Every metric and threshold of the lab, defined once; the pages quote these docstrings.
 
 Losses are mean cross-entropy per character in nats (the unit of the entropy floor,
-`lab.grammar.entropy_rate`). Functions take torch tensors with a leading run dimension
+`lab.language.grammar.entropy_rate`). Functions take torch tensors with a leading run dimension
 or plain numpy arrays, and return plain numbers or arrays. Importing this module does not
 import torch, so the pages can quote these definitions and render without it.
 """

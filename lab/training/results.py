@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from lab.config import RunConfig
+from lab.training.config import RunConfig
 
 STATUSES = ("ok", "unstable", "diverged")
 

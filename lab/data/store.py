@@ -17,7 +17,7 @@ Schema (version 1). Every long table starts with `run_id`, the 16-hex `RunConfig
   step, spectral_radius, h_mean, h_std, h_saturated, h_min, h_max, val_loss)`,
   `samples(run_id, step, text, valid_words, valid_sentences)`, `grad_decay(run_id, k,
   norm)`, `probe(run_id, k, accuracy, chance)`, `series(run_id, analysis, x, y)`: the
-  columns of `lab.results.TABLE_COLUMNS`, one row per (run_id, x column) (`series`:
+  columns of `lab.training.results.TABLE_COLUMNS`, one row per (run_id, x column) (`series`:
   per analysis and x); no index, read by run_id ordered by x.
 - `scalars(run_id, name, value)`, key `(run_id, name)`: named end-of-run metrics.
 - `novel_word(run_id, replaced, word, category, cosine, x, y, rank)`, key `(run_id,
@@ -37,11 +37,11 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from lab.config import BASELINE, ENGINE_VERSION, KNOBS, RunConfig
-from lab.results import STATUSES, TABLE_COLUMNS, RunResult
+from lab.training.config import BASELINE, ENGINE_VERSION, KNOBS, RunConfig
+from lab.training.results import STATUSES, TABLE_COLUMNS, RunResult
 
 SCHEMA_VERSION = 1
-DEFAULT_DB = Path(__file__).resolve().parent.parent / "precomputed" / "lab.duckdb"
+DEFAULT_DB = Path(__file__).resolve().parents[2] / "precomputed" / "lab.duckdb"
 
 _SQL_TYPES = {bool: "BOOLEAN", int: "INTEGER", float: "DOUBLE", str: "VARCHAR"}
 # one typed column per knob, typed from the baseline's values: cheap filtering for the grid

@@ -1,6 +1,6 @@
 """Verdicts: each study's hypothesis checked against its stored runs, seed spread included.
 
-The rule for one comparison is lab.evidence.EFFECT_RULE; `decide` turns a study's checks
+The rule for one comparison is lab.studies.evidence.EFFECT_RULE; `decide` turns a study's checks
 into an outcome. One verdict function per study, registered in VERDICTS; each returns
 "inconclusive" with a reason when an arm it needs has fewer than MIN_SEEDS stored runs.
 """
@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from lab import evidence as ev
-from lab.arms import GRID_HIDDEN, GRID_SEQ_LEN, grid_key
-from lab.config import ACTIVATIONS
-from lab.evidence import EFFECT_RULE, METRICS, Check  # noqa: F401  (EFFECT_RULE re-exported)
-from lab.studydata import StudyData, zog_hits
+from lab.data.studydata import StudyData, zog_hits
+from lab.studies import evidence as ev
+from lab.studies.arms import GRID_HIDDEN, GRID_SEQ_LEN, grid_key
+from lab.studies.evidence import EFFECT_RULE, METRICS, Check  # noqa: F401  (EFFECT_RULE re-exported)
+from lab.training.config import ACTIVATIONS
 
 OUTCOMES = ("supported", "partly supported", "not supported", "inconclusive")
 LOSS = METRICS["final_val_loss"]

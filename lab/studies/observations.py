@@ -2,7 +2,7 @@
 
 Each answer takes a StudyData and returns sentences whose numbers and wording (faster or
 slower, rose or fell) follow what the data shows; an arm without data is named as such.
-The questions themselves sit beside these functions in lab.studies.
+The questions themselves sit beside these functions in lab.studies.catalog.
 """
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ import math
 
 import numpy as np
 
-from lab import evidence as ev
-from lab import grammar
-from lab.arms import GRID_HIDDEN, GRID_SEQ_LEN, grid_key
-from lab.config import ACTIVATIONS
-from lab.studydata import StudyData, zog_hits
+from lab.data.studydata import StudyData, zog_hits
+from lab.language import grammar
+from lab.studies import evidence as ev
+from lab.studies.arms import GRID_HIDDEN, GRID_SEQ_LEN, grid_key
+from lab.training.config import ACTIVATIONS
 
 NA = "not stored"
 

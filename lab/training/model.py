@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import torch
 
-from lab.alphabet import VOCAB_SIZE
-from lab.config import ACTIVATIONS, RunConfig
+from lab.language.alphabet import VOCAB_SIZE
+from lab.training.config import ACTIVATIONS, RunConfig
 
 V = VOCAB_SIZE
 

@@ -1,6 +1,6 @@
 """Which runs each study needs: its arms as config overrides of the baseline, as data.
 
-The study pages' words (question, hypothesis, verdict, ...) live in lab.studies; this
+The study pages' words (question, hypothesis, verdict, ...) live in lab.studies.catalog; this
 module is only what the precompute has to train, so it stays small and exact.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from lab.config import ACTIVATIONS, BASELINE, INITS, RunConfig
+from lab.training.config import ACTIVATIONS, BASELINE, INITS, RunConfig
 
 SEEDS = (42, 43, 44)  # every arm of every study and every grid cell runs these seeds
 SCHEDULED_SAMPLING = 0.25  # final rate of the scheduled-sampling arm (ramps up from 0)

@@ -3,7 +3,7 @@
 Each step reads the next chunk of every run's B tracks through the training stream,
 runs the stacked forward and hand-written backward, clips each run's gradient by its
 own global L2 norm, and takes each run's own SGD step. Instrumentation is a list of
-recorders attached to the loop (lab.recorders); the loop itself only trains.
+recorders attached to the loop (lab.training.recorders); the loop itself only trains.
 
 TBPTT: the hidden state is carried from one chunk to the next (the stream is read as B
 continuous tracks), and the gradient is truncated at the chunk boundary.
@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from lab import corpus
-from lab.config import RunConfig
-from lab.metrics import DIVERGE_LOSS, run_status
-from lab.model import PARAM_NAMES, StackedRNN, param_count, sort_for_stack
-from lab.results import RunResult
+from lab.language import corpus
+from lab.measure.metrics import DIVERGE_LOSS, run_status
+from lab.training.config import RunConfig
+from lab.training.model import PARAM_NAMES, StackedRNN, param_count, sort_for_stack
+from lab.training.results import RunResult
 
 SAMPLING_SEED_OFFSET = 1_000_003  # scheduled-sampling draws use their own stream per run
 
@@ -40,7 +40,7 @@ class Stack:
     steps: int
     step: int = 0
     started: float = field(default_factory=time.perf_counter)
-    recorders: list = field(default_factory=list)  # attached instrumentation (lab.recorders)
+    recorders: list = field(default_factory=list)  # attached instrumentation (recorders)
 
     @property
     def R(self) -> int:
@@ -48,7 +48,7 @@ class Stack:
 
 
 class Recorder:
-    """Instrumentation hooks; subclasses override what they need (see lab.recorders)."""
+    """Instrumentation hooks; subclasses override what they need (see lab.training.recorders)."""
 
     def on_step(self, st: Stack, loss: torch.Tensor, gnorm: torch.Tensor, clipped: torch.Tensor):
         """After step st.step's update: per-run char loss, pre-clip grad norm, clip fired."""
@@ -145,11 +145,11 @@ def train_stack(
     """Train runs that share a shape as one stack; returns one RunResult per run (sorted order).
 
     recorders: a list, or a factory recorders(stack) -> list (default: the full instrumentation,
-    lab.recorders.default_recorders);
+    lab.training.recorders.default_recorders);
     progress(stack) is called every progress_every steps and at the end; it may read
     stack.recorders (e.g. the StepRecorder's partial curves) but must not change them.
     """
-    from lab.recorders import default_recorders, is_checkpoint
+    from lab.training.recorders import default_recorders, is_checkpoint
 
     # one thread: torch splits big reductions (hidden-state statistics, losses) across its
     # threads, so their last bits would depend on the machine's core count; process-wide

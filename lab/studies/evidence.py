@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from lab.config import BASELINE
-from lab.studydata import StudyData
+from lab.data.studydata import StudyData
+from lab.training.config import BASELINE
 
 MIN_SEEDS = 2  # fewer seeds than this cannot show a spread
 
@@ -171,7 +171,7 @@ def threshold_check(name: str, values: Iterable[float], limit: float, metric: Me
 
 
 def stability_check(data: StudyData, key: str) -> Check:
-    """Check that no seed of arm `key` failed (FAILED_RULE in lab.studydata)."""
+    """Check that no seed of arm `key` failed (FAILED_RULE in lab.data.studydata)."""
     n, bad = len(data.of_arm(key)), data.n_failed(key)
     status = "fails" if bad else ("holds" if n >= MIN_SEEDS else "unclear")
     sentence = f"{data.label(key)} failed in {bad} of {n} seeds."

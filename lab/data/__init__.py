@@ -1,0 +1,1 @@
+"""The store (DuckDB) and the loading of a study's stored runs."""

@@ -1,0 +1,1 @@
+"""Measurement: end-of-run analyses, metric definitions, evaluation of a trained model."""

@@ -1,0 +1,1 @@
+"""The studies: what each trains (arms), its texts, its checks and its answers."""
