@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from lab.data.store import DEFAULT_DB, open_writer
-from lab.studies.arms import SEEDS, STUDY_IDS, arms_of, planned_runs
+from lab.studies.catalog import SEEDS, STUDY_IDS, arms_of, planned_runs
 from lab.training.config import RunConfig
 from lab.training.stacks import make_tasks, stack_cost
 

@@ -15,8 +15,9 @@ import pandas as pd
 
 from lab.data.store import DEFAULT_DB, StoreUnavailable, open_reader
 from lab.data.studydata import FAILED_RULE, StudyData, arm_summary, floor, load_study
+from lab.measure.registry import FAILED_SEEDS, METRICS, Metric
 from lab.studies.catalog import STUDIES, Study, get
-from lab.studies.evidence import EFFECT_RULE, METRICS, Metric
+from lab.studies.evidence import EFFECT_RULE
 
 WIDTH = 96
 
@@ -24,6 +25,8 @@ WIDTH = 96
 def _cell(row: pd.Series, metric: Metric) -> str:
     if not row["n"] or pd.isna(row["median"]):
         return "n/a"
+    if pd.isna(row["min"]):  # every seed failed: no range to show
+        return metric.fmt(row["median"])
     return f"{metric.fmt(row['median'])} [{metric.fmt(row['min'])}-{metric.fmt(row['max'])}]"
 
 
@@ -31,8 +34,8 @@ def key_table(study: Study, data: StudyData) -> str:
     """One row per arm: median [min-max over seeds] of the final held-out loss and of the
     study's metric (finite seeds only), and how many seeds are stored, ok and failed."""
     loss = METRICS["final_val_loss"]
-    cols = [loss] if study.metric.column == loss.column else [loss, study.metric]
-    summaries = [arm_summary(data, m.column) for m in cols]
+    cols = [loss] if study.metric.name == loss.name else [loss, study.metric]
+    summaries = [arm_summary(data, m.name) for m in cols]
     rows = []
     for i, a in enumerate(study.arms):
         first = summaries[0].iloc[i]
@@ -75,13 +78,14 @@ def main(argv: list[str] | None = None) -> int:
     studies = [get(args.study)] if args.study else list(STUDIES.values())
     try:
         with store:
-            blocks = [study_report(s, load_study(store, s.id)) for s in studies]
+            blocks = [study_report(s, load_study(store, s.id, s.arms)) for s in studies]
     except StoreUnavailable as e:
         print(e, file=sys.stderr)
         return 2
     print(f"Entropy floor of the grammar: {floor():.4f} nats/char (the lowest loss possible).")
     print(_wrap(f"Rule: {EFFECT_RULE}"))
-    print(_wrap(FAILED_RULE) + "\n")
+    print(_wrap(FAILED_RULE))
+    print(_wrap(FAILED_SEEDS) + "\n")
     print("\n\n".join(blocks))
     return 0
 

@@ -1,7 +1,6 @@
 """Study page: the design grid, with its selectors and the predict-first exercise."""
 
-from lab.ui.grid import focus, grid_view, predict_first
+from lab.ui.grid import focus, predict_first
 from lab.ui.template import render_study
 
-render_study("grid", views={"grid": grid_view}, focus=focus, highlight=False,
-             gate=predict_first)
+render_study("grid", focus=focus, gate=predict_first)

@@ -19,8 +19,9 @@ FIXTURE_STEPS = 20
 LAB = Path(__file__).resolve().parent.parent / "lab"
 
 
-# the modules whose code decides what the database holds (pages, verdicts, retrain do not)
-DB_MODULES = ("language/alphabet", "measure/analyses", "studies/arms", "training/config",
+# the modules whose code decides what the database holds (pages, verdicts, retrain do not),
+# and the plan of runs the studies declare
+DB_MODULES = ("language/alphabet", "measure/analyses", "training/config",
               "language/corpus", "training/engine", "measure/evaluate", "language/grammar",
               "measure/metrics", "training/model", "precompute", "training/recorders",
               "training/results", "training/stacks", "data/store")
@@ -30,6 +31,9 @@ def _source_hash() -> str:
     h = hashlib.sha256()
     for p in (LAB / f"{m}.py" for m in DB_MODULES):
         h.update(p.name.encode() + p.read_bytes())
+    from lab.studies.catalog import planned_runs  # the studies' arms: what is trained
+
+    h.update(repr([(s, a, c.run_id) for s, a, _, c in planned_runs(steps=FIXTURE_STEPS)]).encode())
     return h.hexdigest()[:12]
 
 

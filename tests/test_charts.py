@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lab.ui import charts, definitions
+from lab.ui import charts
 
 FLOOR = 0.3196
 
@@ -120,19 +120,3 @@ def test_heatmap_marks_failed_cells_and_best():
                            best=(5, 32))
     spec = json.dumps(chart.to_dict())
     assert '"failed"' in spec and "#e4572e" in spec
-
-
-def test_retrain_overlay_carries_the_floor():
-    df = pd.DataFrame({"arm": ["a", "a"], "step": [50, 50], "loss": [3.0, 3.1],
-                       "source": ["stored (seed 42)", "your retrain"]})
-    assert charts.FLOOR_LABEL in json.dumps(charts.retrain_overlay(df, FLOOR).to_dict())
-
-
-def test_definitions_quote_lab_metrics_with_values():
-    assert definitions.probe_bin(5) == "4-7" and definitions.probe_bin(50) == "26-50"
-    assert "0.01" in definitions.gradient_reach_text()
-    assert "REACH_THRESHOLD" not in definitions.gradient_reach_text()
-    assert set(definitions.saturation_rule()) == {"tanh", "relu", "sigmoid", "identity"}
-    assert "READ_TRAIN_TRACKS" not in definitions.probe_text()
-    with pytest.raises(KeyError):
-        definitions.constant("not_a_constant")

@@ -25,7 +25,7 @@ import pytest
 from conftest import FIXTURE_STEPS
 
 from lab.data.store import open_reader, open_writer
-from lab.studies.arms import planned_runs
+from lab.studies.catalog import planned_runs
 
 ROOT = Path(__file__).resolve().parent.parent
 STUDIES, SEEDS = ("initialization", "tbptt"), (42, 43)  # 12 distinct runs in 4 stacks

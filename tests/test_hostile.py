@@ -20,9 +20,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as hs
 from streamlit.testing.v1 import AppTest
 
+import lab.studies
 import lab.ui
 from lab.data.store import Store
-from lab.ui import grid, novel, retrain_panel, template, urlstate
+from lab.studies.catalog import STUDIES
+from lab.studies.grid import REVEAL
+from lab.ui import retrain_panel, urlstate
 from lab.ui.nav import FILES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,17 +34,9 @@ FAST = settings(max_examples=DEFAULT_EXAMPLES, deadline=None, derandomize=True, 
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 SLOW = settings(FAST, max_examples=SLOW_EXAMPLES, derandomize=False)
 
-# each page's own parameter tables (a study page without the arm picker has highlight=False)
-OWN: dict[str, tuple[urlstate.Param, ...]] = {"novel_word": (novel.WORD,),
-                                              "grid": (*grid.SELECT, *grid.GUESS, grid.REVEAL)}
-
-
 def declared(study_id: str) -> tuple[urlstate.Param, ...]:
-    """The URL parameters a study page reads: its template's, its own, the retrain form's."""
-    arm, seed = template.page_params(study_id)
-    source = (ROOT / "pages" / FILES[study_id]).read_text()
-    shared = (seed,) if "highlight=False" in source else (arm, seed)
-    return (*shared, *OWN.get(study_id, ()), *retrain_panel.PARAMS)
+    """The URL parameters a study page reads: its study's table and the retrain form's."""
+    return (*STUDIES[study_id].url_params, *retrain_panel.PARAMS)
 
 
 PAGES: dict[str | None, tuple[urlstate.Param, ...]] = {
@@ -163,7 +158,7 @@ def check(page: str | None, query: dict) -> AppTest:
     else:
         assert at.title[0].value.split(".")[0].isdigit()
         subheaders = {s.value for s in at.subheader}
-        if grid.REVEAL in PAGES[page] and at.query_params.get(grid.REVEAL.name) != "1":
+        if REVEAL in PAGES[page] and at.query_params.get(REVEAL.name) != "1":
             assert "Predict first" in subheaders and "Verdict" not in subheaders, subheaders
             return at  # the grid holds its results back until a guess is committed
         assert {"Verdict", "Retrain now", "Download the data"} <= subheaders, subheaders
@@ -191,10 +186,12 @@ def test_hostile_links_render_with_clear_warnings_long(page):
 
 
 def test_every_declared_parameter_is_covered():
-    """Every Param table in lab/ui belongs to some page's hostile cases."""
+    """Every Param table in lab/ui and lab/studies belongs to some page's hostile cases."""
     tables = set()
-    for path in Path(lab.ui.__file__).parent.glob("*.py"):
-        module = __import__(f"lab.ui.{path.stem}", fromlist=["_"])
+    paths = [(p, package) for package in (lab.ui, lab.studies)
+             for p in Path(package.__file__).parent.glob("*.py")]
+    for path, package in paths:
+        module = __import__(f"{package.__name__}.{path.stem}", fromlist=["_"])
         for value in vars(module).values():
             items = value if isinstance(value, tuple) else (value,)
             tables |= {p for p in items if isinstance(p, urlstate.Param)}

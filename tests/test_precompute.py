@@ -15,7 +15,7 @@ import torch
 
 from lab.data.store import open_reader
 from lab.precompute import main, precompute
-from lab.studies.arms import STUDY_IDS, planned_runs
+from lab.studies.catalog import STUDY_IDS, planned_runs
 from lab.training.config import checkpoint_steps
 
 ROOT = Path(__file__).resolve().parent.parent

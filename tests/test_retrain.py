@@ -212,7 +212,7 @@ def test_exiting_mid_retrain_stops_the_training_cleanly(tmp_path):
     interpreter tears torch down (which aborts with exit code 134)."""
     code = (
         "import sys, time\n"
-        "from lab.studies.arms import arm\n"
+        "from lab.studies.catalog import arm\n"
         "from lab.service.retrain import RetrainService\n"
         "svc = RetrainService(cache_dir=sys.argv[1], max_trainings=1)\n"
         "job = svc.submit([arm('initialization', 'orthogonal').config(42, 30000)])\n"

@@ -9,8 +9,7 @@ import pytest
 
 from lab.data.store import open_reader
 from lab.data.studydata import TABLES, arm_summary, floor, load_study
-from lab.studies.arms import ARMS, SEEDS
-from lab.studies.catalog import CHART_IDS, STUDIES, Study, get
+from lab.studies.catalog import ARMS, SEEDS, STUDIES, Study, get
 from lab.studies.verdicts import OUTCOMES
 from lab.training.config import BASELINE
 
@@ -18,7 +17,7 @@ from lab.training.config import BASELINE
 @pytest.fixture(scope="module")
 def loaded(fixture_db):
     with open_reader(fixture_db) as store:
-        return {sid: load_study(store, sid) for sid in STUDIES}
+        return {sid: load_study(store, sid, ARMS[sid]) for sid in STUDIES}
 
 
 def test_registry_covers_every_study_with_every_field():
@@ -29,10 +28,10 @@ def test_registry_covers_every_study_with_every_field():
         assert [a.key for a in st.arms] == [a.key for a in ARMS[sid]]
         for text in (st.title, st.question, st.fixed, st.hypothesis):
             assert isinstance(text, str) and len(text) > 10
-        assert st.charts and set(st.charts) <= set(CHART_IDS)
+        assert st.views and st.group and st.page.endswith(".py")
         assert st.observations and all(o.question.endswith("?") for o in st.observations)
         assert callable(st.verdict) and callable(st.takeaway)
-        assert st.metric.column and st.metric.label
+        assert st.metric.name and st.metric.label
 
 
 def test_get_rejects_unknown_ids():

@@ -13,10 +13,12 @@ import pytest
 
 from lab.data.studydata import StudyData, arm_summary, build
 from lab.language import grammar
-from lab.studies.arms import ARMS, SEEDS
-from lab.studies.catalog import STUDIES
-from lab.studies.evidence import METRICS, compare_values
-from lab.studies.verdicts import VERDICTS, decide
+from lab.measure.registry import METRICS
+from lab.studies.catalog import ARMS, SEEDS, STUDIES
+from lab.studies.evidence import compare_values
+from lab.studies.verdicts import decide
+
+VERDICTS = {sid: s.verdict for sid, s in STUDIES.items()}
 
 JITTER = (-1.0, 0.0, 1.0)  # per seed, in registry seed order
 
@@ -122,7 +124,7 @@ def scenario(study: str, s: int, drop_arm: str | None = None, seeds=SEEDS,
     seed_ids = {seed: f"baseline-{seed}" for seed in seeds}
     novel = _novel(seed_ids, s) if study == "novel_word" else None
     return build(study, runs, pd.DataFrame(scalars, columns=["run_id", "name", "value"]), {},
-                 novel)
+                 novel, ARMS[study])
 
 
 EXPECTED_NOISE = {"activation": "partly supported"}  # tanh's stability holds even in noise
@@ -170,8 +172,11 @@ def test_diverged_arm_is_a_finding_and_counts_as_worst():
     assert any("identity failed" in d and "3 of 3" in d for d in v.details)
     assert math.isinf(data.values("identity", LOSS).max())
     summary = arm_summary(data, LOSS).set_index("arm")
-    assert summary.loc["identity", "n_failed"] == 3 and math.isnan(summary.loc["identity",
+    # one failed-seed policy (lab.measure.registry.FAILED_SEEDS): every seed failed, the
+    # median is the worst loss, as in the verdict and the grid table
+    assert summary.loc["identity", "n_failed"] == 3 and math.isinf(summary.loc["identity",
                                                                               "median"])
+    assert math.isinf(data.median("identity", LOSS))
 
 
 def test_blown_up_heldout_loss_counts_as_failed():
@@ -179,7 +184,7 @@ def test_blown_up_heldout_loss_counts_as_failed():
     idx = data.runs.index[(data.runs["arm"] == "0.1") & (data.runs["seed"] == 42)]
     data.runs.loc[idx, LOSS] = 4000.0
     rebuilt = build("learning_rate", data.runs.drop(columns=["failed"]), pd.DataFrame(
-        columns=["run_id", "name", "value"]), {})
+        columns=["run_id", "name", "value"]), {}, None, ARMS["learning_rate"])
     assert rebuilt.n_failed("0.1") == 1
 
 
@@ -219,8 +224,8 @@ def test_takeaway_and_answers_follow_the_outcome(study):
 
 
 def test_observation_wording_adapts():
-    from lab.studies import observations as ob
-    assert "fell" in ob.hidden_doublings(scenario("hidden_size", 1))
-    assert "rose" in ob.hidden_doublings(scenario("hidden_size", -1))
-    assert "inside the range" in ob.lr_best(scenario("learning_rate", 1))
-    assert "at the edge" in ob.lr_best(scenario("learning_rate", -1))
+    from lab.studies import hidden_size, learning_rate
+    assert "fell" in hidden_size.doublings(scenario("hidden_size", 1))
+    assert "rose" in hidden_size.doublings(scenario("hidden_size", -1))
+    assert "inside the range" in learning_rate.best(scenario("learning_rate", 1))
+    assert "at the edge" in learning_rate.best(scenario("learning_rate", -1))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -15,21 +16,17 @@ import pandas as pd
 from lab.data.store import Store
 from lab.language import grammar
 from lab.measure.metrics import DIVERGE_LOSS
-from lab.studies.arms import SEEDS, Arm, arms_of
+from lab.measure.registry import FAILED_RULE, FAILED_WORST, seed_median
+
+if TYPE_CHECKING:  # a study's arms come from its caller: this layer sits below the studies
+    from lab.studies.study import Arm
 
 TABLES = ("curves", "checkpoints", "samples", "grad_decay", "probe", "series")
+RUNNING = "running"  # the status of a retrain's run still in training (partial curves only)
 
 FAILED_LOSS = DIVERGE_LOSS  # the engine's divergence bound (3x uniform guessing), one definition
-
-# columns where lower is better and a failed run counts as the worst possible value
-LOSS_COLUMNS = ("final_val_loss", "final_train_loss", "curve_mean_loss")
-
-FAILED_RULE = (
-    "A run counts as failed when training diverged (NaN, inf, or a loss above "
-    f"{FAILED_LOSS:.1f} nats/char, 3x uniform guessing) or its final held-out loss is not "
-    "finite or above that same limit. A failed run is a result: in loss comparisons it "
-    "counts as the worst possible loss."
-)
+__all__ = ["FAILED_LOSS", "FAILED_RULE", "RUNNING", "StudyData", "arm_summary", "build", "floor",
+           "load_study", "mark_failed", "zog_hits"]
 
 
 def floor() -> float:
@@ -52,7 +49,6 @@ class StudyData:
     runs: pd.DataFrame
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     novel: pd.DataFrame = field(default_factory=pd.DataFrame)
-    seeds: tuple[int, ...] = SEEDS
 
     @property
     def arm_keys(self) -> tuple[str, ...]:
@@ -80,14 +76,15 @@ class StudyData:
     def values(self, key: str, column: str) -> pd.Series:
         """Per-seed values of `column` for arm `key`, indexed by seed.
 
-        Loss columns give inf for failed runs (the worst loss); other columns drop missing
-        values (a failed run has no end-of-run analyses).
+        Metrics whose failed seeds count as the worst (the losses, registry.FAILED_WORST)
+        give inf for failed runs; other columns drop missing values (a failed run has no
+        end-of-run analyses).
         """
         rows = self.of_arm(key)
         if column not in rows.columns:
             return pd.Series(dtype=float)
         vals = pd.Series(rows[column].to_numpy(float), index=rows["seed"].to_numpy())
-        if column in LOSS_COLUMNS:
+        if column in FAILED_WORST:
             return vals.where(~rows["failed"].to_numpy(), np.inf).dropna()
         return vals[np.isfinite(vals)]
 
@@ -95,17 +92,17 @@ class StudyData:
         return int(self.of_arm(key)["failed"].sum())
 
     def median(self, key: str, column: str) -> float:
-        """Median over the arm's seeds that hold a finite value (nan if none)."""
-        v = self.values(key, column)
-        v = v[np.isfinite(v)]
-        return float(v.median()) if len(v) else math.nan
+        """Median over the arm's seeds under registry.FAILED_SEEDS: inf when a loss's seeds
+        mostly failed, nan when no seed has a value."""
+        return seed_median(self.values(key, column))
 
 
 def mark_failed(runs: pd.DataFrame) -> pd.Series:
-    """The FAILED_RULE applied to run rows."""
+    """The FAILED_RULE applied to run rows (a run still training, status 'running', has not
+    failed: it has no final loss yet)."""
     val = runs["final_val_loss"].astype(float)
     bad_val = ~np.isfinite(val) | (val > FAILED_LOSS)
-    return (runs["status"] == "diverged") | bad_val
+    return (runs["status"] == "diverged") | (bad_val & (runs["status"] != RUNNING))
 
 
 def _curve_mean_loss(curves: pd.DataFrame) -> pd.Series:
@@ -143,9 +140,10 @@ def _with_arm(df: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
     return df.merge(runs[["run_id", "arm", "seed"]], on="run_id")
 
 
-def load_study(store: Store, study_id: str, tables: tuple[str, ...] = TABLES) -> StudyData:
-    """Read one study: its runs with scalars pivoted wide, and the long tables named."""
-    arms = arms_of(study_id)  # ValueError for an unknown study
+def load_study(store: Store, study_id: str, arms: tuple[Arm, ...],
+               tables: tuple[str, ...] = TABLES) -> StudyData:
+    """Read one study (its arms from lab.studies.catalog): its runs with scalars pivoted
+    wide, and the long tables named."""
     runs = store.runs(study_id)
     ids = list(runs["run_id"].unique())
     loaded = {name: _with_arm(store.table(name, ids), runs) for name in tables}
@@ -154,14 +152,13 @@ def load_study(store: Store, study_id: str, tables: tuple[str, ...] = TABLES) ->
 
 
 def build(study_id: str, runs: pd.DataFrame, scalars: pd.DataFrame,
-          tables: dict[str, pd.DataFrame], novel: pd.DataFrame | None = None,
-          arms: tuple[Arm, ...] | None = None) -> StudyData:
+          tables: dict[str, pd.DataFrame], novel: pd.DataFrame | None,
+          arms: tuple[Arm, ...]) -> StudyData:
     """Assemble a StudyData from store-shaped frames (also how tests make synthetic ones).
 
     runs needs run_id, arm, seed, status, final_val_loss; scalars is long (run_id, name,
     value); tables are long tables by name (joined with arm and seed here if they lack them).
     """
-    arms = arms if arms is not None else arms_of(study_id)
     runs = runs.copy()
     runs["arm"] = runs["arm"].astype(str)
     if len(scalars):
@@ -185,8 +182,9 @@ def build(study_id: str, runs: pd.DataFrame, scalars: pd.DataFrame,
 
 
 def arm_summary(data: StudyData, column: str) -> pd.DataFrame:
-    """Per arm in registry order: median, min, max and IQR of `column` over the seeds whose
-    value is finite, with n (seeds stored), n_ok (status ok) and n_failed (FAILED_RULE)."""
+    """Per arm in registry order: the median (StudyData.median: inf when a loss's seeds
+    mostly failed), and min, max and IQR over the seeds whose value is finite, with n (seeds
+    stored), n_ok (status ok) and n_failed (FAILED_RULE)."""
     rows = []
     for a in data.arms:
         runs = data.of_arm(a.key)
@@ -196,7 +194,7 @@ def arm_summary(data: StudyData, column: str) -> pd.DataFrame:
         rows.append({
             "arm": a.key, "label": a.label, "n": len(runs),
             "n_ok": int((runs["status"] == "ok").sum()), "n_failed": int(runs["failed"].sum()),
-            "median": float(np.median(v)) if len(v) else math.nan,
+            "median": data.median(a.key, column),
             "min": float(v.min()) if len(v) else math.nan,
             "max": float(v.max()) if len(v) else math.nan,
             "iqr": float(q3 - q1),

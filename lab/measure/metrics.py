@@ -1,4 +1,4 @@
-"""Every metric and threshold of the lab, defined once; the pages quote these docstrings.
+"""Every metric and threshold of the lab, computed once; lab.measure.registry states them.
 
 Losses are mean cross-entropy per character in nats (the unit of the entropy floor,
 `lab.language.grammar.entropy_rate`). Functions take torch tensors with a leading run dimension
@@ -28,14 +28,6 @@ def spectral_radius(whh):
     import torch  # only the training side measures it; pages import this module torch-free
 
     return torch.linalg.eigvals(whh.double()).abs().amax(-1).float()
-
-
-SATURATION_RULE = {
-    "tanh": "|h| > 0.949 (slope 1 - h^2 below 0.1)",
-    "sigmoid": "h < 0.026 or h > 0.974 (slope h(1 - h) below 0.025, a tenth of its peak 0.25)",
-    "relu": "h = 0 (slope 0: the unit is off)",
-    "identity": "never (slope is always 1)",
-}
 
 
 def saturated(h, activation: str):

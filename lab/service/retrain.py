@@ -27,7 +27,7 @@ from pathlib import Path
 import joblib
 
 from lab.service.jobs import Job, TrainingSlots, job_key
-from lab.studies.arms import ARMS
+from lab.studies.catalog import ARMS
 from lab.training.config import RunConfig, validate
 from lab.training.results import RunResult
 from lab.training.stacks import make_tasks

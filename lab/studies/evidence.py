@@ -1,7 +1,8 @@
-"""The evidence rule behind every verdict: per-seed comparisons that respect the seed spread.
+"""The seed-spread rule behind every verdict: per-seed comparisons that respect the spread.
 
 A check compares two sets of per-seed values under EFFECT_RULE (defined once here and
-quoted by the pages) and says whether a claim holds, fails, or is within noise.
+quoted by the pages) and says whether a claim holds, fails, or is within noise. Metrics
+(label, unit, which way is better) come from lab.measure.registry.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from lab.data.studydata import StudyData
+from lab.measure.registry import Metric
 from lab.training.config import BASELINE
 
 MIN_SEEDS = 2  # fewer seeds than this cannot show a spread
@@ -26,57 +28,6 @@ EFFECT_RULE = (
     "study with a missing arm is inconclusive. A diverged run counts as the worst loss."
 )
 CHECK_STATUSES = ("holds", "fails", "unclear")
-
-
-@dataclass(frozen=True)
-class Metric:
-    """A per-run number a study reads: its runs column, its label, and which way is better
-    (None: a measurement, not a score)."""
-
-    column: str
-    label: str
-    lower_is_better: bool | None
-    unit: str = ""
-    digits: int = 3
-
-    def fmt(self, v: float) -> str:
-        if v == math.inf:
-            return "failed"
-        if not math.isfinite(v):
-            return "n/a"
-        return f"{v:.{self.digits}f}"
-
-
-def _m(column, label, lower, unit="", digits=3) -> Metric:
-    return Metric(column, label, lower, unit, digits)
-
-
-METRICS: dict[str, Metric] = {m.column: m for m in (
-    _m("final_val_loss", "final held-out loss", True, "nats/char"),
-    _m("final_train_loss", "final training loss", True, "nats/char"),
-    _m("curve_mean_loss", "training loss averaged over the run", True, "nats/char"),
-    _m("gradient_reach", "gradient reach", False, "chars", 0),
-    _m("memory_horizon", "memory horizon", False, "chars", 0),
-    _m("clip_fraction", "fraction of steps clipped", None),
-    _m("median_grad_norm", "median pre-clip gradient norm", None, "", 2),
-    _m("spectral_radius_init", "spectral radius at step 0", None),
-    _m("spectral_radius_final", "final spectral radius", None),
-    _m("h_saturated_final", "fraction of saturated hidden units", None),
-    _m("next_char_legal_true", "legal next-char rate in true context", False),
-    _m("next_char_legal_own", "legal next-char rate in its own text", False),
-    _m("next_char_acc_true", "next-char accuracy in true context", False),
-    _m("illegal_mass_true", "probability on illegal next characters in true context", True,
-       "", 5),
-    _m("illegal_mass_own", "probability on illegal next characters in its own text", True,
-       "", 5),
-    _m("free_valid_words", "valid words in free-running text", False),
-    _m("free_valid_sentences", "valid sentences in free-running text", False),
-    _m("p_invalid_after_valid", "P(invalid sentence | previous valid)", True),
-    _m("p_invalid_after_invalid", "P(invalid sentence | previous invalid)", True),
-    _m("category_separation", "category separation", False),
-    _m("category_chance", "category chance level", None),
-    _m("zog_hit_rate", "share of replaced words where zog lands nearest their category", False),
-)}
 
 
 @dataclass(frozen=True)
@@ -132,7 +83,7 @@ def compare_values(name_a: str, a: Iterable[float], name_b: str, b: Iterable[flo
                 f"{_desc(name_b, vb, metric)}; {why}.")
     numbers, spread = {}, {}
     for name, v in ((name_a, va), (name_b, vb)):
-        key = f"{name}: {metric.column}"
+        key = f"{name}: {metric.name}"
         numbers[key] = float(np.median(v)) if len(v) else math.nan
         spread[key] = [float(v.min()), float(v.max())] if len(v) else [math.nan, math.nan]
     return Check(claim, status, sentence, numbers, spread)
@@ -142,8 +93,8 @@ def compare(data: StudyData, a: str, b: str, metric: Metric, claim: str | None =
     """Check that arm `a` beats arm `b` on `metric` (EFFECT_RULE, failed runs worst)."""
     better = "lower" if metric.lower_is_better else "higher"
     claim = claim or f"{data.label(a)} has a {better} {metric.label} than {data.label(b)}"
-    return compare_values(data.label(a), data.values(a, metric.column),
-                          data.label(b), data.values(b, metric.column), metric, claim)
+    return compare_values(data.label(a), data.values(a, metric.name),
+                          data.label(b), data.values(b, metric.name), metric, claim)
 
 
 def threshold_check(name: str, values: Iterable[float], limit: float, metric: Metric,
@@ -163,15 +114,15 @@ def threshold_check(name: str, values: Iterable[float], limit: float, metric: Me
     where = "above" if above else "below"
     sentence = (f"Median {metric.label}: {_desc(name, v, metric)}; the claim needs every seed "
                 f"{where} {metric.fmt(limit)}: {why}.")
-    spread = {f"{name}: {metric.column}":
+    spread = {f"{name}: {metric.name}":
               [float(v.min()), float(v.max())] if len(v) else [math.nan, math.nan]}
-    numbers = {f"{name}: {metric.column}": float(np.median(v)) if len(v) else math.nan,
-               f"limit: {metric.column}": float(limit)}
+    numbers = {f"{name}: {metric.name}": float(np.median(v)) if len(v) else math.nan,
+               f"limit: {metric.name}": float(limit)}
     return Check(claim, status, sentence, numbers, spread)
 
 
 def stability_check(data: StudyData, key: str) -> Check:
-    """Check that no seed of arm `key` failed (FAILED_RULE in lab.data.studydata)."""
+    """Check that no seed of arm `key` failed (lab.measure.registry.FAILED_RULE)."""
     n, bad = len(data.of_arm(key)), data.n_failed(key)
     status = "fails" if bad else ("holds" if n >= MIN_SEEDS else "unclear")
     sentence = f"{data.label(key)} failed in {bad} of {n} seeds."

@@ -219,15 +219,3 @@ def projection(df: pd.DataFrame, *, replaced: str, categories: list[str],
                                        color="#e4572e").encode(x="x:Q", y="y:Q",
                                                                tooltip=["word:N"])
     return alt.layer(pts, labels, star).properties(width=WIDTH, height=420, title=title)
-
-
-def retrain_overlay(df: pd.DataFrame, floor: float) -> alt.LayerChart:
-    """Retrained curves (solid) beside the stored runs of the same arms and seed (dashed);
-    df has arm, step, loss, source."""
-    lines = alt.Chart(df).mark_line().encode(
-        x=alt.X("step:Q", title="step"),
-        y=alt.Y("loss:Q", title="training loss (nats/char)", scale=alt.Scale(zero=False)),
-        color=alt.Color("arm:N", title="arm"),
-        strokeDash=alt.StrokeDash("source:N", title=None),
-        tooltip=["arm:N", "source:N", "step:Q", alt.Tooltip("loss:Q", format=".4f")])
-    return alt.layer(lines, floor_rule(floor)).properties(width=WIDTH, height=HEIGHT)

@@ -13,6 +13,7 @@ import streamlit as st
 
 from lab.data.store import DEFAULT_DB, Store, StoreUnavailable, open_reader
 from lab.data.studydata import TABLES, StudyData, load_study
+from lab.studies import catalog
 
 
 def db_path() -> str:
@@ -61,7 +62,8 @@ def _key() -> tuple[str, float]:
 
 @st.cache_resource(show_spinner=False, max_entries=24)
 def _study(path: str, version: float, study_id: str, tables: tuple[str, ...]) -> StudyData:
-    return load_study(_store(path, version), study_id, tables)  # shared: never mutate it
+    arms = catalog.get(study_id).arms
+    return load_study(_store(path, version), study_id, arms, tables)  # shared: never mutate it
 
 
 def _guard(fn, *args):

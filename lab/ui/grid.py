@@ -7,31 +7,22 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from lab.data.studydata import FAILED_RULE, StudyData
-from lab.studies.arms import GRID_HIDDEN, GRID_SEQ_LEN, grid_key
-from lab.training.config import ACTIVATIONS
-from lab.ui import charts, nav, retrain_panel, urlstate
+from lab.data.studydata import StudyData
+from lab.measure.registry import FAILED_RULE, FAILED_SEEDS
+from lab.studies.grid import GUESS, REVEAL, SELECT, grid_key
+from lab.ui import charts, retrain_panel, urlstate
 from lab.ui.views import View
-
-SELECT = (urlstate.Param("H", "choice", 64, GRID_HIDDEN),
-          urlstate.Param("act", "choice", "tanh", ACTIVATIONS),
-          urlstate.Param("T", "choice", 25, GRID_SEQ_LEN))
-GUESS = (urlstate.Param("guess_H", "choice", 16, GRID_HIDDEN),
-         urlstate.Param("guess_act", "choice", "relu", ACTIVATIONS),
-         urlstate.Param("guess_T", "choice", 5, GRID_SEQ_LEN))
-REVEAL = urlstate.Param(nav.REVEAL_PARAM, "choice", 0, (0, 1))  # 1 once a guess is committed
 
 
 def cell_table(data: StudyData) -> pd.DataFrame:
-    """One row per cell: median final held-out loss over seeds (a failed run counts as the
-    worst loss, inf), median memory horizon, params and status counts; ranked by loss."""
+    """One row per cell: median final held-out loss and memory horizon over seeds (as every
+    panel takes them: registry.FAILED_SEEDS), params and status counts; ranked by loss."""
     rows = []
     for a in data.arms:
         runs = data.of_arm(a.key)
-        loss = data.values(a.key, "final_val_loss")
         counts = runs["status"].value_counts()
         rows.append({**{k: a.overrides[k] for k in ("hidden", "activation", "seq_len")},
-                     "cell": a.key, "final loss": float(np.median(loss)) if len(loss) else np.nan,
+                     "cell": a.key, "final loss": data.median(a.key, "final_val_loss"),
                      "memory horizon": data.median(a.key, "memory_horizon"),
                      "params": int(runs["params"].iloc[0]) if len(runs) else 0,
                      "status": ", ".join(f"{n} {s}" for s, n in counts.items()),
@@ -96,7 +87,7 @@ def grid_view(v: View) -> None:
     st.dataframe(show[["seq_len", "final loss", "memory horizon", "params", "status", "rank",
                        "chosen"]], hide_index=True)
     st.caption(f"H={h}, {act}: medians over seeds (final held-out loss in nats/char; floor "
-               f"{v.floor:.4f}). {FAILED_RULE}")
+               f"{v.floor:.4f}). {FAILED_RULE} {FAILED_SEEDS}")
     plane = tab[tab["activation"] == act].replace([np.inf], np.nan)
     best_here = plane.sort_values("final loss").iloc[0]
     plane = plane.rename(columns={"hidden": "H", "final loss": "final_loss"})

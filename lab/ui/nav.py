@@ -1,32 +1,19 @@
-"""The app's pages: which file shows which study, in which sidebar group, under what title."""
+"""The app's pages: which file shows which study, in which sidebar group, under what title,
+all read from each study's declaration (lab.studies.catalog)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
-from lab.studies.arms import STUDY_IDS
+from lab.studies import catalog
+from lab.studies.grid import REVEAL
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
-GROUPS: dict[str, tuple[str, ...]] = {  # in study order, so the sidebar counts 1 to 10
-    "Memory and gradients": ("initialization", "hidden_size", "tbptt"),
-    "Stability": ("activation", "clipping"),
-    "Training signal": ("teacher_forcing",),
-    "Representations": ("reservoir", "novel_word"),
-    "Tuning": ("learning_rate", "grid"),
-}
-FILES: dict[str, str] = {
-    "initialization": "01_initialization.py", "hidden_size": "02_hidden_size.py",
-    "tbptt": "03_tbptt.py", "activation": "04_activation.py", "clipping": "05_clipping.py",
-    "teacher_forcing": "06_teacher_forcing.py", "reservoir": "07_reservoir.py",
-    "novel_word": "08_novel_word.py", "learning_rate": "09_learning_rate.py",
-    "grid": "10_design_grid.py",
-}
-
 # The grid's predict-first exercise holds the page's results back until the student commits a
 # guess; this URL parameter records the commit. FULL_VIEW: the query that shows a whole page.
-REVEAL_PARAM = "revealed"
+REVEAL_PARAM = REVEAL.name
 FULL_VIEW: dict[str, str] = {"grid": f"{REVEAL_PARAM}=1"}
 
 
@@ -40,26 +27,31 @@ class StudyPage:
 
 
 def study(study_id: str):
-    """The study's registry entry (lab.studies.catalog), or None while that module is missing."""
-    try:
-        from lab.studies import catalog as studies
-    except ImportError:
-        return None
-    return studies.get(study_id)
+    """The study's registry entry (lab.studies.catalog); ValueError for an unknown id."""
+    return catalog.get(study_id)
 
 
 def study_page(study_id: str) -> StudyPage:
-    s = study(study_id)
-    number = s.number if s else STUDY_IDS.index(study_id) + 1
-    title = s.title if s else study_id.replace("_", " ").capitalize()
-    question = s.question if s else ""
-    return StudyPage(study_id, number, title, question, f"pages/{FILES[study_id]}")
+    s = catalog.get(study_id)
+    return StudyPage(study_id, s.number, s.title, s.question, f"pages/{s.page}")
+
+
+def _groups() -> dict[str, tuple[str, ...]]:
+    out: dict[str, list[str]] = {}
+    for sid, s in catalog.STUDIES.items():
+        out.setdefault(s.group, []).append(sid)
+    return {g: tuple(ids) for g, ids in out.items()}
+
+
+# the lab's own studies as the sidebar shows them (a study registered later, as a test does,
+# has no page file and stays out of the sidebar); groups in the order of their first study
+GROUPS: dict[str, tuple[str, ...]] = _groups()
+FILES: dict[str, str] = {sid: s.page for sid, s in catalog.STUDIES.items()}
 
 
 def grouped_pages() -> dict[str, list[StudyPage]]:
     """Group name -> its study pages, ordered by study number."""
-    return {g: sorted((study_page(i) for i in ids), key=lambda p: p.number)
-            for g, ids in GROUPS.items()}
+    return {g: [study_page(i) for i in ids] for g, ids in GROUPS.items()}
 
 
 def ensure_frame() -> None:

@@ -7,11 +7,10 @@ import pandas as pd
 import streamlit as st
 
 from lab.language import grammar
+from lab.studies.novel_word import WORD
 from lab.ui import charts, urlstate
 from lab.ui.views import View
 
-WORDS = tuple(w for w in grammar.VOCABULARY if w != grammar.SENTENCE_END)
-WORD = urlstate.Param("word", "choice", "man" if "man" in WORDS else WORDS[0], WORDS)
 NEIGHBOURS = 8
 CATEGORIES = [*grammar.CATEGORIES, "novel"]
 

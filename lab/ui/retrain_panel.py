@@ -1,5 +1,7 @@
 """The "retrain now" panel: train the page's arms for one seed in the background, watch
-progress and partial curves live, then see the result beside the stored runs.
+progress and partial curves live, then see the result beside the stored seeds of the same
+arms, drawn through the page's own views (lab.service.results makes it the same StudyData),
+and read in plain words whether it equals the stored run bit for bit.
 
 Torch is imported by the retrain worker thread only when a training starts.
 """
@@ -12,10 +14,13 @@ import pandas as pd
 import streamlit as st
 
 from lab.data.studydata import StudyData, floor
-from lab.service.retrain import RETRAIN_MAX_STEPS, RetrainBusy, RetrainService, compare_with_stored
-from lab.studies.arms import SEEDS, arm
+from lab.service import results
+from lab.service.retrain import RETRAIN_MAX_STEPS, RetrainBusy, RetrainService
+from lab.studies import catalog
+from lab.studies.catalog import SEEDS, arm
 from lab.training.config import BASELINE, BOUNDS, RunConfig
-from lab.ui import charts, urlstate
+from lab.ui import urlstate
+from lab.ui.views import VIEWS, View
 
 DEFAULT_STEPS = 2000
 PARAMS = (
@@ -58,7 +63,7 @@ def render(study_id: str, arm_keys: list[str], data: StudyData) -> None:
         job = _safe_job(configs)
     if job is not None:
         active = job.state in ("queued", "running")
-        st.fragment(run_every=1 if active else None)(_live)(job, data, active)
+        st.fragment(run_every=1 if active else None)(_live)(job, study_id, data, active)
 
 
 def _safe_job(configs: list[RunConfig]):
@@ -68,7 +73,7 @@ def _safe_job(configs: list[RunConfig]):
         return None
 
 
-def _live(job, data: StudyData, was_active: bool) -> None:
+def _live(job, study_id: str, data: StudyData, was_active: bool) -> None:
     """Polled every second while the job runs: queue place, progress, partial curves."""
     if job.state == "queued":
         st.info(f"Queued: place {job.queue_position or 1} in line (the server trains a "
@@ -77,62 +82,56 @@ def _live(job, data: StudyData, was_active: bool) -> None:
         text = (f"Training: {job.progress:.0%}" if job.progress < 1 else "Training done; "
                 "running the end-of-run analyses (probe, gradient decay, samples)")
         st.progress(job.progress, text=f"{text} ({job.elapsed:.0f} s so far)")
-        _curves_chart(job, data, job.partial_curves())
+        curves = job.partial_curves()
+        if len(curves):
+            mine = results.from_partial(study_id, data.arms, job.configs, curves)
+            _draw(results.beside_stored(data, mine), job.configs[0].seed, ("loss_curves",))
     elif job.state == "failed":
         st.error(job.error or "The retrain failed.")
     else:
         if was_active:
             st.rerun()  # stop polling: redraw the page once with the finished job
-        _result(job, data)
+        _result(job, study_id, data)
 
 
-def _labels(job, data: StudyData) -> dict[str, str]:
-    """run_id of each retrained config -> its arm's label."""
-    by_config = {}
-    for a in data.arms:
-        for c in job.configs:
-            if a.config(c.seed, c.steps).run_id == c.run_id:
-                by_config[c.run_id] = a.label
-    return by_config
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _retrained(study_id: str, key: tuple[str, ...], _results: list) -> StudyData:
+    """A finished job's results as study data (shared: a run id fixes every number)."""
+    return results.from_results(study_id, catalog.get(study_id).arms, _results)
 
 
-def _curves_chart(job, data: StudyData, curves: pd.DataFrame) -> None:
-    if curves.empty:
-        return
-    labels = _labels(job, data)
-    seed = job.configs[0].seed
-    retrained = curves.assign(arm=curves["run_id"].map(labels), source="your retrain")
-    stored = data.table("curves")
-    stored = stored[(stored["seed"] == seed) & (stored["arm"].map(data.label).isin(labels.values()))
-                    & (stored["step"] <= job.configs[0].steps)]
-    stored = stored.assign(arm=stored["arm"].map(data.label), source=f"stored (seed {seed})")
-    both = pd.concat([stored, retrained], ignore_index=True)[["arm", "step", "loss", "source"]]
-    st.altair_chart(charts.retrain_overlay(both, floor()), width="stretch")
+def _loss(x: float) -> str:
+    """A final held-out loss for the table; '-' where there is none."""
+    return f"{x:.4f}" if math.isfinite(x) else "-"
 
 
-def _result(job, data: StudyData) -> None:
-    results = job.results or []
-    labels = _labels(job, data)
-    rows = []
-    for r in results:
-        stored = data.runs[data.runs["run_id"] == r.run_id]
-        cmp = compare_with_stored(r, stored.iloc[0].to_dict()) if len(stored) else None
-        rows.append({"arm": labels.get(r.run_id, r.run_id), "status": r.status,
-                     "retrained loss": r.final_val_loss,
-                     "stored loss": cmp["stored_final_val_loss"] if cmp else math.nan,
-                     "matches stored": ("yes" if cmp["equal"] else "no") if cmp else "no "
-                     "stored run of this config"})
+def _draw(both: StudyData, seed: int, views: tuple[str, ...]) -> None:
+    """The retrain beside the stored seeds of its arms, through the study page's own views."""
+    view = View(both, floor(), None, seed)
+    for name in views:
+        VIEWS[name](view)
+
+
+def _result(job, study_id: str, data: StudyData) -> None:
+    """The finished retrain: a table and plain sentences against the stored runs of the same
+    config, then the retrain drawn beside the stored seeds."""
+    mine = _retrained(study_id, job.key, job.results or [])
+    matches = results.match_stored(data, mine)
     st.success(f"Retrain finished ({job.elapsed:.0f} s" + (", from the cache" if job.cached
                                                              else "") + ").")
-    st.dataframe(pd.DataFrame(rows), hide_index=True,
-                 column_config={"retrained loss": st.column_config.NumberColumn(format="%.4f"),
-                                "stored loss": st.column_config.NumberColumn(format="%.4f")})
-    for r in results:
-        if r.status == "diverged":
-            st.warning(f"{labels.get(r.run_id, r.run_id)} diverged at step {r.diverged_at}: "
-                       "its loss blew up and training stopped. That is a result, not a crash.")
-    if not any(data.runs["run_id"].isin([r.run_id for r in results])):
-        st.caption("No stored run has this exact config (stored runs use "
-                   f"{BASELINE.steps:,} steps and seeds {', '.join(map(str, SEEDS))}), so the "
-                   "chart puts your runs beside the stored runs' first steps instead.")
-    _curves_chart(job, data, job.partial_curves())
+    st.dataframe(pd.DataFrame([{
+        "arm": m.arm, "seed": m.seed, "status": r.status,
+        "retrained loss": _loss(r.final_val_loss), "stored loss": _loss(m.stored_loss),
+        "matches stored": m.short} for m, r in zip(matches, mine.runs.itertuples(),
+                                                   strict=True)]), hide_index=True)
+    st.markdown("\n".join(f"- {m.sentence}" for m in matches))
+    stored_seeds = ", ".join(str(s) for s in sorted(set(
+        data.runs.loc[data.runs["arm"].isin(mine.arm_keys), "seed"])))
+    st.caption(f"Below, each retrained arm beside its stored runs (seeds {stored_seeds or 'none'}"
+               f"; median and band), through this page's own charts.")
+    # runs of the stored length: every view of the page compares like with like
+    stored_steps = set(data.runs.loc[data.runs["arm"].isin(mine.arm_keys), "steps"])
+    full = stored_steps == {job.configs[0].steps}
+    views = [v for v in catalog.get(study_id).views if v in VIEWS] if full else []
+    _draw(results.beside_stored(data, mine), job.configs[0].seed,
+          ("loss_curves", *(v for v in views if v != "loss_curves")))

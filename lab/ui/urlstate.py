@@ -7,42 +7,11 @@ parameter and falls back to the default; it never raises.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import streamlit as st
 
-
-@dataclass(frozen=True)
-class Param:
-    """One URL parameter: its name, type ('int', 'float' or 'choice'), default, and either
-    its allowed values (choice) or inclusive (low, high) bounds (int, float)."""
-
-    name: str
-    kind: str
-    default: object
-    choices: tuple = ()
-    bounds: tuple[float, float] | None = None
-
-    def parse(self, raw: str) -> object:
-        """The value a URL string stands for; ValueError says why it is refused."""
-        if self.kind == "choice":
-            match = [c for c in self.choices if str(c) == raw]
-            if not match:
-                raise ValueError(f"not one of {', '.join(map(str, self.choices))}")
-            return match[0]
-        try:  # our own words: int()'s message would quote the raw value into the page
-            value = int(raw) if self.kind == "int" else float(raw)
-        except ValueError:
-            raise ValueError("not a whole number" if self.kind == "int" else "not a number") \
-                from None
-        if not math.isfinite(value):
-            raise ValueError("not a finite number")
-        low, high = self.bounds or (-math.inf, math.inf)
-        if not low <= value <= high:
-            raise ValueError(f"outside {low:g}..{high:g}")
-        return value
+from lab.studies.params import Param
 
 
 def quoted(raw: str, limit: int = 40) -> str:

@@ -13,7 +13,9 @@ import pandas as pd
 import streamlit as st
 
 from lab.data.studydata import FAILED_LOSS, StudyData, arm_summary
-from lab.ui import charts, definitions
+from lab.measure.metrics import REACH_THRESHOLD, probe_bin
+from lab.measure.registry import METRICS, PROBE_BIN_LABELS, SATURATION_RULE, markdown_safe
+from lab.ui import charts
 
 
 @dataclass(frozen=True)
@@ -32,8 +34,9 @@ class View:
         return df.assign(arm=df["arm"].map(self.data.label))
 
     def summary(self, column: str) -> pd.DataFrame:
-        """Per arm (label): median, lo, hi, n of a run column over seeds."""
-        s = arm_summary(self.data, column)
+        """Per arm (label): median, lo, hi, n of a run column over seeds; a failed median
+        (inf) is left blank: charts draw no bar for it and the status says why."""
+        s = arm_summary(self.data, column).replace([np.inf], np.nan)
         return s.rename(columns={"arm": "key", "label": "arm", "min": "lo", "max": "hi"})
 
 
@@ -112,12 +115,12 @@ def spectral_radius(v: View) -> None:
 
 def grad_decay(v: View) -> None:
     st.subheader("Gradient decay through time")
-    t = definitions.constant("REACH_THRESHOLD")
+    t = REACH_THRESHOLD
     _show(curve_chart(v, "grad_decay", "norm", x="k", log_y=True,
                       rule=(t, f"reach threshold {t:g}"),
                       y_title="normalised ‖dL_t/dh_(t-k)‖ (log)"))
     s = v.summary("gradient_reach")
-    st.caption(definitions.gradient_reach_text() + " Reach per arm (median, min to max): "
+    st.caption(METRICS["gradient_reach"].quote() + " Reach per arm (median, min to max): "
                + "; ".join(f"{r.arm} {r.median:g} ({r.lo:g} to {r.hi:g})"
                            for r in s.itertuples()) + ".")
 
@@ -126,8 +129,9 @@ def final_loss(v: View) -> None:
     st.subheader("Final held-out loss")
     _show(charts.bars_with_range(v.summary("final_val_loss"), order=v.order, floor=v.floor,
                                  y_title="final held-out loss (nats/char)"))
-    st.caption("Bar = median over seeds, black rule = min to max. Diverged runs have no "
-               "final loss and are left out of the bar (see the status above).")
+    st.caption("Bar = median over seeds, a failed seed counting as the worst loss (no bar "
+               "where most seeds failed); black rule = min to max of the seeds that finished "
+               "(see the status above).")
 
 
 def final_loss_vs_params(v: View) -> None:
@@ -149,14 +153,14 @@ def memory_horizon(v: View) -> None:
         tab[col.replace("_", " ")] = [f"{s.at[a, 'median']:g} ({s.at[a, 'lo']:g}-{s.at[a, 'hi']:g})"
                     for a in v.order]
     st.dataframe(tab, hide_index=True)
-    st.caption(definitions.memory_horizon_text() + " " + definitions.gradient_reach_text())
+    st.caption(METRICS["memory_horizon"].quote() + " " + METRICS["gradient_reach"].quote())
 
 
 def probe_table(v: View) -> pd.DataFrame:
     """Probe accuracy per arm (rows) and distance bin (columns): the median over seeds of
     each run's mean accuracy within the bin."""
     pr = v.data.table("probe").copy()
-    pr["bin"] = pr["k"].map(definitions.probe_bin)
+    pr["bin"] = pr["k"].map(probe_bin)
     per_run = pr.groupby(["arm", "seed", "bin"], as_index=False)[["accuracy", "chance"]].mean()
     return per_run.groupby(["arm", "bin"], as_index=False)[["accuracy", "chance"]].median()
 
@@ -164,7 +168,7 @@ def probe_table(v: View) -> pd.DataFrame:
 def probe_bins(v: View) -> None:
     st.subheader("Memory probe accuracy by lookback distance")
     tab = v.labelled(probe_table(v))
-    bins = definitions.bin_labels()
+    bins = list(PROBE_BIN_LABELS)
     wide = tab.pivot(index="arm", columns="bin", values="accuracy").reindex(
         index=v.order, columns=bins)
     st.dataframe(wide.map(lambda x: f"{x:.0%}" if pd.notna(x) else "-"))
@@ -173,9 +177,9 @@ def probe_bins(v: View) -> None:
                            x_title="characters back (k)", y_title="probe accuracy",
                            highlight=v.highlight))
     chance = tab.groupby("bin")["chance"].median().reindex(bins)
-    st.caption(definitions.probe_text() + " Best constant guess per bin (median): "
+    st.caption(METRICS["probe_accuracy"].quote() + " Best constant guess per bin (median): "
                + ", ".join(f"{b} {c:.0%}" for b, c in chance.items() if pd.notna(c)) + ". "
-               + definitions.memory_horizon_text())
+               + METRICS["memory_horizon"].quote())
 
 
 def _status_counts(runs: pd.DataFrame) -> str:
@@ -191,19 +195,18 @@ def hidden_stats(v: View) -> None:
              "h_max": "max"}
     tab = v.labelled(last.groupby("arm", as_index=False)[list(names)].median())
     tab = tab.rename(columns=names).set_index("arm").reindex(v.order).reset_index()
-    rules = definitions.saturation_rule()
     tab["runs"] = [_status_counts(v.data.of_arm(a.key)) for a in v.data.arms]
-    tab["saturated when"] = [rules.get(a.overrides.get("activation", ""), "-")
+    tab["saturated when"] = [SATURATION_RULE.get(a.overrides.get("activation", ""), "-")
                              for a in v.data.arms]
     number = st.column_config.NumberColumn(format="%.3g")
     st.dataframe(tab, hide_index=True, column_config={
         **{c: number for c in ("mean", "std", "min", "max")},
         "saturated": st.column_config.NumberColumn(format="percent")})
     st.caption("Medians over seeds of the statistics at each run's last checkpoint. "
-               + definitions.saturation_text())
+               + METRICS["h_saturated_final"].quote())
     st.markdown("**Stability**: " + " · ".join(
         f"{a.label}: {_status_counts(v.data.of_arm(a.key))}" for a in v.data.arms))
-    st.caption(definitions.status_text())
+    st.caption(METRICS["run_status"].quote())
 
 
 def grad_norm_log(v: View) -> None:
@@ -244,8 +247,8 @@ def context_accuracy(v: View) -> None:
                               fmt=".5f", y_title="P(illegal next char), median"))
     legal = _medians(v, {"next_char_legal_true": "true", "next_char_legal_own": "own"})
     top = ", ".join(f"{r.arm} {r.value:.1%} ({r.measure} text)" for r in legal.itertuples())
-    st.caption(f"{definitions.doc('illegal_mass', 'analyses')} Log scale. The most likely next "
-               f"character is legal in: {top}.")
+    mass = markdown_safe(METRICS["illegal_mass"].definition)
+    st.caption(f"{mass} Log scale. The most likely next character is legal in: {top}.")
 
 
 def error_compounding(v: View) -> None:
@@ -276,7 +279,7 @@ def category_separation(v: View) -> None:
     _show(charts.bars_with_range(v.summary("category_separation"), order=v.order,
                                  chance=chance if np.isfinite(chance) else None,
                                  y_title="nearest-centroid accuracy"))
-    st.caption(definitions.category_text() + " Chance = always guessing the most common "
+    st.caption(METRICS["category_separation"].quote() + " Chance = always guessing the most common "
                "category.")
 
 

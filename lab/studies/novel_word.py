@@ -1,0 +1,102 @@
+"""Study 8: where a never-seen word ("zog") lands in the trained baseline's hidden space."""
+
+from __future__ import annotations
+
+from lab.data.studydata import StudyData, zog_hits
+from lab.language import grammar
+from lab.measure.registry import METRICS
+from lab.studies import evidence as ev
+from lab.studies import prose as pr
+from lab.studies.params import Param
+from lab.studies.study import Arm, Observation, Study
+from lab.studies.verdicts import Verdict, build, inconclusive
+
+CLAIM = "zog lands nearest to the words of the category it replaced"
+WORDS = tuple(w for w in grammar.VOCABULARY if w != grammar.SENTENCE_END)
+WORD = Param("word", "choice", "man" if "man" in WORDS else WORDS[0], WORDS)  # replaced word
+_NONE = "No novel-word readings are stored (0 replaced words)."
+
+
+def verdict(data: StudyData) -> Verdict:
+    """Per seed, mean cosine of zog to its replaced word's category-mates vs to other words;
+    and in every seed zog's nearest category is its own for most replaced words."""
+    hits = zog_hits(data.novel)
+    if hits.empty:
+        return inconclusive(CLAIM, "no novel-word readings are stored")
+    per_run = hits.groupby("run_id")[["own_cos", "other_cos", "hit"]].mean()
+    if len(per_run) < ev.MIN_SEEDS:
+        return inconclusive(CLAIM, f"novel-word readings exist for {len(per_run)} seed(s); "
+                            f"at least {ev.MIN_SEEDS} are needed")
+    checks = [
+        ev.compare_values("category-mates", per_run["own_cos"], "other words",
+                          per_run["other_cos"], METRICS["cosine"],
+                          "zog is closer to its replaced word's category-mates than to other "
+                          "words"),
+        ev.threshold_check("hit rate", per_run["hit"].astype(float), 0.5,
+                           METRICS["zog_hit_rate"], "in every seed zog's nearest category is "
+                           "the replaced word's for most replaced words", above=True),
+    ]
+    note = (f"Read over {hits['replaced'].nunique()} replaced words (one-word categories "
+            f"skipped) in {len(per_run)} seeds.")
+    return build(CLAIM, checks, [note])
+
+
+def example(data: StudyData, replaced: str = "man") -> str:
+    nw = data.novel
+    if nw.empty:
+        return _NONE
+    seed = int(nw["seed"].min())
+    rows = nw[nw["seed"] == seed]
+    if replaced not in set(rows["replaced"]):
+        replaced = str(rows["replaced"].iloc[0])
+    g = rows[(rows["replaced"] == replaced) & (rows["word"] != "zog")].sort_values("rank")
+    top = ", ".join(f"{w} ({c}, {x:.3f})" for w, c, x in
+                    g[["word", "category", "cosine"]].head(3).itertuples(index=False))
+    own = g[g["word"] == replaced]
+    rank = f"{int(own['rank'].iloc[0])}" if len(own) else pr.NA
+    return (f"With seed {seed}, zog replacing '{replaced}' lands nearest to {top} (cosine); "
+            f"'{replaced}' itself ranks {rank} of {len(g)}.")
+
+
+def rate(data: StudyData) -> str:
+    h = zog_hits(data.novel)
+    if h.empty:
+        return _NONE
+    per_seed = h.groupby("run_id")["hit"].mean()
+    return (f"Over {len(h)} (word, seed) readings, zog's nearest category is the replaced "
+            f"word's in {pr.pct(h['hit'].mean())} (per seed {pr.pct(per_seed.min())} to "
+            f"{pr.pct(per_seed.max())}); a random pick among the {len(grammar.CATEGORIES)} "
+            f"categories would be right {pr.pct(1 / len(grammar.CATEGORIES))} of the time.")
+
+
+def by_category(data: StudyData) -> str:
+    h = zog_hits(data.novel)
+    if h.empty:
+        return _NONE
+    share = h.groupby("own")["hit"].mean().sort_values(ascending=False)
+    return ("Share of readings where zog lands nearest its own category, by category: "
+            + "; ".join(f"{c} {pr.pct(r)}" for c, r in share.items()) + ".")
+
+
+STUDY = Study(
+    id="novel_word", number=8, title="A novel word", group="Representations",
+    question="Where does a word the network never saw end up in its hidden space?",
+    hypothesis="A word is known by the company it keeps: reading 'zog' in the slots of a "
+    "known word, the network should place zog's word-end state nearest to the words that "
+    "share those slots, the replaced word's category-mates.",
+    arms=(Arm("baseline", "baseline", {}),),
+    metric=METRICS["zog_hit_rate"],
+    views=("novel_word",),
+    params=(WORD,),
+    highlight=False,
+    verdict=verdict,
+    observations=(
+        Observation("When zog replaces 'man', which words does it land nearest?", example),
+        Observation("How often does zog land nearest its replaced word's category?", rate),
+        Observation("Does it work equally well for every category?", by_category),
+    ),
+    takeaway=pr.lesson(
+        "Context alone placed a never-seen word: zog lands among the category-mates of the "
+        "word it replaced, in every seed.",
+        "Context alone did not place zog among its category-mates in these runs.", rate),
+)
