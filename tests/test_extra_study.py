@@ -87,3 +87,10 @@ def test_register_refuses_a_taken_id_or_number():
         catalog.register(catalog.get("tbptt"))
     with pytest.raises(ValueError, match="unknown study"):
         catalog.get("toy_clip")
+
+
+def test_every_view_a_study_names_has_a_renderer():
+    from lab.ui.template import RENDERERS
+
+    for s in catalog.STUDIES.values():
+        assert set(s.views) <= set(RENDERERS), (s.id, set(s.views) - set(RENDERERS))

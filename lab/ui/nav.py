@@ -26,12 +26,8 @@ class StudyPage:
     path: str  # relative to the repository root, e.g. "pages/01_initialization.py"
 
 
-def study(study_id: str):
-    """The study's registry entry (lab.studies.catalog); ValueError for an unknown id."""
-    return catalog.get(study_id)
-
-
 def study_page(study_id: str) -> StudyPage:
+    """Where and under what title the sidebar shows a study; ValueError for an unknown id."""
     s = catalog.get(study_id)
     return StudyPage(study_id, s.number, s.title, s.question, f"pages/{s.page}")
 
