@@ -14,8 +14,8 @@ import textwrap
 import pandas as pd
 
 from lab.data.store import DEFAULT_DB, StoreUnavailable, open_reader
-from lab.data.studydata import FAILED_RULE, StudyData, arm_summary, floor, load_study
-from lab.measure.registry import FAILED_SEEDS, METRICS, Metric
+from lab.data.studydata import StudyData, arm_summary, floor, load_study
+from lab.measure.registry import FAILED_RULE, FAILED_SEEDS, METRICS, Metric
 from lab.studies.catalog import STUDIES, Study, get
 from lab.studies.evidence import EFFECT_RULE
 
