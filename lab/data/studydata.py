@@ -16,7 +16,7 @@ import pandas as pd
 from lab.data.store import Store
 from lab.language import grammar
 from lab.measure.metrics import DIVERGE_LOSS
-from lab.measure.registry import FAILED_RULE, FAILED_WORST, seed_median
+from lab.measure.registry import FAILED_WORST, seed_median
 
 if TYPE_CHECKING:  # a study's arms come from its caller: this layer sits below the studies
     from lab.studies.study import Arm
@@ -25,7 +25,7 @@ TABLES = ("curves", "checkpoints", "samples", "grad_decay", "probe", "series")
 RUNNING = "running"  # the status of a retrain's run still in training (partial curves only)
 
 FAILED_LOSS = DIVERGE_LOSS  # the engine's divergence bound (3x uniform guessing), one definition
-__all__ = ["FAILED_LOSS", "FAILED_RULE", "RUNNING", "StudyData", "arm_summary", "build", "floor",
+__all__ = ["FAILED_LOSS", "RUNNING", "StudyData", "arm_summary", "build", "floor",
            "load_study", "mark_failed", "zog_hits"]
 
 
@@ -98,8 +98,8 @@ class StudyData:
 
 
 def mark_failed(runs: pd.DataFrame) -> pd.Series:
-    """The FAILED_RULE applied to run rows (a run still training, status 'running', has not
-    failed: it has no final loss yet)."""
+    """lab.measure.registry.FAILED_RULE applied to run rows (a run still training, status
+    'running', has not failed: it has no final loss yet)."""
     val = runs["final_val_loss"].astype(float)
     bad_val = ~np.isfinite(val) | (val > FAILED_LOSS)
     return (runs["status"] == "diverged") | (bad_val & (runs["status"] != RUNNING))
