@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -136,3 +140,21 @@ def test_scheduled_sampling_zero_is_teacher_forcing():
 def test_one_stack_needs_one_shape():
     with pytest.raises(ValueError, match="share"):
         train_stack([SMALL, SMALL.replace(seq_len=5)], recorders=NONE)
+
+
+def test_torchscript_and_plain_python_give_the_same_bits():
+    # the engine's equations run as TorchScript, or as plain Python when TorchScript is not
+    # available (PYTORCH_JIT=0 turns torch.jit.script into a no-op): same ops, same numbers
+    code = ("import sys, torch; from lab.training.engine import train_stack; "
+            "from lab.training.model import recur; from lab.training.config import RunConfig; "
+            "torch.set_num_threads(1); assert not hasattr(recur, 'graph'); "
+            "cfgs = [RunConfig.from_json(s) for s in sys.argv[1:]]; "
+            "sys.stdout.write(''.join(r.weights.hex() + '\\n' for r in "
+            "train_stack(cfgs, recorders=lambda st: [])))")
+    configs = [SMALL, SMALL.replace(activation="relu", seed=7), CLIPPED]
+    env = {**os.environ, "PYTORCH_JIT": "0"}
+    out = subprocess.run([sys.executable, "-c", code, *(c.to_json() for c in configs)],
+                         env=env, capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parent.parent).stdout.split()
+    scripted = train_stack(configs, recorders=NONE)
+    assert [r.weights.hex() for r in scripted] == out

@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 
 # bump when the engine's numbers change for the same config: stored runs keyed by
 # the old hash are then no longer found, never silently mixed with new ones.
-ENGINE_VERSION = 2
+# 3: TorchScript engine; plain tanh (was 2 sigmoid(2a) - 1), in-place baddbmm_ in BPTT, one
+#    norm over all gradients: the same maths, other last bits.
+ENGINE_VERSION = 3
 
 ACTIVATIONS = ("tanh", "relu", "sigmoid", "identity")
 INITS = ("orthogonal", "xavier", "random")

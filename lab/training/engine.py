@@ -13,17 +13,20 @@ from __future__ import annotations
 
 import ctypes
 import io
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+from torch import Tensor
 
 from lab.language import corpus
 from lab.measure.metrics import DIVERGE_LOSS, run_status
+from lab.training import model as rnn  # the TorchScript equations
 from lab.training.config import RunConfig
-from lab.training.model import PARAM_NAMES, StackedRNN, param_count, sort_for_stack
+from lab.training.model import PARAM_NAMES, StackedRNN, param_count, script, sort_for_stack
 from lab.training.results import RunResult
 
 SAMPLING_SEED_OFFSET = 1_000_003  # scheduled-sampling draws use their own stream per run
@@ -114,7 +117,8 @@ class ScheduledSampling:
         return new
 
 
-def loss_and_dlogits(logits: torch.Tensor, targets: torch.Tensor, batch: int):
+@script
+def loss_and_dlogits(logits: Tensor, targets: Tensor, batch: int) -> tuple[Tensor, Tensor]:
     """Per-run chunk loss (sum over the chunk, mean over the batch) and its d/dlogits.
 
     logits (R, N, V), targets (R, N) -> (loss (R,), dlogits (R, N, V)).
@@ -126,14 +130,61 @@ def loss_and_dlogits(logits: torch.Tensor, targets: torch.Tensor, batch: int):
     return nll.sum(1) / batch, dlogits.div_(batch)
 
 
-def _kill(st: Stack, bad: torch.Tensor, h: torch.Tensor) -> None:
-    """Stop diverged runs: zero their weights and state so no NaN reaches a later op."""
-    for r in torch.nonzero(bad).flatten().tolist():
-        st.diverged_at[r] = st.step
-    st.alive &= ~bad
-    for n in PARAM_NAMES:
-        st.model.p[n][bad] = 0.0
-    h[bad] = 0.0
+@script
+def learn(x: Tensor, hs: Tensor, logits: Tensor, targets: Tensor, params: list[Tensor],
+          groups: list[tuple[int, int, int]], lr: Tensor, clip: Tensor,
+          trains_whh: Tensor | None, alive: Tensor,
+          diverge_loss: float = DIVERGE_LOSS) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Loss, BPTT, each run's clip and SGD step from a forward pass over one chunk.
+
+    params ([Wxh, Whh, bh, Why, by], stacked) and alive (R,) are updated in place: a run whose
+    loss or gradient norm is not finite, or whose loss passes diverge_loss, stops (alive False,
+    weights zeroed, so no NaN reaches a later op). Returns per-run (loss per char, pre-clip
+    gradient norm, clip fired, stopped at this step).
+    """
+    R, B, T = x.shape
+    loss, dlogits = loss_and_dlogits(logits, targets, B)
+    grads, _ = rnn.backprop(x, hs, dlogits, params[1], params[3], groups)
+    if trains_whh is not None:
+        grads[1].mul_(trains_whh)  # reservoir runs (0) keep their W_hh
+    # clip: each run's global L2 norm over all its parameters, measured before clipping
+    gnorm = torch.linalg.vector_norm(torch.cat([g.reshape(R, -1) for g in grads], 1), dim=1)
+    loss_char = loss / T
+    ok = (loss_char <= diverge_loss) & (gnorm < math.inf)  # NaN fails both
+    bad = alive & ~ok
+    alive.logical_and_(ok)
+    scale = lr * torch.clamp(clip / (gnorm + 1e-12), max=1.0)
+    if not bool(alive.all()):
+        scale = scale.where(alive, 0.0)
+        for i in range(len(params)):
+            dead = ~alive.view([R] + [1] * (params[i].dim() - 1))
+            params[i].masked_fill_(dead, 0.0)
+            grads[i].masked_fill_(dead, 0.0)
+    # step: plain SGD, each run with its own learning rate
+    per_run = [scale.view([R] + [1] * (g.dim() - 1)) for g in grads]
+    torch._foreach_sub_(params, torch._foreach_mul(grads, per_run))
+    clipped = gnorm > clip
+    return loss_char, gnorm, clipped, bad
+
+
+@script
+def train_step(stream: Tensor, starts: Tensor, step: int, h: Tensor, params: list[Tensor],
+               groups: list[tuple[int, int, int]], lr: Tensor, clip: Tensor,
+               trains_whh: Tensor | None,
+               alive: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """One teacher-forced step, all in TorchScript: read the step-th chunk of every track
+    (starts (R, B, T+1): the tracks' offsets + 0..T), forward from h (R, B, H), learn();
+    returns learn()'s four values and the state to carry."""
+    R, B, T1 = starts.shape
+    chunk = stream.take((starts + step * (T1 - 1)) % stream.numel())  # (R, B, T+1)
+    x, targets = chunk[:, :, :-1], chunk[:, :, 1:].transpose(1, 2).reshape(R, (T1 - 1) * B)
+    hs = rnn.recur(rnn.embed(x.transpose(1, 2), params[0], params[2]), h, params[1],
+                     groups)
+    logits = rnn.readout(hs[:, 1:].reshape(R, (T1 - 1) * B, -1), params[3], params[4])
+    loss_char, gnorm, clipped, bad = learn(x, hs, logits, targets, params, groups, lr, clip,
+                                           trains_whh, alive)
+    h = hs.select(1, T1 - 1).where(alive.view(R, 1, 1), 0.0)  # the graph ends here (TBPTT)
+    return loss_char, gnorm, clipped, bad, h
 
 
 def train_stack(
@@ -165,46 +216,34 @@ def train_stack(
     if recorders is None or callable(recorders):
         recorders = (recorders or default_recorders)(st)
     st.recorders = recorders
-    p = st.model.p
-    offsets = torch.stack([_tracks(c, N) for c in configs])  # (R, B)
-    span = torch.arange(T + 1)
+    params = [st.model.p[n] for n in PARAM_NAMES]
+    starts = torch.stack([_tracks(c, N) for c in configs]).unsqueeze(-1) + torch.arange(T + 1)
     lr = torch.tensor([c.lr for c in configs])
     clip = torch.tensor([c.clip for c in configs])
-    trains_whh = torch.tensor([0.0 if c.freeze_whh else 1.0 for c in configs]).view(R, 1, 1)
+    trains_whh = torch.tensor([0.0 if c.freeze_whh else 1.0 for c in configs]).view(R, 1, 1) \
+        if any(c.freeze_whh for c in configs) else None
     sampler = ScheduledSampling(configs) if any(c.sampling > 0 for c in configs) else None
+    codes = st.model.codes
     h = torch.zeros(R, B, st.model.H)  # carried hidden state (R, B, H)
 
     for rec in recorders:
         rec.on_checkpoint(st)
     for step in range(c0.steps):
-        # batch: the next T+1 characters of every track
-        pos = (offsets.unsqueeze(-1) + step * T + span) % N  # (R, B, T+1)
-        chunk = stream[pos]
-        x, targets = chunk[..., :-1], chunk[..., 1:].transpose(1, 2).reshape(R, T * B)
-        if sampler:
-            sampler.start_chunk(step, c0.steps, x)
-        # forward, loss, backward
-        fw = st.model.forward(x, h, feed=sampler)
-        loss, dlogits = loss_and_dlogits(fw.logits, targets, B)
-        grads, _ = st.model.backward(fw, dlogits)
-        grads["Whh"].mul_(trains_whh)  # reservoir runs keep their W_hh
-        # clip: each run's global L2 norm, measured before clipping
-        # summed param by param in a fixed order, so a run's norm is bit-identical alone or stacked
-        gnorm = sum(g.pow(2).flatten(1).sum(1) for g in grads.values()).sqrt()
-        loss_char = loss / T
-        bad = st.alive & ~(torch.isfinite(loss_char) & torch.isfinite(gnorm)
-                           & (loss_char <= DIVERGE_LOSS))
+        with torch.inference_mode():  # no autograd bookkeeping on any op
+            if sampler is None:
+                loss_char, gnorm, clipped, bad, h = train_step(
+                    stream, starts, step, h, params, codes, lr, clip, trains_whh, st.alive)
+            else:
+                chunk = stream[(starts + step * T) % N]  # (R, B, T+1): the next T+1 chars
+                targets = chunk[..., 1:].transpose(1, 2).reshape(R, T * B)
+                sampler.start_chunk(step, c0.steps, chunk[..., :-1])
+                fw = st.model.forward(chunk[..., :-1], h, feed=sampler)
+                loss_char, gnorm, clipped, bad = learn(fw.x, fw.hs, fw.logits, targets, params,
+                                                       codes, lr, clip, trains_whh, st.alive)
+                h = fw.hs[:, -1].where(st.alive.view(R, 1, 1), 0.0)
         if bad.any():
-            _kill(st, bad, h)
-        if not st.alive.all():
-            for g in grads.values():
-                g[~st.alive] = 0.0
-        clipped = gnorm > clip
-        scale = (lr * torch.clamp(clip / (gnorm + 1e-12), max=1.0)).where(st.alive, 0.0)
-        # step: plain SGD, each run with its own learning rate
-        for n in PARAM_NAMES:
-            p[n].sub_(grads[n] * scale.view(R, *([1] * (grads[n].dim() - 1))))
-        h = fw.hs[:, -1].where(st.alive.view(R, 1, 1), 0.0)  # carry; the graph ends here (TBPTT)
+            for r in torch.nonzero(bad).flatten().tolist():
+                st.diverged_at[r] = step
         st.step = step + 1
         for rec in recorders:
             rec.on_step(st, loss_char, gnorm, clipped)

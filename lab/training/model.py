@@ -7,19 +7,28 @@ once; runs never mix (bmm is per run). The backward pass is written out like
 min-char-rnn: it avoids autograd's per-op overhead and hands back dL/dh_t for every t,
 which the gradient-decay analysis needs. tests/test_model.py checks it against
 torch.nn.RNN and autograd.
+
+The equations below are TorchScript functions (`torch.jit.script`: compiled in
+milliseconds by torch's own interpreter, no C++ compiler): the same ATen ops as the Python
+code they are written in, so the same bits, with less per-op overhead, and run without
+holding the GIL, so two trainings in two threads of one server use two cores.
 """
 
 from __future__ import annotations
 
+import logging
 import math
+import warnings
 from dataclasses import dataclass
 
 import torch
+from torch import Tensor
 
 from lab.language.alphabet import VOCAB_SIZE
 from lab.training.config import ACTIVATIONS, RunConfig
 
 V = VOCAB_SIZE
+log = logging.getLogger(__name__)
 
 
 def init_whh(init: str, hidden: int, gen: torch.Generator) -> torch.Tensor:
@@ -62,6 +71,127 @@ def param_count(cfg: RunConfig) -> int:
     return V * h + (0 if cfg.freeze_whh else h * h) + h + h * V + V
 
 
+def script(fn):
+    """fn compiled by TorchScript, or fn itself if that fails (e.g. no .py sources shipped).
+
+    Both run the same ATen ops in the same order, so the same bits (tests/test_engine.py
+    trains with PYTORCH_JIT=0 and compares); the fallback is only slower. torch 2.13 marks
+    torch.jit.script deprecated; it is still the one way to leave the GIL without a compiler.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "`torch.jit.script` is deprecated", DeprecationWarning)
+        try:
+            return torch.jit.script(fn)
+        except Exception as e:  # noqa: BLE001  (any failure: run the same code eagerly)
+            log.warning("TorchScript unavailable for %s (%s): running it as plain Python",
+                        fn.__name__, str(e).strip().splitlines()[0] if str(e).strip() else e)
+            return fn
+
+
+# --- the equations, as TorchScript over stacked tensors ------------------------------------
+# groups: (index in ACTIVATIONS, first run, end run): each activation is one slice of the stack.
+
+@script
+def _act(code: int, a: Tensor, out: Tensor) -> None:
+    if code == 0:
+        torch.tanh(a, out=out)
+    elif code == 1:
+        torch.clamp_min(a, 0.0, out=out)
+    elif code == 2:
+        torch.sigmoid(a, out=out)
+    else:
+        out.copy_(a)
+
+
+@script
+def activate(a: Tensor, out: Tensor, groups: list[tuple[int, int, int]]) -> Tensor:
+    """out = f_r(a) run by run (run dimension first); one op when the stack has one activation."""
+    if len(groups) == 1:
+        _act(groups[0][0], a, out)
+    else:
+        for code, s, e in groups:
+            _act(code, a[s:e], out[s:e])
+    return out
+
+
+@script
+def derivative(hs: Tensor, groups: list[tuple[int, int, int]]) -> Tensor:
+    """f'(a) written through h = f(a); hs has the run dimension first."""
+    d = torch.empty_like(hs)
+    one = torch.ones([], dtype=hs.dtype)  # 1 - x with a tensor 1: 3x faster than rsub(x, 1.0)
+    for code, s, e in groups:
+        h, d_r = hs[s:e], d[s:e]
+        if code == 0:
+            torch.sub(one, torch.mul(h, h, out=d_r), out=d_r)  # 1 - h^2
+        elif code == 1:
+            d_r.copy_(h > 0)
+        elif code == 2:
+            torch.mul(h, torch.sub(one, h), out=d_r)  # h (1 - h)
+        else:
+            d_r.fill_(1.0)
+    return d
+
+
+@script
+def embed(x: Tensor, wxh: Tensor, bh: Tensor) -> Tensor:
+    """W_xh[x] + b_h for inputs x (R, ...) -> (R, ..., H)."""
+    R, vocab, H = wxh.shape
+    shape = [R] + [1] * (x.dim() - 1)
+    flat = (x + vocab * torch.arange(R).view(shape)).flatten()  # row of W_xh per (run, x)
+    rows = wxh.view(R * vocab, H).index_select(0, flat)
+    return rows.view(list(x.shape) + [H]).add_(bh.view(shape + [H]))
+
+
+@script
+def recur(xe: Tensor, h0: Tensor, whh: Tensor, groups: list[tuple[int, int, int]]) -> Tensor:
+    """Hidden states hs (R, T+1, B, H), hs[:, 0] = h0, from embedded inputs xe (R, T, B, H)."""
+    R, T, B, H = xe.shape
+    hs = torch.empty(R, T + 1, B, H, dtype=xe.dtype)
+    hv, xv = hs.unbind(1), xe.unbind(1)  # per-t views (R, B, H), made in one op each
+    hv[0].copy_(h0)
+    for t in range(T):
+        activate(torch.baddbmm(xv[t], hv[t], whh), hv[t + 1], groups)
+    return hs
+
+
+@script
+def readout(h: Tensor, why: Tensor, by: Tensor) -> Tensor:
+    """Logits (R, N, V) from hidden states (R, N, H)."""
+    return torch.baddbmm(by.unsqueeze(1), h, why)
+
+
+@script
+def backprop(x: Tensor, hs: Tensor, dlogits: Tensor, whh: Tensor, why: Tensor,
+             groups: list[tuple[int, int, int]]) -> tuple[list[Tensor], Tensor]:
+    """Gradients [Wxh, Whh, bh, Why, by] of the loss whose d/dlogits is dlogits (R, T*B, V),
+    and dL/dh_t (R, T, B, H) for t = 1..T, from the inputs x (R, B, T) and hs of recur()."""
+    R, B, T = x.shape
+    H, vocab = why.shape[1], why.shape[2]
+    hout = hs[:, 1:].reshape(R, T * B, H)  # (R, T*B, H) t-major, a view
+    # Why's gradient as (dlogits^T hout)^T: the same sums, MKL runs it 2x faster
+    g_why = torch.bmm(dlogits.transpose(1, 2), hout).transpose(1, 2)  # (R, H, V)
+    g_by = dlogits.sum(1)  # (R, V)
+    # dL/dh_t from the readout, then accumulated back through time in place, time-major
+    # (T, R, B, H) so each step's slice is contiguous and takes one in-place baddbmm_
+    dh = torch.bmm(dlogits, why.transpose(1, 2)).view(R, T, B, H).transpose(0, 1).contiguous()
+    deriv = derivative(hs[:, 1:], groups)  # (R, T, B, H) f'(a_t), every t in one op
+    da = torch.empty_like(dh)  # (T, R, B, H) dL/da_t
+    whh_t = whh.transpose(1, 2).contiguous()
+    dv, fv, av = dh.unbind(0), deriv.unbind(1), da.unbind(0)  # per-t views, made once
+    for t in range(T - 1, 0, -1):  # through f, then through W_hh into h_{t-1}
+        dv[t - 1].baddbmm_(torch.mul(dv[t], fv[t], out=av[t]), whh_t)
+    torch.mul(dv[0], fv[0], out=av[0])
+    # the weight gradients: every time step in one product each
+    hprev = hs[:, :-1].reshape(R, T * B, H)  # (R, T*B, H) inputs h_{t-1}
+    da_rows = da.transpose(0, 1).reshape(R, T * B, H)  # a view when R = 1
+    g_whh = torch.bmm(hprev.transpose(1, 2), da_rows)  # (R, H, H)
+    g_bh = da_rows.sum(1)  # (R, H)
+    rows = (x.transpose(1, 2).reshape(R, T * B) + vocab * torch.arange(R).view(R, 1)).flatten()
+    g_wxh = torch.zeros(R * vocab, H, dtype=hs.dtype).index_add_(  # each input's row sums dL/da
+        0, rows, da_rows.reshape(R * T * B, H)).view(R, vocab, H)
+    return [g_wxh, g_whh, g_bh, g_why, g_by], dh.transpose(0, 1)
+
+
 @dataclass
 class Forward:
     """What the backward pass needs from a forward pass over one chunk."""
@@ -83,47 +213,23 @@ class StackedRNN:
         per_run = [init_params(c) for c in configs]
         self.p = {n: torch.stack([w[n] for w in per_run]) for n in PARAM_NAMES}
         self.groups = activation_groups([c.activation for c in configs])
-        # tanh(a) = 2 sigmoid(2a) - 1: tanh runs carry 2a, i.e. 2 (W_xh[x] + b_h) + h (2 W_hh).
-        # Doubling is exact in floating point, so this is bit-for-bit 2 * (a) in one fewer op.
-        self.pre = torch.tensor([2.0 if c.activation == "tanh" else 1.0 for c in configs])
+        self.codes = [(ACTIVATIONS.index(a), s, e) for a, s, e in self.groups]  # for TorchScript
 
     def activate(self, a: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-        """out = f_r(a) run by run, where tanh runs' a comes pre-doubled (see self.pre);
-        a and out have the run dimension at position 0."""
-        for act, s, e in self.groups:
-            ACTIVATION_FNS[act](a[s:e], out[s:e])
-        return out
-
-    def activation_fn(self):
-        """activate, or the one activation's own function when the stack has one."""
-        return ACTIVATION_FNS[self.groups[0][0]] if len(self.groups) == 1 else self.activate
+        """out = f_r(a) run by run; a and out have the run dimension first."""
+        return activate(a, out, self.codes)
 
     def recurrent_weights(self) -> torch.Tensor:
-        """W_hh as the forward pass multiplies it: doubled for tanh runs (R, H, H)."""
-        return self.p["Whh"] * self.pre.view(self.R, 1, 1)
+        """W_hh as the forward pass multiplies it (R, H, H)."""
+        return self.p["Whh"]
 
     def derivative(self, hs: torch.Tensor) -> torch.Tensor:
         """f'(a) written through h = f(a); hs has the run dimension first."""
-        d = torch.empty_like(hs)
-        for act, s, e in self.groups:
-            h = hs[s:e]
-            if act == "tanh":
-                torch.sub(_ONE, torch.mul(h, h, out=d[s:e]), out=d[s:e])  # 1 - h^2
-            elif act == "sigmoid":
-                torch.mul(h, 1.0 - h, out=d[s:e])  # h (1 - h)
-            elif act == "relu":
-                d[s:e] = (h > 0).to(hs.dtype)
-            else:
-                d[s:e] = 1.0
-        return d
+        return derivative(hs, self.codes)
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
-        """W_xh[x] + b_h for inputs x (R, ...) -> (R, ..., H), doubled for tanh runs (self.pre)."""
-        shape = (self.R,) + (1,) * (x.dim() - 1)
-        flat = (x + V * torch.arange(self.R).view(shape)).flatten()  # row of W_xh per (run, x)
-        rows = self.p["Wxh"].view(self.R * V, self.H).index_select(0, flat)
-        xe = rows.view(*x.shape, self.H).add_(self.p["bh"].view(*shape, self.H))
-        return xe.mul_(self.pre.view(*shape, 1))  # doubled for tanh runs (see self.pre)
+        """W_xh[x] + b_h for inputs x (R, ...) -> (R, ..., H)."""
+        return embed(x, self.p["Wxh"], self.p["bh"])
 
     def step(self, xe: torch.Tensor, h: torch.Tensor, out: torch.Tensor,
              whh: torch.Tensor | None = None) -> torch.Tensor:
@@ -134,7 +240,7 @@ class StackedRNN:
 
     def readout(self, h: torch.Tensor) -> torch.Tensor:
         """Logits (R, N, V) from hidden states (R, N, H)."""
-        return torch.baddbmm(self.p["by"].unsqueeze(1), h, self.p["Why"])
+        return readout(h, self.p["Why"], self.p["by"])
 
     def forward(self, x: torch.Tensor, h0: torch.Tensor, feed=None) -> Forward:
         """Run a chunk x (R, B, T) from h0 (R, B, H).
@@ -143,18 +249,13 @@ class StackedRNN:
         (it sees the previous step's logits; the gradient does not flow through the choice).
         """
         R, B, T = x.shape
-        hs = torch.empty(R, T + 1, B, self.H)  # (R, T+1, B, H): hs[:, t] is a strided view
-        hs[:, 0] = h0
         whh = self.recurrent_weights()
         if feed is None:
-            # the hot loop: views made once by unbind and ops bound to locals took 10% off
-            # it at the baseline shape (Python's per-op overhead)
-            xv, hv = self.embed(x.transpose(1, 2)).unbind(1), hs.unbind(1)  # T and T+1 views
-            act, baddbmm = self.activation_fn(), torch.baddbmm
-            for t in range(T):
-                act(baddbmm(xv[t], hv[t], whh), hv[t + 1])
+            hs = recur(self.embed(x.transpose(1, 2)), h0, whh, self.codes)  # (R, T+1, B, H)
         else:
             x = x.clone()
+            hs = torch.empty(R, T + 1, B, self.H)  # (R, T+1, B, H)
+            hs[:, 0] = h0
             for t in range(T):
                 if t > 0:
                     new = feed(t, self.readout(hs[:, t]))  # (R, B) or None
@@ -169,33 +270,8 @@ class StackedRNN:
 
         Returns (grads by param name, dL/dh_t as (R, T, B, H) for t = 1..T).
         """
-        R, B, T = fw.x.shape
-        H = self.H
-        hout = fw.hs[:, 1:].reshape(R, T * B, H)
-        grads = {  # Why's gradient as (dlogits^T hout)^T: the same sums, MKL runs it 2x faster
-            "Why": torch.bmm(dlogits.transpose(1, 2), hout).transpose(1, 2),  # (R, H, V)
-            "by": dlogits.sum(1),  # (R, V)
-        }
-        # dL/dh_t from the readout, then accumulated back through time in place
-        dh = torch.bmm(dlogits, self.p["Why"].transpose(1, 2)).view(R, T, B, H)
-        deriv = self.derivative(fw.hs[:, 1:])  # (R, T, B, H) f'(a_t)
-        da = torch.empty_like(dh)  # (R, T, B, H) dL/da_t
-        whh_t = self.p["Whh"].transpose(1, 2).contiguous()
-        dv, fv, av = dh.unbind(1), deriv.unbind(1), da.unbind(1)  # per-t views, made once
-        mul, bmm = torch.mul, torch.bmm
-        for t in range(T - 1, 0, -1):
-            # backprop through f, then through W_hh into h_{t-1} (bmm + add_: a strided
-            # baddbmm_ is slow)
-            dv[t - 1].add_(bmm(mul(dv[t], fv[t], out=av[t]), whh_t))
-        mul(dv[0], fv[0], out=av[0])
-        hprev = fw.hs[:, :-1].reshape(R, T * B, H)  # (R, T*B, H) inputs h_{t-1}
-        da_rows = da.view(R, T * B, H)
-        grads["Whh"] = torch.bmm(hprev.transpose(1, 2), da_rows)  # (R, H, H)
-        grads["bh"] = da_rows.sum(1)  # (R, H)
-        rows = (fw.x.transpose(1, 2).reshape(R, T * B) + V * torch.arange(R).view(R, 1)).flatten()
-        grads["Wxh"] = torch.zeros(R * V, H).index_add_(0, rows, da_rows.reshape(R * T * B, H))
-        grads["Wxh"] = grads["Wxh"].view(R, V, H)  # each input char's row gathers its dL/da
-        return grads, dh
+        grads, dh = backprop(fw.x, fw.hs, dlogits, self.p["Whh"], self.p["Why"], self.codes)
+        return dict(zip(PARAM_NAMES, grads, strict=True)), dh
 
     def state_dict(self, r: int) -> dict[str, torch.Tensor]:
         """Run r's weights as plain (unstacked) tensors."""
@@ -209,27 +285,6 @@ class StackedRNN:
             for n in PARAM_NAMES:
                 model.p[n][r] = torch.as_tensor(w[n], dtype=torch.float32)
         return model
-
-
-_ONE, _MINUS_ONE = torch.tensor(1.0), torch.tensor(-1.0)
-
-
-def _tanh(a2: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-    """tanh(a) = 2 sigmoid(2a) - 1 from a2 = 2a: torch's CPU tanh is unvectorised here, sigmoid
-    is 5x faster. -1 + 2s in one op equals (2s) - 1 bit for bit (2s is exact)."""
-    return torch.add(_MINUS_ONE, torch.sigmoid(a2, out=out), alpha=2.0, out=out)
-
-
-def _identity(a: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-    return out.copy_(a)
-
-
-ACTIVATION_FNS = {
-    "tanh": _tanh,
-    "relu": lambda a, out: torch.clamp_min(a, 0.0, out=out),
-    "sigmoid": lambda a, out: torch.sigmoid(a, out=out),
-    "identity": _identity,
-}
 
 
 def activation_groups(acts: list[str]) -> list[tuple[str, int, int]]:
