@@ -1,11 +1,13 @@
 """Benchmark: the lab's stacked engine against the straightforward torch.nn.RNN training loop.
 
-`python -m lab.bench` measures both in one process, interleaved (nn.RNN, engine, nn.RNN, ...)
-and takes medians, at two shapes, with one torch thread each (as the precompute's workers
-run). The engine side is `train_stack` with every recorder on, its end-of-run cost (final
-checkpoint, analyses) measured apart from the per-step cost and amortised over a full
-30,000-step run. It ends with an estimate of the whole precompute and a line
-`speedup_vs_nn_rnn: X.XX` (baseline shape). `--quick` is a seconds-long smoke of the same.
+`python -m lab.bench` measures, in one process, interleaved (nn.RNN, engine 1 run, 4 runs,
+15 runs, nn.RNN, ...) and takes medians of three, at two shapes, with one torch thread each
+(as training runs). The engine side is `train_stack` with every recorder on, its end-of-run
+cost (final checkpoint, analyses) measured apart from the per-step cost and amortised over a
+full 30,000-step run. The last three lines are machine-readable: `speedup_vs_nn_rnn` (15-run
+stack, baseline), `single_run_speedup_vs_nn_rnn` (baseline), `speedup_large_vs_nn_rnn`
+(single run, H=128, seq_len=50). `--quick` is a seconds-long smoke of the same;
+`--precompute` adds an estimate of the whole precompute.
 """
 
 from __future__ import annotations
@@ -149,42 +151,23 @@ def median_cost(costs: list[EngineCost]) -> EngineCost:
 
 # --- side by side ----------------------------------------------------------------------------
 
-def compare(shape: dict, steps: int, repeats: int, log=print) -> tuple[float, EngineCost]:
-    """Interleaved repeats at one shape: (nn.RNN run-steps/s, the engine's median cost)."""
+STACK_SIZES = (1, 4, 15)  # a retrain's single run, a small study's stack, the clipping study
+
+
+def compare(shape: dict, steps: int, repeats: int,
+            log=print) -> tuple[float, dict[int, EngineCost]]:
+    """Interleaved repeats at one shape: (nn.RNN run-steps/s, the engine's median cost per
+    stack size). The stacks are the bench study's first 1, 4 and 15 runs."""
     configs = study_configs(shape, steps)
-    nn_rates, costs = [], []
+    nn_rates, costs = [], {n: [] for n in STACK_SIZES}
     for i in range(repeats):
         nn_rates.append(steps / nn_rnn_seconds(configs[i % len(configs)], steps))
-        costs.append(engine_cost(configs))
-        log(f"  repeat {i + 1}/{repeats}: nn.RNN {nn_rates[-1]:,.0f} run-steps/s, engine loop "
-            f"{costs[-1].runs / costs[-1].per_step:,.0f} run-steps/s")
-    return statistics.median(nn_rates), median_cost(costs)
-
-
-def matmul_seconds(shape: dict, runs: int, repeats: int = 50) -> float:
-    """Seconds of one training step's batched matmuls alone, on random tensors of the stack's
-    shapes: T recurrent products forward and T-1 backward, the readout, its two gradients and
-    W_hh's gradient. What a step would cost if every other op were free; the ratio it implies
-    bounds any engine built on these bmm calls."""
-    R, B, T, H = runs, BASELINE.batch_size, shape["seq_len"], shape["hidden"]
-    h, w = torch.randn(R, B, H), torch.randn(R, H, H)
-    rows, why, dl = torch.randn(R, T * B, H), torch.randn(R, H, V), torch.randn(R, T * B, V)
-
-    def step():
-        for _ in range(T):
-            torch.baddbmm(h, h, w)
-        torch.bmm(rows, why)
-        torch.bmm(dl, why.transpose(1, 2))
-        torch.bmm(dl.transpose(1, 2), rows)
-        for _ in range(T - 1):
-            torch.bmm(h, w)
-        torch.bmm(rows.transpose(1, 2), rows)
-
-    step()
-    started = time.perf_counter()
-    for _ in range(repeats):
-        step()
-    return (time.perf_counter() - started) / repeats
+        for n in STACK_SIZES:
+            costs[n].append(engine_cost(configs[:n]))
+        log(f"  repeat {i + 1}/{repeats}: nn.RNN {nn_rates[-1]:,.0f} run-steps/s; engine loop "
+            + ", ".join(f"{n} run{'s' * (n > 1)} {c[-1].runs / c[-1].per_step:,.0f}"
+                        for n, c in costs.items()))
+    return statistics.median(nn_rates), {n: median_cost(c) for n, c in costs.items()}
 
 
 def _signature(task: list[RunConfig]) -> tuple:
@@ -248,45 +231,46 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="a fast smoke: few steps, one repeat")
     ap.add_argument("--steps", type=int, help="steps per measurement (default 300, quick 20)")
     ap.add_argument("--repeats", type=int, help="interleaved repeats (default 3, quick 1)")
+    ap.add_argument("--precompute", action="store_true",
+                    help="also estimate the whole precompute (times each distinct stack)")
     args = ap.parse_args(argv)
     steps = args.steps or (20 if args.quick else 300)
     repeats = args.repeats or (1 if args.quick else 3)
     torch.set_num_threads(1)
     keep_freed_memory()  # as the precompute's workers run
     full = BASELINE.steps
-    print(f"threads: torch.set_num_threads(1) on both sides (the precompute's workers run so); "
-          f"{steps} steps per measurement, median of {repeats} interleaved repeats")
+    print(f"threads: torch.set_num_threads(1) on both sides (training runs so); {steps} steps "
+          f"per measurement, median of {repeats} interleaved repeats")
     print(f"nn.RNN: one run at a time, one-hot inputs, nn.RNN(tanh) + nn.Linear, SGD, "
           f"cross-entropy summed over the chunk / batch, clip_grad_norm_, state carried and "
           f"detached, batch {BASELINE.batch_size}")
-    print(f"engine: lab.training.engine.train_stack, default recorders, the {BENCH_STUDY} study's "
-          f"{len(study_configs(SHAPES['baseline'], 1))} runs stacked; fixed costs amortised "
-          f"over {full:,} steps")
+    print(f"engine: lab.training.engine.train_stack, default recorders, the {BENCH_STUDY} "
+          f"study's first 1, 4 and 15 runs as one stack each; fixed costs amortised over "
+          f"{full:,} steps")
     _warm_up()
     ratios, baseline_cost = {}, None
     for name, shape in SHAPES.items():
         print(f"shape {name} (H={shape['hidden']}, seq_len={shape['seq_len']}):")
-        nn_rate, cost = compare(shape, steps, repeats)
-        ratios[name] = cost.rate(full) / nn_rate
-        baseline_cost = baseline_cost or cost
-        print(f"  nn.RNN: {nn_rate:,.0f} run-steps/s")
-        print(f"  engine: {cost.runs / cost.per_step:,.0f} run-steps/s in the loop; "
-              f"{cost.per_checkpoint:.3f} s per checkpoint, {cost.once:.2f} s once per stack "
-              f"(setup, final checkpoint, analyses); effective at {full:,} steps: "
-              f"{cost.rate(full):,.0f} run-steps/s")
-        print(f"  ratio engine / nn.RNN: {ratios[name]:.2f}")
-        floor_s = matmul_seconds(shape, cost.runs)
-        print(f"  the step's batched matmuls alone: {floor_s * 1e3:.2f} ms of the loop's "
-              f"{cost.per_step * 1e3:.2f} ms per step; were all else free: "
-              f"{cost.runs / floor_s / nn_rate:.2f}x nn.RNN")
-    serial, wall, runs, stacks = precompute_estimate(baseline_cost, max(steps // 5, 10),
-                                                     measure_each=not args.quick)
-    how = "cost model scaled from the baseline" if args.quick else "each stack timed"
-    print(f"precompute estimate ({how}): {runs} runs in {stacks} stacks of {full:,} steps, "
-          f"{serial / 3600:.2f} h of one core; {WORKERS} workers x 1 thread: "
-          f"{wall / 3600:.2f} h wall (novel word included; two busy cores may each run slower "
-          f"than one measured alone)")
-    print(f"speedup_vs_nn_rnn: {ratios['baseline']:.2f}")
+        nn_rate, costs = compare(shape, steps, repeats)
+        baseline_cost = baseline_cost or costs[STACK_SIZES[-1]]
+        print(f"  nn.RNN, one run at a time: {nn_rate:,.0f} run-steps/s")
+        for n, cost in costs.items():
+            ratios[name, n] = cost.rate(full) / nn_rate
+            print(f"  engine, {n:>2} run{'s' * (n > 1)}: {cost.rate(full):,.0f} run-steps/s "
+                  f"effective at {full:,} steps (loop {cost.runs / cost.per_step:,.0f}; "
+                  f"{cost.per_checkpoint:.3f} s per checkpoint, {cost.once:.2f} s once); "
+                  f"ratio engine / nn.RNN: {ratios[name, n]:.2f}")
+    if args.precompute:
+        serial, wall, runs, stacks = precompute_estimate(baseline_cost, max(steps // 5, 10),
+                                                         measure_each=not args.quick)
+        how = "cost model scaled from the baseline" if args.quick else "each stack timed"
+        print(f"precompute estimate ({how}): {runs} runs in {stacks} stacks of {full:,} steps, "
+              f"{serial / 3600:.2f} h of one core; {WORKERS} workers x 1 thread: "
+              f"{wall / 3600:.2f} h wall (novel word included; two busy cores may each run "
+              f"slower than one measured alone)")
+    print(f"speedup_vs_nn_rnn: {ratios['baseline', 15]:.2f}")
+    print(f"single_run_speedup_vs_nn_rnn: {ratios['baseline', 1]:.2f}")
+    print(f"speedup_large_vs_nn_rnn: {ratios['large', 1]:.2f}")
     return 0
 
 

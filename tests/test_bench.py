@@ -1,5 +1,6 @@
-"""The benchmark's smoke: `python -m lab.bench --quick` prints both sides, both shapes, the
-precompute estimate, and ends with the machine-readable speedup line."""
+"""The benchmark's smoke: `python -m lab.bench --quick` prints nn.RNN and the engine's three
+stack sizes at both shapes, and ends with the three machine-readable speedup lines. Format
+only: timings are the benchmark's job, not a unit test's (a busy machine moves them)."""
 
 from __future__ import annotations
 
@@ -18,12 +19,14 @@ def test_quick_bench_output_format(capsys):
         torch.set_num_threads(before)
     lines = capsys.readouterr().out.strip().splitlines()
     text = "\n".join(lines)
-    for needle in ("shape baseline (H=64, seq_len=25)", "shape large (H=128, seq_len=50)",
-                   "nn.RNN:", "engine:", "effective at 30,000 steps", "precompute estimate"):
+    for needle in ("shape baseline (H=64, seq_len=25)", "shape large (H=128, seq_len=50)"):
         assert needle in text, needle
-    ratios = [float(x) for x in re.findall(r"ratio engine / nn.RNN: (\d+\.\d\d)", text)]
-    bounds = [float(x) for x in re.findall(r"were all else free: (\d+\.\d\d)x", text)]
-    assert len(ratios) == len(bounds) == 2
-    assert all(b > r for r, b in zip(ratios, bounds, strict=True)), (ratios, bounds)
-    assert re.fullmatch(r"speedup_vs_nn_rnn: \d+\.\d\d", lines[-1]), lines[-1]
-    assert float(lines[-1].split()[-1]) > 0
+    assert len(re.findall(r"nn\.RNN, one run at a time: [\d,]+ run-steps/s", text)) == 2
+    for runs in ("1 run", "4 runs", "15 runs"):
+        found = re.findall(rf"engine, +{runs}: [\d,]+ run-steps/s effective at 30,000 steps.*"
+                           r"ratio engine / nn\.RNN: \d+\.\d\d", text)
+        assert len(found) == 2, runs
+    names = ("speedup_vs_nn_rnn", "single_run_speedup_vs_nn_rnn", "speedup_large_vs_nn_rnn")
+    for name, line in zip(names, lines[-3:], strict=True):
+        assert re.fullmatch(rf"{name}: \d+\.\d\d", line), line
+        assert float(line.split()[-1]) > 0
