@@ -90,31 +90,22 @@ def _tracks(cfg: RunConfig, n: int) -> torch.Tensor:
 
 
 class ScheduledSampling:
-    """feed() hook: with prob eps_r(step) a run's input is its own sample from the last step.
-
-    eps_r ramps linearly from 0 at step 0 to the run's `sampling` at its last step.
-    """
+    """Scheduled sampling's random draws: with prob eps_r(step) a run reads its own sample
+    from the last step (model.recur_sampled). eps_r ramps linearly from 0 at step 0 to the
+    run's `sampling` at its last step; each run draws from its own generator."""
 
     def __init__(self, configs: list[RunConfig]):
         self.rate_max = torch.tensor([c.sampling for c in configs])
         self.gens = [torch.Generator().manual_seed(c.seed + SAMPLING_SEED_OFFSET) for c in configs]
         self.active = [i for i, c in enumerate(configs) if c.sampling > 0]
-        self.x: torch.Tensor | None = None
-        self.eps = torch.zeros(len(configs))
 
-    def start_chunk(self, step: int, steps: int, x: torch.Tensor) -> None:
-        self.x, self.eps = x, self.rate_max * (step / max(1, steps - 1))
-
-    def __call__(self, t: int, logits: torch.Tensor) -> torch.Tensor | None:
-        R, B, _ = logits.shape
-        new = self.x[:, :, t].clone()
-        probs = torch.softmax(logits, -1).cumsum(-1)  # (R, B, V)
+    def chunk(self, step: int, steps: int, T: int, B: int) -> tuple[Tensor, Tensor]:
+        """(draws (T-1, 2, R, B): coin and inverse-cdf draw per step after the first, 1.0 for
+        runs that never sample; eps (R,)) for the chunk of this step."""
+        draws = torch.ones(max(T - 1, 0), 2, len(self.gens), B)
         for r in self.active:
-            u = torch.rand(2, B, generator=self.gens[r])  # (coin, inverse-cdf draw)
-            sampled = torch.searchsorted(probs[r], u[1].unsqueeze(-1)).squeeze(-1).clamp_max(
-                probs.shape[-1] - 1)
-            new[r] = torch.where(u[0] < self.eps[r], sampled, new[r])
-        return new
+            draws[:, :, r] = torch.rand(max(T - 1, 0), 2, B, generator=self.gens[r])
+        return draws, self.rate_max * (step / max(1, steps - 1))
 
 
 @script
@@ -236,8 +227,7 @@ def train_stack(
             else:
                 chunk = stream[(starts + step * T) % N]  # (R, B, T+1): the next T+1 chars
                 targets = chunk[..., 1:].transpose(1, 2).reshape(R, T * B)
-                sampler.start_chunk(step, c0.steps, chunk[..., :-1])
-                fw = st.model.forward(chunk[..., :-1], h, feed=sampler)
+                fw = st.model.forward(chunk[..., :-1], h, *sampler.chunk(step, c0.steps, T, B))
                 loss_char, gnorm, clipped, bad = learn(fw.x, fw.hs, fw.logits, targets, params,
                                                        codes, lr, clip, trains_whh, st.alive)
                 h = fw.hs[:, -1].where(st.alive.view(R, 1, 1), 0.0)

@@ -136,10 +136,9 @@ def derivative(hs: Tensor, groups: list[tuple[int, int, int]]) -> Tensor:
 def embed(x: Tensor, wxh: Tensor, bh: Tensor) -> Tensor:
     """W_xh[x] + b_h for inputs x (R, ...) -> (R, ..., H)."""
     R, vocab, H = wxh.shape
-    shape = [R] + [1] * (x.dim() - 1)
-    flat = (x + vocab * torch.arange(R).view(shape)).flatten()  # row of W_xh per (run, x)
-    rows = wxh.view(R * vocab, H).index_select(0, flat)
-    return rows.view(list(x.shape) + [H]).add_(bh.view(shape + [H]))
+    table = (wxh + bh.unsqueeze(1)).view(R * vocab, H)  # b_h added to V rows, not T*B
+    flat = (x + vocab * torch.arange(R).view([R] + [1] * (x.dim() - 1))).flatten()
+    return table.index_select(0, flat).view(list(x.shape) + [H])  # row of (run, x) each
 
 
 @script
@@ -158,6 +157,33 @@ def recur(xe: Tensor, h0: Tensor, whh: Tensor, groups: list[tuple[int, int, int]
 def readout(h: Tensor, why: Tensor, by: Tensor) -> Tensor:
     """Logits (R, N, V) from hidden states (R, N, H)."""
     return torch.baddbmm(by.unsqueeze(1), h, why)
+
+
+@script
+def recur_sampled(x: Tensor, h0: Tensor, params: list[Tensor], groups: list[tuple[int, int, int]],
+                  draws: Tensor, eps: Tensor) -> tuple[Tensor, Tensor]:
+    """recur() for scheduled sampling: from t = 1, run r reads its own sample from the previous
+    step's softmax instead of x[r, :, t] where its coin is below eps[r]. x (R, B, T), params
+    [Wxh, Whh, bh, Why, by], draws (T-1, 2, R, B): coin and inverse-cdf draw per step.
+    Returns (inputs actually fed (R, B, T), hs (R, T+1, B, H)); no gradient through the choice."""
+    R, B, T = x.shape
+    wxh, whh = params[0], params[1]
+    vocab, H = wxh.shape[1], wxh.shape[2]
+    table = (wxh + params[2].unsqueeze(1)).view(R * vocab, H)  # embed()'s rows, made once
+    row0 = vocab * torch.arange(R).view(R, 1)
+    xs = x.permute(2, 0, 1).contiguous()  # (T, R, B): the inputs fed, column by column
+    hs = torch.empty(R, T + 1, B, H, dtype=h0.dtype)
+    hv, xv = hs.unbind(1), xs.unbind(0)
+    hv[0].copy_(h0)
+    for t in range(T):
+        if t > 0:
+            cdf = torch.softmax(readout(hv[t], params[3], params[4]), -1).cumsum(-1)  # (R, B, V)
+            sampled = torch.searchsorted(cdf, draws[t - 1, 1].unsqueeze(-1)).squeeze(-1)
+            sampled = sampled.clamp_max(vocab - 1)  # the cdf may end a rounding below 1
+            xv[t].copy_(torch.where(draws[t - 1, 0] < eps.view(R, 1), sampled, xv[t]))
+        xe = table.index_select(0, (xv[t] + row0).flatten()).view(R, B, H)
+        activate(torch.baddbmm(xe, hv[t], whh), hv[t + 1], groups)
+    return xs.permute(1, 2, 0), hs
 
 
 @script
@@ -242,26 +268,16 @@ class StackedRNN:
         """Logits (R, N, V) from hidden states (R, N, H)."""
         return readout(h, self.p["Why"], self.p["by"])
 
-    def forward(self, x: torch.Tensor, h0: torch.Tensor, feed=None) -> Forward:
-        """Run a chunk x (R, B, T) from h0 (R, B, H).
-
-        feed(t, logits_prev) -> new inputs for column t or None: scheduled sampling's hook
-        (it sees the previous step's logits; the gradient does not flow through the choice).
-        """
+    def forward(self, x: torch.Tensor, h0: torch.Tensor, draws: torch.Tensor | None = None,
+                eps: torch.Tensor | None = None) -> Forward:
+        """Run a chunk x (R, B, T) from h0 (R, B, H); with draws and eps, scheduled sampling
+        (recur_sampled: the inputs actually fed come back in Forward.x)."""
         R, B, T = x.shape
-        whh = self.recurrent_weights()
-        if feed is None:
-            hs = recur(self.embed(x.transpose(1, 2)), h0, whh, self.codes)  # (R, T+1, B, H)
+        if draws is None:
+            hs = recur(self.embed(x.transpose(1, 2)), h0, self.p["Whh"], self.codes)
         else:
-            x = x.clone()
-            hs = torch.empty(R, T + 1, B, self.H)  # (R, T+1, B, H)
-            hs[:, 0] = h0
-            for t in range(T):
-                if t > 0:
-                    new = feed(t, self.readout(hs[:, t]))  # (R, B) or None
-                    if new is not None:
-                        x[:, :, t] = new
-                self.step(self.embed(x[:, :, t]), hs[:, t], hs[:, t + 1], whh)
+            params = [self.p[n] for n in PARAM_NAMES]
+            x, hs = recur_sampled(x, h0, params, self.codes, draws, eps)
         hout = hs[:, 1:].reshape(R, T * B, self.H)  # (R, T*B, H) t-major, a view
         return Forward(x=x, hs=hs, logits=self.readout(hout))
 
