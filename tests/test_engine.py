@@ -131,6 +131,10 @@ def test_scheduled_sampling_zero_is_teacher_forcing():
     loss_tf, tf = step_losses([SMALL])
     torch.testing.assert_close(loss_mixed[0], loss_tf[0], rtol=0, atol=0)
     assert mixed[0].weights == tf[0].weights
+    # the sampling run alone samples the same as stacked (its own generator, per-run ops)
+    loss_alone, alone = step_losses([sampled])
+    torch.testing.assert_close(loss_mixed[1], loss_alone[0], rtol=0, atol=0)
+    assert mixed[1].weights == alone[0].weights
     # with sampling > 0 the run differs from the same seed teacher-forced
     loss_same_seed, _ = step_losses([SMALL.replace(seed=5)])
     assert torch.equal(loss_mixed[1, 0], loss_same_seed[0, 0])  # step 0: eps = 0, same start
