@@ -4,6 +4,7 @@ beside the stored seeds."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -66,6 +67,15 @@ def test_a_seed_or_length_not_stored_is_said_plainly(stored, one_thread):
     for m in results.match_stored(stored, shorter):
         assert m.same is None
         assert f"trained {FIXTURE_STEPS:,} steps and yours 10" in m.sentence
+
+
+def test_a_stored_run_of_another_engine_version_is_said_plainly(stored, retrained):
+    mine = results.from_results(STUDY.id, STUDY.arms, retrained)
+    older = dataclasses.replace(stored, runs=stored.runs.assign(
+        run_id=stored.runs["run_id"] + "-engine-2"))  # same settings, another run id
+    for m in results.match_stored(older, mine):
+        assert m.same is None and m.short == "other engine version"
+        assert "another version of the training engine" in m.sentence
 
 
 def test_beside_stored_puts_each_retrained_arm_next_to_its_stored_seeds(stored, retrained):

@@ -127,34 +127,44 @@ def _same_value(u, v) -> bool:
 
 def match_stored(stored: StudyData, mine: StudyData) -> list[Match]:
     """Per retrained run, in plain words: equal to the stored run of the same config bit for
-    bit, different from it, or without one (its seed is not stored, or the stored runs of
-    that seed trained a different number of steps)."""
+    bit, different from it, or without one (its seed is not stored, the stored run of that
+    seed trained another number of steps, or another engine version trained it)."""
     out = []
     for r in mine.runs.itertuples():
-        label, seed, steps = mine.label(r.arm), int(r.seed), int(r.steps)
+        label, seed = mine.label(r.arm), int(r.seed)
         twin = stored.runs[stored.runs["run_id"] == r.run_id]
-        same_seed = stored.of_arm(r.arm)
-        same_seed = same_seed[same_seed["seed"] == seed]
-        if len(twin):
-            same = _same(stored, mine, r.arm, r.run_id)
-            loss = float(twin["final_val_loss"].iloc[0])
-            sentence = (f"{label}, seed {seed}: your retrain equals the stored run bit for bit "
-                        "(every loss, curve point and end-of-run metric)." if same else
-                        f"{label}, seed {seed}: your retrain differs from the stored run of "
-                        f"the same config (final held-out loss {r.final_val_loss:.6f} vs "
-                        f"{loss:.6f}).")
-            out.append(Match(label, seed, same, loss, "yes" if same else "no", sentence))
-        elif len(same_seed):
-            stored_steps = int(same_seed["steps"].iloc[0])
-            out.append(Match(label, seed, None, math.nan, f"stored: {stored_steps:,} steps",
-                             f"{label}, seed {seed}: the stored run of this seed trained "
-                             f"{stored_steps:,} steps and yours {steps:,}, so they cannot be "
-                             f"equal; the chart compares your {steps:,} steps with the "
-                             "stored runs' first ones."))
-        else:
-            seeds = ", ".join(str(s) for s in sorted(set(stored.of_arm(r.arm)["seed"])))
-            out.append(Match(label, seed, None, math.nan, "seed not stored",
-                             f"{label}, seed {seed}: this seed is not stored (stored seeds: "
-                             f"{seeds or 'none'}), so there is no stored run to match; the "
-                             "chart shows yours beside the stored seeds."))
+        if not len(twin):
+            out.append(_no_twin(stored, r, label))
+            continue
+        same = _same(stored, mine, r.arm, r.run_id)
+        loss = float(twin["final_val_loss"].iloc[0])
+        sentence = (f"{label}, seed {seed}: your retrain equals the stored run bit for bit "
+                    "(every loss, curve point and end-of-run metric)." if same else
+                    f"{label}, seed {seed}: your retrain differs from the stored run of the "
+                    f"same config (final held-out loss {r.final_val_loss:.6f} vs {loss:.6f}).")
+        out.append(Match(label, seed, same, loss, "yes" if same else "no", sentence))
     return out
+
+
+def _no_twin(stored: StudyData, r, label: str) -> Match:
+    """Why no stored run has the retrained run's config: its seed, steps or engine."""
+    seed, steps = int(r.seed), int(r.steps)
+    rows = stored.of_arm(r.arm)
+    same_seed = rows[rows["seed"] == seed]
+    if not len(same_seed):
+        seeds = ", ".join(str(s) for s in sorted(set(rows["seed"])))
+        return Match(label, seed, None, math.nan, "seed not stored",
+                     f"{label}, seed {seed}: this seed is not stored (stored seeds: "
+                     f"{seeds or 'none'}), so there is no stored run to match; the chart "
+                     "shows yours beside the stored seeds.")
+    stored_steps = int(same_seed["steps"].iloc[0])
+    if stored_steps != steps:
+        return Match(label, seed, None, math.nan, f"stored: {stored_steps:,} steps",
+                     f"{label}, seed {seed}: the stored run of this seed trained "
+                     f"{stored_steps:,} steps and yours {steps:,}, so they cannot be equal; "
+                     f"the chart compares your {steps:,} steps with the stored runs' first "
+                     "ones.")
+    return Match(label, seed, None, math.nan, "other engine version",
+                 f"{label}, seed {seed}: the stored run of this seed has the same settings "
+                 "but was trained by another version of the training engine (its run id "
+                 "differs), so the two are not expected to match to the last bit.")
