@@ -16,8 +16,10 @@ from lab.training.config import BASELINE
 
 ARMS = {
     "baseline": {}, "lr=0.001": {"lr": 0.001}, "lr=0.003": {"lr": 0.003},
-    "lr=0.03": {"lr": 0.03}, "lr=0.1": {"lr": 0.1}, "clip=0.5": {"clip": 0.5},
-    "clip=1": {"clip": 1.0}, "clip=10": {"clip": 10.0}, "clip=50": {"clip": 50.0},
+    "lr=0.03": {"lr": 0.03}, "lr=0.1": {"lr": 0.1}, "lr=0.3": {"lr": 0.3},
+    "lr=1": {"lr": 1.0}, "clip=0.5": {"clip": 0.5},
+    "clip=1": {"clip": 1.0}, "clip=5": {"clip": 5.0}, "clip=10": {"clip": 10.0},
+    "clip=20": {"clip": 20.0}, "clip=50": {"clip": 50.0},
 }
 
 
@@ -29,13 +31,25 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m lab.calibrate", description=__doc__)
     ap.add_argument("--batch", type=int, default=BASELINE.batch_size)
     ap.add_argument("--steps", type=int, default=6000)
+    ap.add_argument("--seed", type=int, default=BASELINE.seed)
+    ap.add_argument("--save", help="pickle the results (weights included) to this file")
+    ap.add_argument("--arms", help="comma-separated subset of the arms (default: all)")
+    ap.add_argument("--base-clip", type=float, default=BASELINE.clip,
+                    help="the clip threshold the learning-rate arms keep")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     keep_freed_memory()
-    configs = {k: BASELINE.replace(batch_size=args.batch, steps=args.steps, **v)
-               for k, v in ARMS.items()}
+    keys = args.arms.split(",") if args.arms else list(ARMS)
+    base = BASELINE.replace(batch_size=args.batch, steps=args.steps, seed=args.seed,
+                            clip=args.base_clip)
+    configs = {k: base.replace(**ARMS[k]) for k in keys}
     t0 = time.time()
     results = {r.run_id: r for r in train_stack(list(configs.values()))}
+    if args.save:
+        import pickle
+
+        with open(args.save, "wb") as f:
+            pickle.dump(results, f)
     print(f"batch={args.batch} steps={args.steps} wall={time.time() - t0:.0f}s "
           f"floor={grammar.entropy_rate():.4f} nats/char")
     print(f"{'arm':10s} {'status':9s} {'val':>6s} {'clip%':>6s} {'|g| med':>7s} {'sent ok':>7s}")

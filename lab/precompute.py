@@ -127,6 +127,11 @@ def precompute(db: Path, studies, seeds, steps=None, backend="local", address=No
     studies = tuple(studies or STUDY_IDS)
     plan = planned_runs(studies, seeds, steps)
     with open_writer(db) as store:
+        if store.floors().empty:  # once per store: the h(k) ladder every loss chart draws
+            from lab.language.floors import finite_context_floors
+
+            store.write_floors(finite_context_floors())
+            log("finite-context floors h(0..60) written")
         stored = store.stored_run_ids()
         for study, arm_key, seed, cfg in plan:  # memberships of runs trained before
             if cfg.run_id in stored:

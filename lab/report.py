@@ -1,6 +1,9 @@
 """Plain-text report of every study from the results store: key table, verdict, floor.
 
-    python -m lab.report [--study ID] [--db PATH]
+    python -m lab.report [--study ID] [--db PATH] [--json]
+
+--json prints one JSON object instead (schema in the README): the floor, h(k), and per
+study its verdict and every arm's and seed's metrics.
 
 A missing or damaged store prints what is wrong and how to fix it, and exits 2.
 """
@@ -8,6 +11,8 @@ A missing or damaged store prints what is wrong and how to fix it, and exits 2.
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import sys
 import textwrap
 
@@ -64,11 +69,68 @@ def study_report(study: Study, data: StudyData) -> str:
     return "\n".join(out)
 
 
+RUN_METRICS = ("final_val_loss", "final_train_loss", "status", "clip_fraction",
+               "memory_horizon", "agreement_long", "agreement_overall", "memory_score",
+               "gradient_reach", "gradient_growth", "gradient_regime", "effective_memory")
+
+
+def _json_value(v):
+    if isinstance(v, float | int) and not isinstance(v, bool):
+        return float(v) if math.isfinite(v) else None
+    return v
+
+
+def _run_metrics(row: pd.Series, series: pd.DataFrame, h_k: list[float]) -> dict:
+    """One run's metrics for --json (see RUN_METRICS and the README's schema)."""
+    from lab.language.agreement import ATTRACTORS, CONDITIONS
+    from lab.language.floors import effective_memory
+    from lab.measure.metrics import GRADIENT_REGIMES
+
+    out = {k: _json_value(row.get(k)) for k in RUN_METRICS if k in row}
+    if isinstance(out.get("gradient_regime"), float):
+        out["gradient_regime"] = GRADIENT_REGIMES[int(out["gradient_regime"])]
+    if h_k and row.get("final_val_loss") is not None:
+        out["effective_memory"] = effective_memory(float(row["final_val_loss"]), h_k)
+    names = [*CONDITIONS, *(f"attractor_{a}" for a in ATTRACTORS)]
+    out["agreement_by_condition"] = {n: _json_value(row.get(f"agreement_{n}")) for n in names}
+    mine = series[series["run_id"] == row["run_id"]]
+    for name, key in (("agreement_by_bin", "agreement_by_bin"),
+                      ("number_probe_by_bin", "number_probe_by_bin"),
+                      ("agreement_sites_by_bin", "sites_by_bin")):
+        part = mine[mine["analysis"] == name]
+        out[key] = [[int(x), _json_value(y)] for x, y in zip(part["x"], part["y"], strict=True)]
+    return out
+
+
+def report_json(store, studies) -> dict:
+    """Every study's verdict and every arm's and seed's metrics, with the floor and h(k)."""
+    floors = store.floors()
+    h_k = floors["h"].tolist()
+    out = {"floor": floor(), "h_k": [[int(k), float(h)] for k, h in
+                                     zip(floors["k"], floors["h"], strict=True)],
+           "studies": {}}
+    for study in studies:
+        data = load_study(store, study.id, study.arms)
+        v = study.verdict(data)
+        series = data.tables.get("series", pd.DataFrame(columns=["run_id", "analysis"]))
+        arms: dict = {}
+        for _, row in data.runs.iterrows():
+            arms.setdefault(row["arm"], {})[str(int(row["seed"]))] = _run_metrics(
+                row, series, h_k)
+        out["studies"][study.id] = {
+            "verdict": {"outcome": v.outcome, "headline": v.headline,
+                        "checks": [{"text": c.claim, "result": c.status,
+                                    "sentence": c.sentence} for c in v.checks]},
+            "arms": arms}
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lab.report", description=__doc__.split(
         "\n")[0])
     parser.add_argument("--study", choices=list(STUDIES), help="one study (default: all)")
     parser.add_argument("--db", default=str(DEFAULT_DB), help="the results store")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
     args = parser.parse_args(argv)
     try:
         store = open_reader(args.db)
@@ -78,6 +140,9 @@ def main(argv: list[str] | None = None) -> int:
     studies = [get(args.study)] if args.study else list(STUDIES.values())
     try:
         with store:
+            if args.json:
+                print(json.dumps(report_json(store, studies), indent=1))
+                return 0
             blocks = [study_report(s, load_study(store, s.id, s.arms)) for s in studies]
     except StoreUnavailable as e:
         print(e, file=sys.stderr)

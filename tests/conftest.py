@@ -24,7 +24,8 @@ LAB = Path(__file__).resolve().parent.parent / "lab"
 DB_MODULES = ("language/alphabet", "measure/analyses", "training/config",
               "language/corpus", "training/engine", "measure/evaluate", "language/grammar",
               "measure/metrics", "training/model", "precompute", "training/recorders",
-              "training/results", "training/stacks", "data/store")
+              "training/results", "training/stacks", "data/store", "language/sentences",
+              "language/agreement", "language/floors", "measure/agreement")
 
 
 def _source_hash() -> str:

@@ -31,15 +31,23 @@ def test_train_and_heldout_differ():
 
 def test_replace_word_replaces_whole_words_only():
     text = "the cat sees the lion.\nthe catx and xcat. them the.\n"
-    assert corpus.replace_word(text, "cat") == (
-        "the zog sees the lion.\nthe catx and xcat. them the.\n"
+    assert corpus.replace_word(text, "lion") == (
+        "the cat sees the zog.\nthe catx and xcat. them the.\n"
     )
     assert corpus.replace_word(text, "the", "qq") == (
         "qq cat sees qq lion.\nqq catx and xcat. them qq.\n"
     )
-    assert corpus.replace_word("the dog runs and the dog sleeps.\n", "and") == (
-        "the dog runs zog the dog sleeps.\n"
-    )
+
+
+def test_replace_word_keeps_number():
+    text = "the cat that the cats chase sees the man.\nthe men that chase the woman run.\n"
+    for word in ("cat", "cats"):  # either form of a noun replaces both
+        assert corpus.replace_word(text, word) == (
+            "the zog that the zogs chase sees the man.\nthe men that chase the woman run.\n")
+    assert corpus.replace_word(text, "man") == (  # irregular plural, and "woman" is untouched
+        "the cat that the cats chase sees the zog.\nthe zogs that chase the woman run.\n")
+    assert corpus.replace_word(text, "chases") == (  # verbs: plural stem -> zog
+        "the cat that the cats zog sees the man.\nthe men that zog the woman run.\n")
 
 
 @pytest.mark.parametrize("word", ["zog", ".", "", "Cat", "ca"])

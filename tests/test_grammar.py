@@ -15,7 +15,9 @@ from lab.language.grammar import (
     word_spans,
 )
 
-VALID = ["the lion chases the boy.\n", "the girl runs fast and the dog sleeps.\n"]
+VALID = ["the lion chases the boy.\n", "the girls run fast.\n",
+         "the cat that the dogs that the boy sees chase runs.\n",
+         "the men that chase the bird sing.\n", "the woman sees the children that run.\n"]
 INVALID = [
     "the lion the boy.\n",  # missing verb
     "lion chases the boy.\n",  # missing "the"
@@ -25,6 +27,11 @@ INVALID = [
     "the lion runs .\n",  # space before "."
     "the lion chases.\n",  # transitive verb without object
     "the lion runs fast fast.\n",  # two adverbs
+    "the lions runs.\n",  # agreement: plural subject, singular verb
+    "the cats that the dog chase run.\n",  # the relative clause's verb must agree with "dog"
+    "the cat that the dogs chase run.\n",  # the main verb must agree with "cat", not "dogs"
+    "the men that chases the bird sing.\n",  # subject relative: verb agrees with its head
+    "the cat that the dogs that the boys that the man sees see chase runs.\n",  # depth 3
 ]
 
 
@@ -32,12 +39,16 @@ INVALID = [
 
 def test_vocabulary_is_well_formed():
     sizes = {c: len(g.WORDS_OF[c]) for c in g.CATEGORIES}
-    assert sizes == {"animal": 6, "human": 6, "verb_t": 5, "verb_i": 5, "adverb": 5,
-                     "and": 1, "the": 1, "end": 1}
+    assert sizes == {"animal_sg": 6, "animal_pl": 6, "human_sg": 6, "human_pl": 6,
+                     "verb_t_sg": 5, "verb_t_pl": 5, "verb_i_sg": 5, "verb_i_pl": 5,
+                     "adverb": 5, "that": 1, "the": 1, "end": 1}
     assert len(g.VOCABULARY) == len(set(g.VOCABULARY)) == sum(sizes.values())
     assert all(re.fullmatch("[a-z]+", w) for w in g.VOCABULARY if w != ".")
-    assert "zog" not in g.VOCABULARY
+    assert "zog" not in g.VOCABULARY and "zogs" not in g.VOCABULARY
     assert all(g.CATEGORY_OF[w] == c for c in g.CATEGORIES for w in g.WORDS_OF[c])
+    assert {g.NUMBER_OF["men"], g.NUMBER_OF["runs"], g.NUMBER_OF["cat"]} == {"pl", "sg"}
+    stems = [pl for _, pl in g.VERB_PAIRS]  # no stem extends another: "s" alone decides
+    assert not any(a != b and b.startswith(a) for a in stems for b in stems)
 
 
 def test_transition_probabilities_sum_to_one():
@@ -55,9 +66,28 @@ def test_unifilar():
 
 
 def test_non_unifilar_table_is_rejected(monkeypatch):
-    monkeypatch.setitem(g.WORDS_OF, "human", g.ANIMALS[:1] + g.HUMANS)
+    clash = g.WORDS_OF["animal_sg"][:1] + g.WORDS_OF["human_sg"]  # "cat" twice in a state
+    monkeypatch.setitem(g.WORDS_OF, "human_sg", clash)
     with pytest.raises(ValueError, match="unifilar"):
         g._word_transitions()
+
+
+def test_states_carry_the_pending_numbers():
+    # after "the cat that the dogs" the machine owes a plural verb, then a singular one
+    steps = g._parse_words("the cat that the dogs")
+    state = g.WORD_TRANSITIONS[steps[-1][0]][steps[-1][1]][1]
+    assert set(g.TRANSITIONS[state]) == {"verb_t_pl", "that"}
+    stack = g.STACK_OF[state]
+    assert ("vp", "sg") in stack and ("gap", "pl") in stack
+    assert max(len(s) for s in g.STACK_OF.values()) <= 2 + 3 * g.MAX_DEPTH
+
+
+def test_object_relatives_are_common():
+    text = generate_text(200_000, 4)
+    sentences = text.split(".\n")[:-1]
+    with_object_relative = [s for s in sentences if re.search(r"\bthat the\b", s)]
+    assert len(with_object_relative) / len(sentences) >= 1 / 3
+    assert any(s.count("that") >= 2 for s in with_object_relative)  # nesting to depth 2 occurs
 
 
 # ---------------------------------------------------------------- sampling and the floor
@@ -87,8 +117,8 @@ def test_entropy_rate_matches_monte_carlo():
 
 
 def test_text_log_prob_by_hand():
-    # the(1) lion(1/2 * 1/6) runs(1/2 * 1/5) .(0.25)
-    expected = math.log(1 / 12) + math.log(1 / 10) + math.log(0.25)
+    # the(1) lion(no clause 0.4, singular animal 1/4 x 1/6) runs(1/2 x 1/5) .(no adverb 1/2)
+    expected = (math.log(0.4 / 24) + math.log(1 / 10) + math.log(0.5))
     assert text_log_prob("the lion runs.\n") == pytest.approx(expected)
     for bad in INVALID + ["the lion runs.", "the lion runs.\n\n"]:
         with pytest.raises(ValueError):
@@ -120,25 +150,31 @@ def test_score_counts_words_and_sentences():
     assert score("x9 the lion runs.\n").valid_sentences == 0.0
     result = score(generate_text(50_000, 5))
     assert (result.valid_words, result.valid_sentences) == (1.0, 1.0)
+    assert score("the lions runs.\nthe lions run.\n").valid_sentences == 0.5  # agreement
 
 
 def test_word_spans():
     text = "the zog runs.\nthe"
-    assert word_spans(text) == [("the", "the", 2), ("zog", None, 6), ("runs", "verb_i", 11),
+    assert word_spans(text) == [("the", "the", 2), ("zog", None, 6), ("runs", "verb_i_sg", 11),
                                 (".", "end", 12), ("the", "the", 16)]
 
 
 # ---------------------------------------------------------------- char-level legality
 
 def test_allowed_next_by_hand():
-    nouns = {w[0] for w in g.ANIMALS + g.HUMANS}
+    nouns = {w[0] for pair in g.NOUN_PAIRS for w in pair}
     assert allowed_next("") == {"t"}
     assert allowed_next("th") == {"e"}
     assert allowed_next("the ") == nouns
-    assert allowed_next("the lion") == {" "}
-    assert allowed_next("the lion chases the boy") == {".", " "}
+    assert allowed_next("the lion") == {" ", "s"}
+    assert allowed_next("the lions ") == {"t"} | {v[0] for _, v in g.VERB_PAIRS}
+    assert allowed_next("the lions r") == {"u"}
+    assert allowed_next("the lions run") == {".", " "}  # plural: no "s"
+    assert allowed_next("the lion run") == {"s"}  # singular: only "s"
+    assert allowed_next("the cats that the dog chase") == {"s"}  # agrees with "dog"
+    assert allowed_next("the cats that the dog chases run") == {".", " "}  # with "cats"
+    assert allowed_next("the lion chases the boy") == {".", " ", "s"}
     assert allowed_next("the lion runs") == {".", " "}
-    assert allowed_next("the lion runs and") == {" "}
     assert allowed_next("the lion runs.") == {"\n"}
     assert allowed_next("the lion runs.\n") == {"t"}
     assert allowed_next("the lion chases ") == {"t"}

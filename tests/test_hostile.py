@@ -120,7 +120,9 @@ def assert_inert(warning: str) -> None:
     outside = outside_code(warning)
     assert outside.count("`") == 0, warning
     assert not re.search(r"[<>\[\]$*\\~]|javascript:|DROP TABLE|\{\{", outside), warning
-    assert len(warning) < 400, warning
+    # 600: the novel-word page names all 51 words it accepts (the agreement corpus has both
+    # number forms of every noun and verb); the warning could list fewer
+    assert len(warning) < 600, warning
 
 
 def _page_texts(at: AppTest) -> list[str]:

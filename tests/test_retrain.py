@@ -25,7 +25,7 @@ from lab.training.config import RunConfig
 from lab.training.results import RunResult
 
 ROOT = Path(__file__).resolve().parent.parent
-TANH = RunConfig(hidden=8, steps=20)
+TANH = RunConfig(hidden=8, steps=20, clip=5.0)  # clip 5: the relu run must not diverge
 RELU = TANH.replace(activation="relu")
 
 

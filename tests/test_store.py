@@ -246,6 +246,11 @@ def _old_schema_db(path):
         s.con.execute("UPDATE meta SET value = '0' WHERE key = 'schema_version'")
 
 
+def _old_corpus_db(path):
+    with open_writer(path) as s:
+        s.con.execute("UPDATE meta SET value = '1' WHERE key = 'corpus_version'")
+
+
 BAD_FILES = {
     "missing": (lambda p: None, "missing", "precompute"),
     "zero_bytes": (lambda p: p.write_bytes(b""), "not_duckdb", "not a DuckDB"),
@@ -256,7 +261,19 @@ BAD_FILES = {
         "not_duckdb", "git lfs pull"),
     "foreign_duckdb": (_foreign_db, "schema", "precompute"),
     "schema_version_0": (_old_schema_db, "schema", "version 0"),
+    "corpus_version_1": (_old_corpus_db, "schema", "corpus version 1"),
 }
+
+
+def test_floors_are_stored_once_with_the_entropy_floor(tmp_path):
+    from lab.language.grammar import entropy_rate
+
+    with open_writer(tmp_path / "lab.duckdb") as s:
+        assert s.floors().empty
+        s.write_floors([2.0, 1.0, 0.5])
+        s.write_floors([2.0, 1.0, 0.6])  # replaces
+        assert s.floors().values.tolist() == [[0, 2.0], [1, 1.0], [2, 0.6]]
+        assert float(s.meta()["entropy_floor"]) == pytest.approx(entropy_rate())
 
 
 @pytest.mark.parametrize("case", BAD_FILES)

@@ -1,7 +1,10 @@
 """The results store: one DuckDB file holding every stored run, read by the app.
 
-Schema (version 1). Every long table starts with `run_id`, the 16-hex `RunConfig.run_id`.
-- `meta(key, value)`, key `key`: `schema_version`, `engine_version`, `created_at`.
+Schema (version 2). Every long table starts with `run_id`, the 16-hex `RunConfig.run_id`.
+- `meta(key, value)`, key `key`: `schema_version`, `engine_version`, `corpus_version`,
+  `created_at`, and once the floors are written `entropy_floor` (nats/char).
+- `floors(k, h)`, key `k`: the finite-context floors h(k), k = 0..60, nats/char
+  (lab.language.floors), written once per store by the precompute.
 - `trainings`, key `run_id`: one row per trained config (a config shared by several
   studies is trained once): `status` (ok / unstable / diverged), `final_train_loss`,
   `final_val_loss` (nats/char), `params`, `wall_s`, `diverged_at` (step or NULL),
@@ -19,7 +22,8 @@ Schema (version 1). Every long table starts with `run_id`, the 16-hex `RunConfig
   norm)`, `probe(run_id, k, accuracy, chance)`, `series(run_id, analysis, x, y)`: the
   columns of `lab.training.results.TABLE_COLUMNS`, one row per (run_id, x column) (`series`:
   per analysis and x); no index, read by run_id ordered by x.
-- `scalars(run_id, name, value)`, key `(run_id, name)`: named end-of-run metrics.
+- `scalars(run_id, name, value)`, key `(run_id, name)`: named end-of-run metrics
+  (lab.measure.analyses.SCALAR_NAMES, plus the training aggregates and final losses).
 - `novel_word(run_id, replaced, word, category, cosine, x, y, rank)`, key `(run_id,
   replaced, word)`: where "zog" lands when it replaces `replaced`: one row per
   vocabulary word plus one for "zog" (cosine to zog, 2-D projection, rank by cosine).
@@ -37,13 +41,14 @@ import duckdb
 import pandas as pd
 
 from lab.data.storefile import StoreUnavailable, _check_header, _unavailable
+from lab.language.grammar import CORPUS_VERSION
 from lab.training.config import BASELINE, ENGINE_VERSION, KNOBS, RunConfig
 from lab.training.results import STATUSES, TABLE_COLUMNS, RunResult
 
 __all__ = ["DEFAULT_DB", "SCHEMA_VERSION", "Store", "StoreUnavailable", "compact",
            "open_memory", "open_reader", "open_writer"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DEFAULT_DB = Path(__file__).resolve().parents[2] / "precomputed" / "lab.duckdb"
 
 _SQL_TYPES = {bool: "BOOLEAN", int: "INTEGER", float: "DOUBLE", str: "VARCHAR"}
@@ -81,6 +86,7 @@ def _schema_ddl() -> list[str]:
         *(_long_table_ddl(name) for name in TABLE_COLUMNS),
         "CREATE TABLE scalars (run_id VARCHAR, name VARCHAR, value DOUBLE, "
         "PRIMARY KEY (run_id, name))",
+        "CREATE TABLE floors (k INTEGER PRIMARY KEY, h DOUBLE NOT NULL)",
         "CREATE TABLE novel_word (run_id VARCHAR, replaced VARCHAR, word VARCHAR, "
         "category VARCHAR, cosine DOUBLE, x DOUBLE, y DOUBLE, rank INTEGER, "
         "PRIMARY KEY (run_id, replaced, word))",
@@ -91,7 +97,8 @@ def _schema_ddl() -> list[str]:
     ]
 
 
-_ALL_TABLES = {"meta", "trainings", "memberships", "runs", "novel_word", *_RUN_TABLES}
+_ALL_TABLES = {"meta", "trainings", "memberships", "runs", "novel_word", "floors",
+               *_RUN_TABLES}
 
 def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
     try:
@@ -210,6 +217,7 @@ class Store:
             cur.executemany("INSERT INTO meta VALUES (?, ?)", [
                 ["schema_version", str(SCHEMA_VERSION)],
                 ["engine_version", str(ENGINE_VERSION)],
+                ["corpus_version", str(CORPUS_VERSION)],
                 ["created_at", datetime.now(UTC).isoformat(timespec="seconds")],
             ])
 
@@ -232,6 +240,12 @@ class Store:
             if found != str(SCHEMA_VERSION):
                 raise _unavailable(self.path, "schema", f"has schema version {found}, "
                                    f"not {SCHEMA_VERSION}")
+            with self._cursor() as cur:
+                row = cur.execute(
+                    "SELECT value FROM meta WHERE key = 'corpus_version'").fetchone()
+            if row is None or row[0] != str(CORPUS_VERSION):
+                raise _unavailable(self.path, "schema", f"holds runs on corpus version "
+                                   f"{row[0] if row else 'none'}, not {CORPUS_VERSION}")
             if missing := _ALL_TABLES - names:
                 raise _unavailable(self.path, "schema", f"lacks tables {sorted(missing)}")
         except StoreUnavailable:
@@ -278,6 +292,21 @@ class Store:
         with self._transaction() as cur:
             cur.executemany("INSERT INTO scalars VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                             [[run_id, k, float(v)] for k, v in scalars.items()])
+
+    def write_floors(self, floors) -> None:
+        """Store the finite-context floors h(0..K) (replacing any) and meta `entropy_floor`."""
+        from lab.language.grammar import entropy_rate
+
+        with self._transaction() as cur:
+            cur.execute("DELETE FROM floors")
+            cur.executemany("INSERT INTO floors VALUES (?, ?)",
+                            [[k, float(h)] for k, h in enumerate(floors)])
+            cur.execute("INSERT OR REPLACE INTO meta VALUES ('entropy_floor', ?)",
+                        [repr(entropy_rate())])
+
+    def floors(self) -> pd.DataFrame:
+        """The finite-context floors: columns k, h (empty before the precompute wrote them)."""
+        return self._df("SELECT k, h FROM floors ORDER BY k")
 
     def add_membership(self, study: str, arm: str, seed: int, run_id: str) -> None:
         """Make run_id play (study, arm, seed), replacing whichever run played it before."""

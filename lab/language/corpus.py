@@ -11,7 +11,7 @@ from functools import lru_cache
 import numpy as np
 
 from lab.language.alphabet import encode
-from lab.language.grammar import SENTENCE_END, VOCABULARY, generate_text
+from lab.language.grammar import NOUN_PAIRS, SENTENCE_END, VERB_PAIRS, VOCABULARY, generate_text
 
 # the held-out stream is separate text sampled with a different seed (not a slice of
 # the training stream), so held-out loss measures the grammar learned, not memorised text
@@ -51,12 +51,27 @@ def heldout_ids() -> np.ndarray:
 
 
 def replace_word(text: str, word: str, new: str = "zog") -> str:
-    """Replace every whole-word occurrence of vocabulary `word` (not substrings) by `new`.
+    """Replace vocabulary `word` (whole words, not substrings) by `new`, keeping number.
 
-    Raises ValueError for a word outside the vocabulary, for ".", or a `new` not a-z.
+    A noun in either form replaces both: singular -> new, plural -> new + "s" ("cat",
+    "cats" -> "zog", "zogs"; "man", "men" -> "zog", "zogs"); a verb likewise (singular
+    "chases" -> new + "s", plural "chase" -> new); any other word -> new. Raises
+    ValueError for a word outside the vocabulary, for ".", or a `new` not a-z.
     """
     if word not in VOCABULARY or word == SENTENCE_END:
         raise ValueError(f"{word!r} is not a replaceable vocabulary word")
     if not re.fullmatch(r"[a-z]+", new):
         raise ValueError(f"replacement {new!r} must be lowercase letters a-z")
-    return re.sub(rf"(?<![a-z]){word}(?![a-z])", new, text)
+    pairs = {w: (sg, pl) for sg, pl in NOUN_PAIRS for w in (sg, pl)}
+    pairs.update({w: (sg, pl) for sg, pl in VERB_PAIRS for w in (sg, pl)})
+    if word not in pairs:
+        return _swap(text, {word: new})
+    sg, pl = pairs[word]
+    noun = (sg, pl) in NOUN_PAIRS
+    return _swap(text, {sg: new if noun else new + "s", pl: new + "s" if noun else new})
+
+
+def _swap(text: str, mapping: dict[str, str]) -> str:
+    """Replace each whole word key of mapping by its value, in one pass."""
+    pattern = "|".join(sorted(map(re.escape, mapping), key=len, reverse=True))
+    return re.sub(rf"(?<![a-z])(?:{pattern})(?![a-z])", lambda m: mapping[m.group()], text)

@@ -1,10 +1,10 @@
 """The corpus grammar: a unifilar probabilistic finite-state machine over words.
 
-Each state emits a word and moves to the one next state that (state, word) names
-(unifilar), so the state is a function of the words so far. Words are rendered to
-characters: a space before every word except a sentence's first word and ".", and "."
-written as ".\\n". The tables below are plain dicts: state -> category -> (probability
-of the category as a group, next state); words inside a category are equiprobable.
+The sentences and their states are in lab.language.sentences (a stack machine whose
+states carry the pending number bits). Each state emits a word and moves to the one next
+state that (state, word) names (unifilar), so the state is a function of the words so
+far. Words are rendered to characters: a space before every word except a sentence's
+first word and ".", and "." written as ".\\n"; words inside a category are equiprobable.
 
 Why `entropy_rate()` is the loss floor, in nats per character:
 1. Rendering is a bijection between word sequences from S_START and their texts: a
@@ -29,61 +29,31 @@ from functools import lru_cache
 
 import numpy as np
 
-ANIMALS = ("lion", "dog", "cat", "horse", "bird", "fox")
-HUMANS = ("boy", "girl", "man", "woman", "king", "child")
-VERBS_TRANSITIVE = ("chases", "sees", "likes", "bites", "follows")
-VERBS_INTRANSITIVE = ("runs", "sleeps", "sings", "jumps", "walks")
-ADVERBS = ("fast", "slowly", "loudly", "often", "quietly")
-SENTENCE_END = "."
-
-# category key -> its words (the keys are stable strings used by probes and pages)
-WORDS_OF: dict[str, tuple[str, ...]] = {
-    "animal": ANIMALS,
-    "human": HUMANS,
-    "verb_t": VERBS_TRANSITIVE,
-    "verb_i": VERBS_INTRANSITIVE,
-    "adverb": ADVERBS,
-    "and": ("and",),
-    "the": ("the",),
-    "end": (SENTENCE_END,),
-}
-CATEGORIES: tuple[str, ...] = tuple(WORDS_OF)
-VOCABULARY: tuple[str, ...] = tuple(w for c in CATEGORIES for w in WORDS_OF[c])
-CATEGORY_OF: dict[str, str] = {w: c for c in CATEGORIES for w in WORDS_OF[c]}
-
-S_START = "start"  # sentence start: the only state whose word has no leading space
-S_AND = "after_and"
-S_SUBJ = "subject"
-S_VERB = "verb"
-S_OBJ_THE = "object_the"
-S_OBJ = "object"
-S_INTR = "after_intransitive"
-S_CLAUSE_END = "clause_end"
-STATES = (S_START, S_AND, S_SUBJ, S_VERB, S_OBJ_THE, S_OBJ, S_INTR, S_CLAUSE_END)
-
-P_ANIMAL = 0.5  # animals as a group among nouns; humans get the rest
-P_TRANSITIVE = 0.5  # transitive verbs as a group; intransitive get the rest
-P_ADVERB = 0.6  # after an intransitive verb
-P_INTR_END = 0.25
-P_INTR_AND = 0.15
-P_CLAUSE_END = 0.7  # after an object or adverb
-P_CLAUSE_AND = 0.3
-
-# state -> category -> (probability of the category as a group, next state)
-TRANSITIONS: dict[str, dict[str, tuple[float, str]]] = {
-    S_START: {"the": (1.0, S_SUBJ)},
-    S_AND: {"the": (1.0, S_SUBJ)},
-    S_SUBJ: {"animal": (P_ANIMAL, S_VERB), "human": (1 - P_ANIMAL, S_VERB)},
-    S_VERB: {"verb_t": (P_TRANSITIVE, S_OBJ_THE), "verb_i": (1 - P_TRANSITIVE, S_INTR)},
-    S_OBJ_THE: {"the": (1.0, S_OBJ)},
-    S_OBJ: {"animal": (P_ANIMAL, S_CLAUSE_END), "human": (1 - P_ANIMAL, S_CLAUSE_END)},
-    S_INTR: {
-        "adverb": (P_ADVERB, S_CLAUSE_END),
-        "end": (P_INTR_END, S_START),
-        "and": (P_INTR_AND, S_AND),
-    },
-    S_CLAUSE_END: {"end": (P_CLAUSE_END, S_START), "and": (P_CLAUSE_AND, S_AND)},
-}
+from lab.language.sentences import (  # noqa: F401 (re-exported: the grammar's tables)
+    ADVERBS,
+    ANIMAL_PAIRS,
+    CATEGORIES,
+    CATEGORY_OF,
+    CORPUS_VERSION,
+    HUMAN_PAIRS,
+    MAX_DEPTH,
+    NOUN_PAIRS,
+    NUMBER_OF,
+    NUMBERS,
+    S_START,
+    SENTENCE_END,
+    STACK_OF,
+    START_STACK,
+    STATES,
+    TRANSITIONS,
+    VERB_I_STEMS,
+    VERB_PAIRS,
+    VERB_T_STEMS,
+    VOCABULARY,
+    WORDS_OF,
+    _expand,
+    state_name,
+)
 
 
 def _word_transitions() -> dict[str, dict[str, tuple[float, str]]]:

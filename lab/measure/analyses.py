@@ -1,8 +1,10 @@
 """End-of-run analyses on final weights; each definition is stated in its docstring.
 
-run_all() is what every trained run gets (gradient decay and reach, the memory probe and
-horizon, category separation, next-character legality in true vs own context, error
-compounding, free-running grammaticality). novel_word() is the study-8 analysis.
+run_all() is what every trained run gets (gradient decay, reach and regime; subject-verb
+agreement by condition and distance, the memory horizon and the number probe, in
+lab.measure.agreement; the old character probe; category separation, next-character
+legality in true vs own context, error compounding, free-running grammaticality).
+novel_word() is the study-8 analysis.
 """
 
 from __future__ import annotations
@@ -13,12 +15,16 @@ import torch
 
 from lab.language import corpus, grammar
 from lab.language.alphabet import ALPHABET, encode
+from lab.measure import agreement
 from lab.measure.evaluate import generate, read
 from lab.measure.metrics import (
+    GRADIENT_REGIMES,
     PROBE_MAX_K,
+    char_probe_horizon,
     cosine_similarity,
+    gradient_growth,
     gradient_reach,
-    memory_horizon,
+    gradient_regime,
     nearest_centroid_accuracy,
 )
 from lab.training.config import RunConfig
@@ -210,7 +216,11 @@ def sentence_error_chain(texts: list[str]) -> dict[str, float]:
 
 
 SCALAR_NAMES = (  # what run_all gives every run (tests/test_precompute.py checks it)
-    "gradient_reach", "memory_horizon", "category_separation", "category_chance",
+    "gradient_reach", "gradient_growth", "gradient_regime", "memory_horizon",
+    "char_probe_horizon", "agreement_overall", "agreement_long", "decision_excess",
+    "memory_score", *(f"agreement_{c}" for c in agreement.CONDITIONS),
+    *(f"agreement_attractor_{a}" for a in agreement.ATTRACTORS), "number_probe_long",
+    "category_separation", "category_chance",
     "next_char_legal_true", "next_char_acc_true", "next_char_legal_own", "illegal_mass_true",
     "illegal_mass_own", "free_valid_words", "free_valid_sentences", "p_invalid_after_valid",
     "p_invalid_after_invalid")
@@ -225,23 +235,29 @@ def run_all(model: StackedRNN, configs: list[RunConfig]) -> list[tuple[dict, dic
     sep, sep_chance = category_separation(rd.hs, texts)
     true_ctx = legal_in_true_context(rd.logits, texts)
     decay = gradient_decay(model, configs[0].seq_len)
+    agree = agreement.read_agreement(model)
     own = OwnContext(model.R, FREE_SAMPLES, FREE_CHARS)
     free = generate(model, FREE_SAMPLES, FREE_CHARS, [c.seed * 104729 + 1 for c in configs], own)
     lengths = np.arange(10, FREE_CHARS + 1, 10)
     out = []
     for r in range(model.R):
         g = [grammar.score(t) for t in free[r]]
+        agree_scalars, agree_series = agreement.summarise(agree, r)
         tables = {
             "grad_decay": pd.DataFrame({"k": np.arange(decay.shape[1]), "norm": decay[r]}),
             "probe": pd.DataFrame({"k": np.arange(1, PROBE_MAX_K + 1), "accuracy": acc[r],
                                    "chance": chance}),
-            "series": pd.DataFrame({
+            "series": pd.concat([pd.DataFrame({
                 "analysis": "error_free_by_length", "x": lengths,
-                "y": (own.first_error[r][None, :] >= lengths[:, None]).mean(1)}),
+                "y": (own.first_error[r][None, :] >= lengths[:, None]).mean(1)}), agree_series],
+                ignore_index=True),
         }
         scalars = {
             "gradient_reach": gradient_reach(decay[r]),
-            "memory_horizon": memory_horizon(acc[r], chance),
+            "gradient_growth": min(gradient_growth(decay[r]), 1e30),
+            "gradient_regime": GRADIENT_REGIMES.index(gradient_regime(decay[r])),
+            **agree_scalars,
+            "char_probe_horizon": char_probe_horizon(acc[r], chance),
             "category_separation": sep[r], "category_chance": sep_chance,
             "next_char_legal_true": true_ctx["legal"][r],
             "next_char_acc_true": true_ctx["right"][r],

@@ -3,7 +3,8 @@
 - StepRecorder: every step's loss, pre-clip gradient norm and whether clipping fired,
   kept exactly in memory and stored as CURVE_EVERY-step windows plus exact aggregates.
 - CheckpointRecorder: at config.checkpoint_steps: spectral radius of W_hh, held-out loss,
-  hidden-state statistics on the held-out reading, a generated sample and its grammaticality.
+  hidden-state statistics on the held-out reading, a generated sample and its grammaticality,
+  agreement accuracy (all sites, and sites 16+ chars from their subject) on a small reading.
 - AnalysisRecorder: at the end, the analyses of lab.measure.analyses on the final weights.
 """
 
@@ -15,9 +16,15 @@ import pandas as pd
 import torch
 
 from lab.language import grammar
-from lab.measure import analyses
+from lab.measure import agreement, analyses
 from lab.measure.evaluate import SAMPLE_CHARS, generate, heldout_loss
-from lab.measure.metrics import CURVE_EVERY, FINAL_WINDOW, hidden_stats, spectral_radius
+from lab.measure.metrics import (
+    CURVE_EVERY,
+    FINAL_WINDOW,
+    LONG_DISTANCE,
+    hidden_stats,
+    spectral_radius,
+)
 from lab.training.config import checkpoint_steps
 from lab.training.engine import Recorder, Stack
 from lab.training.results import TABLE_COLUMNS
@@ -82,6 +89,7 @@ class CheckpointRecorder(Recorder):
     def __init__(self, st: Stack):
         self.rows: list[list[dict]] = [[] for _ in range(st.R)]
         self.samples: list[list[tuple]] = [[] for _ in range(st.R)]
+        self.agreement: list[list[tuple]] = [[] for _ in range(st.R)]
         self.final_val = [float("nan")] * st.R
 
     def on_checkpoint(self, st: Stack) -> None:
@@ -90,6 +98,9 @@ class CheckpointRecorder(Recorder):
         final = st.step == st.steps or not st.alive.any()
         val, rd = heldout_loss(model, tracks=FINAL_VAL_TRACKS if final else 16)
         texts = generate(model, 1, SAMPLE_CHARS, [c.seed * 7919 + st.step for c in st.configs])
+        agree = agreement.read_agreement(model, agreement.CHECKPOINT_TRACKS,
+                                         agreement.CHECKPOINT_LENGTH, probe=False)
+        long_sites = agree["sites"].distance >= LONG_DISTANCE
         for r, cfg in enumerate(st.configs):
             if not st.alive[r] and st.step > 0:
                 continue  # a diverged run has no weights left to measure
@@ -98,6 +109,8 @@ class CheckpointRecorder(Recorder):
                                  "val_loss": val[r].item(), **stats})
             g = grammar.score(texts[r][0])
             self.samples[r].append((st.step, texts[r][0], g.valid_words, g.valid_sentences))
+            right = agree["correct"][r]
+            self.agreement[r].append((st.step, right.mean(), right[long_sites].mean()))
             if final:
                 self.final_val[r] = val[r].item()
 
@@ -107,6 +120,10 @@ class CheckpointRecorder(Recorder):
         out["tables"]["samples"] = pd.DataFrame(
             self.samples[r], columns=["step", "text", "valid_words", "valid_sentences"])
         out["scalars"]["final_val_loss"] = self.final_val[r]
+        out["tables"]["series"] = pd.DataFrame(
+            [(name, step, float(v[i])) for step, *v in self.agreement[r] for i, name in
+             enumerate(("agreement_over_training", "agreement_long_over_training"))],
+            columns=["analysis", "x", "y"])
         if len(ck):
             out["scalars"]["spectral_radius_init"] = float(ck["spectral_radius"].iloc[0])
             out["scalars"]["spectral_radius_final"] = float(ck["spectral_radius"].iloc[-1])
@@ -123,7 +140,10 @@ class AnalysisRecorder(Recorder):
         if st.diverged_at[r] is not None:
             return
         tables, scalars = self.result[r]
+        series = [out["tables"].get("series"), tables.get("series")]
         out["tables"].update(tables)
+        out["tables"]["series"] = pd.concat([s for s in series if s is not None],
+                                            ignore_index=True)
         out["scalars"].update(scalars)
 
 
