@@ -20,7 +20,7 @@ import torch
 
 from lab.language.agreement import ATTRACTORS, CONDITIONS, Site, agreement_sites
 from lab.language.alphabet import CHAR_TO_ID, encode
-from lab.measure.evaluate import read
+from lab.measure.evaluate import finite, read, sentence_aligned_rows
 from lab.measure.metrics import (
     AGREEMENT_BINS,
     LONG_DISTANCE,
@@ -67,8 +67,6 @@ def site_arrays(texts: list[str]) -> SiteArrays:
 def reading(tracks: int, length: int) -> tuple[tuple[str, ...], SiteArrays]:
     """Sentence-aligned held-out texts for the agreement reading and their sites (the same
     for every run, so parsed once per process)."""
-    from lab.measure.analyses import sentence_aligned_rows
-
     texts = tuple(sentence_aligned_rows(tracks, length))
     return texts, site_arrays(list(texts))
 
@@ -139,8 +137,6 @@ def read_agreement(model: StackedRNN, tracks: int = AGREE_TRACKS, length: int = 
 def _probe_samples(hs: torch.Tensor, texts: list[str]):
     """Features [h_t, 1] (R, n, H+1) float64, labels (n,) and distances (n,) of a block's
     positions that have a pending subject."""
-    from lab.measure.analyses import finite
-
     b_idx, t_idx, ys, ds = [], [], [], []
     for b, text in enumerate(texts):
         label, dist = probe_labels(agreement_sites(text), len(text))

@@ -16,7 +16,7 @@ import torch
 from lab.language import corpus, grammar
 from lab.language.alphabet import ALPHABET, encode
 from lab.measure import agreement
-from lab.measure.evaluate import generate, read
+from lab.measure.evaluate import finite, generate, read, sentence_aligned_rows
 from lab.measure.metrics import (
     GRADIENT_REGIMES,
     PROBE_MAX_K,
@@ -35,25 +35,7 @@ BURN_IN = 60  # characters read before any position is analysed (>= PROBE_MAX_K)
 DECAY_TRACKS = 64  # sequences averaged for the gradient decay curve
 READ_TRACKS, READ_TRAIN_TRACKS, READ_LENGTH = 8, 5, 1000  # probe: 5 tracks fit, 3 score
 FREE_SAMPLES, FREE_CHARS = 16, 300  # free-running samples per run for own-context analyses
-HELDOUT_ANALYSIS_START = 100_000  # analyses read the second half of the held-out stream
 RIDGE = 1e-2  # probe ridge penalty, relative to the mean feature variance
-
-
-def finite(h: torch.Tensor, bound: float = 1e6) -> torch.Tensor:
-    """Hidden states with inf/NaN (an exploding linear RNN) clipped to +-bound, so an analysis
-    of a blown-up run yields poor scores instead of a crash that would lose its whole stack."""
-    return torch.nan_to_num(h, nan=0.0, posinf=bound, neginf=-bound).clamp(-bound, bound)
-
-
-def sentence_aligned_rows(tracks: int, length: int, start: int = HELDOUT_ANALYSIS_START):
-    """`tracks` held-out texts of `length` chars, each beginning at a sentence start."""
-    text = corpus.heldout_text()
-    stride = (len(text) - start - 2 * length) // tracks
-    out = []
-    for i in range(tracks):
-        s = text.find(".\n", start + i * stride) + 2
-        out.append(text[s: s + length])
-    return out
 
 
 @torch.no_grad()

@@ -18,6 +18,7 @@ from lab.training.model import StackedRNN
 VAL_BURN_IN = 32  # first characters of each held-out track warm the state and are not scored
 PRIME_CHARS = 200  # generation starts after reading this much held-out text (to a sentence end)
 SAMPLE_CHARS = 240  # length of the checkpoint sample
+HELDOUT_ANALYSIS_START = 100_000  # analyses read the second half of the held-out stream
 
 
 @dataclass
@@ -59,6 +60,23 @@ def heldout_loss(model: StackedRNN, tracks: int = 16, length: int = 256 + VAL_BU
     targets = rd.x[:, :, VAL_BURN_IN:].transpose(1, 2)  # (R, T-burn, B)
     nll = -logp.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
     return nll.flatten(1).mean(1), rd
+
+
+def finite(h: torch.Tensor, bound: float = 1e6) -> torch.Tensor:
+    """Hidden states with inf/NaN (an exploding linear RNN) clipped to +-bound, so an analysis
+    of a blown-up run yields poor scores instead of a crash that would lose its whole stack."""
+    return torch.nan_to_num(h, nan=0.0, posinf=bound, neginf=-bound).clamp(-bound, bound)
+
+
+def sentence_aligned_rows(tracks: int, length: int, start: int = HELDOUT_ANALYSIS_START):
+    """`tracks` held-out texts of `length` chars, each beginning at a sentence start."""
+    text = corpus.heldout_text()
+    stride = (len(text) - start - 2 * length) // tracks
+    out = []
+    for i in range(tracks):
+        s = text.find(".\n", start + i * stride) + 2
+        out.append(text[s: s + length])
+    return out
 
 
 def prime_text() -> str:
