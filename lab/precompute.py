@@ -127,11 +127,6 @@ def precompute(db: Path, studies, seeds, steps=None, backend="local", address=No
     studies = tuple(studies or STUDY_IDS)
     plan = planned_runs(studies, seeds, steps)
     with open_writer(db) as store:
-        if store.floors().empty:  # once per store: the h(k) ladder every loss chart draws
-            from lab.language.floors import finite_context_floors
-
-            store.write_floors(finite_context_floors())
-            log("finite-context floors h(0..60) written")
         stored = store.stored_run_ids()
         for study, arm_key, seed, cfg in plan:  # memberships of runs trained before
             if cfg.run_id in stored:
@@ -161,6 +156,11 @@ def precompute(db: Path, studies, seeds, steps=None, backend="local", address=No
                     log(f"{_bar(trained, len(todo))} runs  stack H={res[0].config.hidden} "
                         f"seq_len={res[0].config.seq_len} x{len(res)}  "
                         f"elapsed {elapsed / 60:.1f} min  eta {eta / 60:.1f} min")
+        if store.floors().empty:  # once per store (after training, so it never delays a
+            from lab.language.floors import finite_context_floors  # first stack)
+
+            store.write_floors(finite_context_floors())
+            log("finite-context floors h(0..60) written")
         backfill_analyses(store, log)
         if NOVEL_WORD_STUDY in studies:
             run_novel_word(store, seeds, steps, log)
