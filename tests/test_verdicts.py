@@ -14,6 +14,7 @@ import pytest
 from lab.data.studydata import StudyData, arm_summary, build
 from lab.language import grammar
 from lab.measure.registry import METRICS
+from lab.studies import verdicts as vd
 from lab.studies.catalog import ARMS, SEEDS, STUDIES
 from lab.studies.evidence import compare_values
 from lab.studies.verdicts import decide
@@ -203,6 +204,16 @@ def test_effect_rule_needs_non_overlapping_ranges():
     assert compare_values("a", [1.4, 1.5], "b", [1.2, 1.3], m, "c").status == "fails"
     assert compare_values("a", [1.0], "b", [1.2, 1.3], m, "c").status == "unclear"
     assert compare_values("a", [1.0, 1.1], "b", [math.inf, 1.3], m, "c").status == "holds"
+
+
+def test_a_separated_gap_below_the_minimum_effect_is_no_practical_difference():
+    m = METRICS[LOSS]  # min_effect: 2% of the floor, about 0.007 nats/char
+    tiny = compare_values("a", [1.000, 1.001], "b", [1.002, 1.003], m, "c")
+    assert tiny.status == "negligible" and "no practical difference" in tiny.sentence
+    assert compare_values("a", [1.000, 1.001], "b", [1.2, 1.3], m, "c").status == "holds"
+    v = vd.build("x", [tiny])
+    assert v.outcome == "inconclusive" and "minimum effect" in v.headline
+    assert v.details[0].startswith("No practical difference")
 
 
 def test_decide():

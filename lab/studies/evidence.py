@@ -24,10 +24,16 @@ EFFECT_RULE = (
     "An effect between two arms counts only if their seed ranges do not overlap: every "
     "seed of one arm is better than every seed of the other (the worst seed of the better "
     "arm beats the best seed of the worse one). Overlapping ranges mean the difference is "
-    f"within seed noise. An arm needs at least {MIN_SEEDS} seeds to be compared, and a "
-    "study with a missing arm is inconclusive. A diverged run counts as the worst loss."
+    "within seed noise. Ranges that do not overlap still need a gap between the medians of "
+    "at least the metric's stated minimum effect (2% of the entropy floor for losses, 5 "
+    "percentage points for accuracies): a smaller gap is real but too small to matter, and "
+    f"the check says \"no practical difference\". An arm needs at least {MIN_SEEDS} seeds "
+    "to be compared, and a study with a missing arm is inconclusive. A diverged run counts "
+    "as the worst loss."
 )
-CHECK_STATUSES = ("holds", "fails", "unclear")
+# holds / fails: beyond the seed spread and the minimum effect; unclear: within seed noise;
+# negligible: beyond the seed spread but below the metric's minimum effect
+CHECK_STATUSES = ("holds", "fails", "unclear", "negligible")
 
 
 @dataclass(frozen=True)
@@ -65,7 +71,9 @@ def compare_values(name_a: str, a: Iterable[float], name_b: str, b: Iterable[flo
     """Check the claim that `a` is better than `b` under EFFECT_RULE.
 
     holds: a's seed range lies entirely on the better side of b's; fails: entirely on the
-    worse side; unclear: the ranges overlap, or either side has fewer than MIN_SEEDS values.
+    worse side; unclear: the ranges overlap, or either side has fewer than MIN_SEEDS values;
+    negligible: the ranges do not overlap but the medians differ by less than the metric's
+    min_effect.
     """
     lower = metric.lower_is_better if lower is None else lower
     va, vb = _finite_or_inf(a), _finite_or_inf(b)
@@ -78,6 +86,8 @@ def compare_values(name_a: str, a: Iterable[float], name_b: str, b: Iterable[flo
         status, why = "fails", "the seed ranges do not overlap, the other way round"
     else:
         status, why = "unclear", "the seed ranges overlap, so the gap is within seed noise"
+    if status in ("holds", "fails") and (small := _below_min_effect(va, vb, metric)):
+        status, why = "negligible", small
     unit = f" ({metric.unit})" if metric.unit else ""
     sentence = (f"Median {metric.label}{unit}: {_desc(name_a, va, metric)} vs "
                 f"{_desc(name_b, vb, metric)}; {why}.")
@@ -87,6 +97,19 @@ def compare_values(name_a: str, a: Iterable[float], name_b: str, b: Iterable[flo
         numbers[key] = float(np.median(v)) if len(v) else math.nan
         spread[key] = [float(v.min()), float(v.max())] if len(v) else [math.nan, math.nan]
     return Check(claim, status, sentence, numbers, spread)
+
+
+def _below_min_effect(va: np.ndarray, vb: np.ndarray, metric: Metric) -> str | None:
+    """The reason a separated gap is too small to matter, or None when it matters."""
+    if metric.min_effect is None:
+        return None
+    gap = abs(float(np.median(va)) - float(np.median(vb)))
+    if not math.isfinite(gap) or gap >= metric.min_effect:
+        return None
+    unit = f" {metric.unit}" if metric.unit else ""
+    return (f"the seed ranges do not overlap, but the medians differ by only "
+            f"{metric.fmt(gap)}{unit}, below the {metric.fmt(metric.min_effect)}{unit} that "
+            "counts as a practical effect: no practical difference")
 
 
 def compare(data: StudyData, a: str, b: str, metric: Metric, claim: str | None = None) -> Check:

@@ -54,7 +54,7 @@ def verdict(data: StudyData) -> Verdict:
                    for a in ACTIVATIONS if a != "tanh"]
             s = [c.status for c in cmp]
             status = "holds" if all(x == "holds" for x in s) else (
-                "fails" if "fails" in s else "unclear")
+                "fails" if "fails" in s else "negligible" if "negligible" in s else "unclear")
             checks.append(Check(f"tanh is best at H={h}, seq_len={t}", status,
                                 " ".join(c.sentence for c in cmp),
                                 {k: v for c in cmp for k, v in c.numbers.items()},
@@ -64,9 +64,10 @@ def verdict(data: StudyData) -> Verdict:
 
 def _details(data: StudyData, checks: list[Check]) -> list[str]:
     by = {s: [c.claim.removeprefix("tanh is best at ") for c in checks if c.status == s]
-          for s in ("holds", "fails", "unclear")}
+          for s in ("holds", "fails", "unclear", "negligible")}
     out = [f"tanh is clearly best in {len(by['holds'])} of {len(checks)} cells, clearly beaten "
-           f"in {len(by['fails'])}, and within noise in {len(by['unclear'])}."]
+           f"in {len(by['fails'])}, within noise in {len(by['unclear'])}, and ahead by too "
+           f"little to matter in {len(by['negligible'])}."]
     if by["fails"]:
         out.append(f"Cells where another activation beats tanh: {'; '.join(by['fails'][:6])}.")
     best = pr.best_arm(data)

@@ -145,10 +145,11 @@ def lesson(supported: str, contradicted: str, fact: Callable[[StudyData], str] =
     """
     def takeaway(data: StudyData, v) -> str:
         by = {s: _some([c.claim for c in v.checks if c.status == s])
-              for s in ("holds", "fails", "unclear")}
+              for s in ("holds", "fails", "unclear", "negligible")}
         parts = [f"{word} {by[s]}." for s, word in (
             ("holds", "It holds that"), ("fails", "The runs contradict that"),
-            ("unclear", "Within seed noise:")) if by[s]]
+            ("unclear", "Within seed noise:"),
+            ("negligible", "Real but too small to matter:")) if by[s]]
         lead = {
             "supported": supported,
             "not supported": contradicted,

@@ -53,7 +53,8 @@ def inconclusive(claim: str, reason: str) -> Verdict:
                    f"{reason}.", [reason[0].upper() + reason[1:] + "."], {}, {})
 
 
-_STATUS_WORDS = {"holds": "Holds", "fails": "Contradicted", "unclear": "Within noise"}
+_STATUS_WORDS = {"holds": "Holds", "fails": "Contradicted", "unclear": "Within noise",
+                 "negligible": "No practical difference"}
 
 
 def _hold(n: int) -> str:
@@ -62,6 +63,10 @@ def _hold(n: int) -> str:
 
 def _go(n: int) -> str:
     return "goes" if n == 1 else "go"
+
+
+def _show(n: int) -> str:
+    return "shows" if n == 1 else "show"
 
 
 def _be(n: int) -> str:
@@ -74,13 +79,19 @@ def build(claim: str, checks: list[Check], notes: Iterable[str] = (),
     outcome = decide(checks)
     n = len(checks)
     h, f = (sum(c.status == s for c in checks) for s in ("holds", "fails"))
+    small = sum(c.status == "negligible" for c in checks)
+    within = (f"{n - h - f} {_be(n - h - f)} within noise" if not small else
+              f"{n - h - f - small} {_be(n - h - f - small)} within noise and {small} "
+              f"{_show(small)} no practical difference")
     tail = {
         "supported": f"all {n} checks clear the seed spread",
         "partly supported": f"of {n} checks, {h} {_hold(h)} beyond the seed spread, "
-        f"{f} {_go(f)} the other way and {n - h - f} {_be(n - h - f)} within noise",
+        f"{f} {_go(f)} the other way and {within}",
         "not supported": f"none of {n} checks holds, and {f} {_go(f)} the other way "
         "beyond the seed spread",
-        "inconclusive": f"all {n} checks are within the seed spread",
+        "inconclusive": (f"all {n} checks are within the seed spread" if not small else
+                         f"no check clears both the seed spread and the minimum effect "
+                         f"({within})"),
     }[outcome]
     numbers, spread = {}, {}
     for c in checks:
