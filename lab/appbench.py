@@ -7,15 +7,18 @@
   drawn (Home: its last section); median of 3 visits after one warm-up visit;
 - the server's resident memory (VmRSS, children included) after visiting every page, and
   with 5 browser sessions open on different pages;
-- one study's retrain (steps=2000, the default seed): click -> first progress on the page,
-  and click -> "Retrain finished" (the retrain cache is a fresh temporary directory), and
-  the render time of another study page opened while it trains.
-`--quick` is a smoke run: Home and two study pages, one timed visit, a 100-step retrain.
+- every study page's retrain, one study after another, full length (30,000 steps, the
+  default seed) with an emptied retrain cache each time: click -> first progress on the page,
+  click -> "Retrain finished"; the slowest as `retrain_slowest_study_s: N`; the render time of
+  another study page opened during the first retrain, against its idle render; the server's
+  memory after the retrains.
+`--quick` is a smoke run: Home and two study pages, one timed visit, 100-step retrains.
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
 import tempfile
 import time
@@ -25,8 +28,7 @@ from lab.appserver import AppServer, launch_chromium, wait_home, wait_study
 from lab.data.store import DEFAULT_DB
 
 SESSIONS = 5  # browser sessions open at once for the memory reading
-RETRAIN_STUDY = "initialization"
-RETRAIN_STEPS = 2000  # the panel's default
+RETRAIN_STEPS = 30_000  # a full-length run, as stored
 TIMEOUT_MS = 120_000
 RETRAIN_TIMEOUT_MS = 1_800_000
 
@@ -91,25 +93,55 @@ def sessions_rss(server: AppServer, browser, paths: dict[str, str]) -> float:
     return rss
 
 
-def retrain(server: AppServer, browser, paths: dict[str, str], steps: int) -> dict[str, float]:
+def _query(path: str, param: str) -> str:
+    return f"{path}{'&' if '?' in path else '?'}{param}"
+
+
+def retrain(server: AppServer, browser, paths: dict[str, str], study: str, steps: int,
+            other: str | None = None) -> dict[str, float]:
     """Seconds from the click to the first progress (or queue note) and to "Retrain
-    finished", and the render time of another page opened while the retrain runs."""
+    finished"; with `other`, the render time of that page opened while the retrain runs."""
     page = browser.new_page()
-    visit(page, server.url, f"{paths[RETRAIN_STUDY]}?steps={steps}", RETRAIN_STUDY)
+    visit(page, server.url, _query(paths[study], f"steps={steps}"), study)
     started = time.perf_counter()
     page.get_by_role("button", name="Retrain now").click()
     page.get_by_text("Training:").or_(page.get_by_text("Queued: place")).or_(
         page.get_by_text("Retrain finished")).first.wait_for(timeout=RETRAIN_TIMEOUT_MS)
     out = {"first": time.perf_counter() - started}
-    other = next(n for n in paths if n not in ("Home", RETRAIN_STUDY))
-    student = browser.new_page()  # another student, while the server trains
-    out["render_during"] = visit(student, server.url, paths[other], other)
-    out["busy"] = page.get_by_text("Retrain finished").count() == 0
-    student.context.close()
+    if other:
+        student = browser.new_page()  # another student, while the server trains
+        out["render_during"] = visit(student, server.url, paths[other], other)
+        out["busy"] = page.get_by_text("Retrain finished").count() == 0
+        student.context.close()
     page.get_by_text("Retrain finished").wait_for(timeout=RETRAIN_TIMEOUT_MS)
     out["done"] = time.perf_counter() - started
     page.context.close()
     return out
+
+
+def retrain_every_study(server: AppServer, browser, paths: dict[str, str], cache: Path,
+                        steps: int, renders: dict[str, float]) -> list[tuple[str, str]]:
+    """Each study page's retrain in turn, each from an empty cache (studies share configs)."""
+    studies = [n for n in paths if n != "Home"]
+    rows, done = [], {}
+    for i, study in enumerate(studies):
+        for entry in cache.glob("*"):
+            shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+        other = studies[1] if i == 0 and len(studies) > 1 else None
+        r = retrain(server, browser, paths, study, steps, other)
+        done[study] = r["done"]
+        rows += [(f"retrain {study} ({steps:,} steps): click -> first progress",
+                  f"{r['first']:.1f} s"),
+                 (f"retrain {study} ({steps:,} steps): click -> finished", f"{r['done']:.1f} s")]
+        if other:
+            during = "while it trained" if r["busy"] else "(it had already finished)"
+            rows.append((f"render of {other} {during} (idle {renders[other]:.2f} s)",
+                         f"{r['render_during']:.2f} s"))
+    rows.append(("server RSS after the retrains (torch loaded)", f"{server.rss_mb():.0f} MB"))
+    slowest = max(done, key=done.get)
+    rows.append(("slowest study retrain", slowest))
+    rows.append(("retrain_slowest_study_s", f"{done[slowest]:.0f}"))  # printed last, alone
+    return rows
 
 
 def run(db: Path, quick: bool) -> list[tuple[str, str]]:
@@ -118,7 +150,7 @@ def run(db: Path, quick: bool) -> list[tuple[str, str]]:
 
     paths = study_paths()
     if quick:
-        paths = {k: paths[k] for k in ("Home", RETRAIN_STUDY, "novel_word")}
+        paths = {k: paths[k] for k in ("Home", "initialization", "novel_word")}
     steps, visits = (100, 1) if quick else (RETRAIN_STEPS, 3)
     rows = []
     with tempfile.TemporaryDirectory() as cache, sync_playwright() as pw:
@@ -128,20 +160,14 @@ def run(db: Path, quick: bool) -> list[tuple[str, str]]:
             healthy, drawn = cold_start(server, browser)
             rows += [("cold start: launch -> health ok", f"{healthy:.1f} s"),
                      ("cold start: launch -> Home drawn", f"{drawn:.1f} s")]
-            for name, s in warm_renders(server, browser, paths, visits).items():
+            renders = warm_renders(server, browser, paths, visits)
+            for name, s in renders.items():
                 rows.append((f"warm render: {name} (median of {visits})", f"{s:.2f} s"))
             rows.append((f"server RSS after visiting {len(paths)} pages",
                          f"{server.rss_mb():.0f} MB"))
             rows.append((f"server RSS with {SESSIONS} sessions open",
                          f"{sessions_rss(server, browser, paths):.0f} MB"))
-            r = retrain(server, browser, paths, steps)
-            during = "while it trained" if r["busy"] else "(it had already finished)"
-            rows += [(f"retrain {RETRAIN_STUDY} ({steps} steps): click -> first progress",
-                      f"{r['first']:.1f} s"),
-                     (f"retrain {RETRAIN_STUDY} ({steps} steps): click -> finished",
-                      f"{r['done']:.1f} s"),
-                     (f"render of another page {during}", f"{r['render_during']:.2f} s"),
-                     ("server RSS after the retrain (torch loaded)", f"{server.rss_mb():.0f} MB")]
+            rows += retrain_every_study(server, browser, paths, Path(cache), steps, renders)
         finally:
             server.stop()
             browser.close()
@@ -154,10 +180,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--quick", action="store_true", help="a smoke run: fewer pages and visits")
     args = ap.parse_args(argv)
     rows = run(args.db, args.quick)
-    width = max(len(what) for what, _ in rows)
+    *table, (key, seconds) = rows
+    width = max(len(what) for what, _ in table)
     print(f"{'measure':<{width}}  value")
-    for what, value in rows:
+    for what, value in table:
         print(f"{what:<{width}}  {value}")
+    print(f"{key}: {seconds}")
 
 
 if __name__ == "__main__":

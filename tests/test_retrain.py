@@ -14,11 +14,13 @@ from pathlib import Path
 
 import pytest
 
+from lab.service import retrain
 from lab.service.retrain import (
     RETRAIN_MAX_RUNS,
     RETRAIN_MAX_STEPS,
     RetrainService,
     compare_with_stored,
+    split_for,
     validate_request,
 )
 from lab.training.config import RunConfig
@@ -125,7 +127,8 @@ def test_same_configs_from_two_sessions_share_one_training(tmp_path, monkeypatch
     assert jobs[0] is jobs[1]
     assert jobs[0].wait(120) and jobs[0].state == "done"
     assert service.submit([diverging(2), diverging(1)]) is jobs[0]  # order does not matter
-    assert len(calls) == 1
+    # one training of each config (the job may split its stack over the idle slots)
+    assert sorted(sum(calls, [])) == sorted([diverging(1).run_id, diverging(2).run_id])
 
 
 def test_one_training_at_a_time_the_others_queued_in_order(tmp_path, monkeypatch):
@@ -226,3 +229,39 @@ def test_exiting_mid_retrain_stops_the_training_cleanly(tmp_path):
     assert done.stdout.strip() == "training"
     assert "terminate called" not in done.stderr and "Traceback" not in done.stderr
     assert not list(tmp_path.rglob("*.joblib")), "a stopped training cached a result"
+
+
+def test_a_jobs_stacks_train_at_once_on_idle_slots(tmp_path, monkeypatch):
+    """Two shapes, two slots: the job's two stacks train at the same time; with one slot,
+    one after the other."""
+    seen, lock, real = {"now": 0, "most": 0}, threading.Lock(), retrain._train
+
+    def train(stack, job):
+        with lock:
+            seen["now"] += 1
+            seen["most"] = max(seen["most"], seen["now"])
+        try:
+            time.sleep(0.3)  # long enough for the other stack to start meanwhile
+            return real(stack, job)
+        finally:
+            with lock:
+                seen["now"] -= 1
+
+    monkeypatch.setattr(retrain, "_train", train)
+    two_shapes = [diverging(1), diverging(2).replace(hidden=4)]
+    for limit, most in ((1, 1), (2, 2)):
+        seen["most"] = 0
+        job = RetrainService(tmp_path / str(limit), max_trainings=limit).submit(two_shapes)
+        assert job.wait(120) and job.state == "done", job.error
+        assert seen["most"] == most and job.progress == 1.0
+        assert {r.run_id for r in job.results} == {c.run_id for c in two_shapes}
+
+
+def test_split_for_halves_the_biggest_stack_for_idle_workers():
+    five = [TANH.replace(seed=s) for s in range(5)]
+    assert [len(s) for s in split_for([five], 1)] == [5]
+    assert [len(s) for s in split_for([five], 2)] == [3, 2]
+    assert [len(s) for s in split_for([five, [RELU]], 2)] == [5, 1]  # already two stacks
+    assert [len(s) for s in split_for([[TANH], [RELU]], 4)] == [1, 1]  # single runs stay whole
+    split = split_for([five], 3)
+    assert sorted(c.run_id for s in split for c in s) == sorted(c.run_id for c in five)

@@ -27,7 +27,11 @@ def job_key(configs: list[RunConfig]) -> tuple[str, ...]:
 
 
 class TrainingSlots:
-    """At most `limit` trainings at once; the others wait in one line, first come, first served."""
+    """At most `limit` trainings (stacks) at once; jobs wait in one line, first come, first served.
+
+    A job starts with one slot (wait_turn); while no job is waiting it may take idle slots for
+    its other stacks (take_idle), so one student's retrain uses every core a queue does not need.
+    """
 
     def __init__(self, limit: int):
         if limit < 1:
@@ -51,6 +55,14 @@ class TrainingSlots:
             job._start()  # under the lock: a job is never seen neither queued nor running
             self._cond.notify_all()
 
+    def take_idle(self) -> bool:
+        """One more slot for a running job, only if one is free and no job is waiting for it."""
+        with self._cond:
+            if self._line or self._running >= self.limit:
+                return False
+            self._running += 1
+            return True
+
     def leave(self) -> None:
         with self._cond:
             self._running -= 1
@@ -67,6 +79,12 @@ class TrainingSlots:
     @property
     def running(self) -> int:
         return self._running
+
+    @property
+    def idle(self) -> int:
+        """Slots neither in use nor wanted by a waiting job (what take_idle could get)."""
+        with self._cond:
+            return 0 if self._line else max(0, self.limit - self._running)
 
     @property
     def waiting(self) -> int:
@@ -95,8 +113,8 @@ class Job:
         self._total = sum(c.steps for c in todo)  # run-steps to train
         self._done = 0  # run-steps of the stacks already finished
         self._ready: dict[str, RunResult] = {}  # run_id -> result (cached or finished stacks)
-        self._live = None  # (stack snapshot, StepRecorder) of the stack in training
-        self._live_curves: tuple[tuple, pd.DataFrame] | None = None
+        self._live: dict[tuple, tuple] = {}  # stack's run ids -> (snapshot, its StepRecorder)
+        self._live_curves: dict[tuple, tuple[int, pd.DataFrame]] = {}  # stack -> (step, curves)
 
     # what the page polls
 
@@ -113,7 +131,7 @@ class Job:
         if self.state == "done":
             return 1.0
         with self._lock:
-            live = self._live[0].step * self._live[0].R if self._live else 0
+            live = sum(st.step * st.R for st, _ in self._live.values())
             # below 1 until done: the end-of-run analyses still run after the last step
             return min(0.99, (self._done + live) / self._total) if self._total else 0.0
 
@@ -135,10 +153,10 @@ class Job:
         Columns: run_id, step, loss, grad_norm, grad_norm_max, clip_frac.
         """
         with self._lock:
-            ready, live = list(self._ready.values()), self._live
+            ready, live = list(self._ready.values()), list(self._live.values())
         frames = [r.tables["curves"].assign(run_id=r.run_id) for r in ready if "curves" in r.tables]
-        if live is not None and self.state == "running":
-            frames.append(self._curves_of_live(*live))
+        if self.state == "running":
+            frames += [self._curves_of_live(*stack) for stack in live]
         frames = [f for f in frames if len(f)]
         if not frames:
             return pd.DataFrame(columns=list(CURVE_COLUMNS))
@@ -157,13 +175,15 @@ class Job:
         """Progress callback: snapshot the live stack (the worker keeps training meanwhile)."""
         snapshot = dataclasses.replace(st, diverged_at=list(st.diverged_at))
         with self._lock:
-            self._live = (snapshot, step_recorder)
+            self._live[_stack_key(st)] = (snapshot, step_recorder)
 
     def _stack_done(self, results: list[RunResult]) -> None:
         with self._lock:
             self._ready.update({r.run_id: r for r in results})
             self._done += sum(r.config.steps for r in results)
-            self._live = None
+            key = tuple(r.run_id for r in results)
+            self._live.pop(key, None)
+            self._live_curves.pop(key, None)
 
     def _add_cached(self, results: list[RunResult]) -> None:
         with self._lock:
@@ -177,12 +197,16 @@ class Job:
 
     def _curves_of_live(self, st, step_recorder) -> pd.DataFrame:
         """StepRecorder.curve of each run at the snapshot's step; one computation per snapshot."""
-        key = (tuple(c.run_id for c in st.configs), st.step)
-        cached = self._live_curves
-        if cached is not None and cached[0] == key:
+        cached = self._live_curves.get(_stack_key(st))
+        if cached is not None and cached[0] == st.step:
             return cached[1]
         frames = [step_recorder.curve(st, r).assign(run_id=c.run_id)
                   for r, c in enumerate(st.configs)]
         df = pd.concat(frames, ignore_index=True)
-        self._live_curves = (key, df)
+        self._live_curves[_stack_key(st)] = (st.step, df)
         return df
+
+
+def _stack_key(st) -> tuple[str, ...]:
+    """A stack in training, by its run ids in stack order (train_stack's result order)."""
+    return tuple(c.run_id for c in st.configs)

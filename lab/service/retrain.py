@@ -7,12 +7,14 @@ One `RetrainService` per server process (the app holds it in st.cache_resource):
   (which includes the engine version), so a config trained before comes back at once.
   There are no locks across processes: two server processes sharing a cache dir could both
   train one config; both then write the same numbers, so that only costs time (acceptable);
-- a global limit: at most LAB_MAX_TRAININGS trainings at once (default 1), the others
-  queued first come, first served with their place in line.
+- a global limit: at most LAB_MAX_TRAININGS stacks train at once (default 2, one per core),
+  jobs queued first come, first served with their place in line; a job's stacks (a study's
+  arms of different shapes) train in parallel on slots no waiting job needs.
 Torch is imported by the worker thread when a training starts, never by importing this.
 Each training uses one torch thread (lab.training.engine.train_stack sets it, process-wide: in the
 app's server only retrains use torch), so LAB_MAX_TRAININGS is also how many cores retrains
-take.
+take. Threads, not processes: the engine's steps run in TorchScript, outside the GIL, and a
+second torch process would cost ~300 MB of the container's memory.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import logging
 import math
 import os
 import threading
+from collections import deque
 from pathlib import Path
 
 import joblib
@@ -30,7 +33,7 @@ from lab.service.jobs import Job, TrainingSlots, job_key
 from lab.studies.catalog import ARMS
 from lab.training.config import RunConfig, validate
 from lab.training.results import RunResult
-from lab.training.stacks import make_tasks
+from lab.training.stacks import make_tasks, stack_cost
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +121,7 @@ def _as_float(x) -> float:
 
 
 def _env_limit() -> int:
-    raw = os.environ.get("LAB_MAX_TRAININGS", "1")
+    raw = os.environ.get("LAB_MAX_TRAININGS", "2")
     try:
         limit = int(raw)
     except ValueError:
@@ -189,10 +192,7 @@ class RetrainService:
             job._add_cached(list(cached.values()))
             if todo:
                 self.slots.enter_line(job)
-                worker = threading.Thread(target=self._work, args=(job, todo), daemon=True,
-                                          name=f"retrain-{key[0][:8]}")
-                _WORKERS.add(worker)
-                worker.start()
+                _start_worker(self._work, job, todo, name=key[0][:8])
             else:
                 job._finish()
             self._jobs[key] = job
@@ -219,11 +219,7 @@ class RetrainService:
         try:
             _stop_if_exiting()
             mine, theirs = self._claim(job, todo)
-            for stack in make_tasks(mine):
-                results = _train(stack, job)
-                for r in results:
-                    self._save(r)
-                job._stack_done(results)
+            self._train_stacks(job, split_for(make_tasks(mine), self.slots.idle + 1))
             for cfg, owner in theirs:  # configs another job was already training: share them
                 owner.wait()
                 result = owner._ready.get(cfg.run_id) or self.cache.load(cfg)
@@ -243,6 +239,42 @@ class RetrainService:
                     self._training.pop(cfg.run_id, None)
             self.slots.leave()
             _WORKERS.discard(threading.current_thread())
+
+    def _train_stacks(self, job: Job, stacks: list[list[RunConfig]]) -> None:
+        """Train a job's stacks, costliest first: in this thread, on the job's slot, and in
+        helper threads on idle slots (TrainingSlots.take_idle); the first error is raised."""
+        pending, errors, lock = deque(stacks), [], threading.Lock()
+
+        def take() -> list[RunConfig] | None:
+            with lock:
+                return pending.popleft() if pending and not errors else None
+
+        def drain(helper: bool) -> None:
+            try:
+                while (stack := take()) is not None:
+                    if not helper:  # more stacks waiting than threads: use idle cores
+                        while len(pending) > sum(t.is_alive() for t in helpers) \
+                                and self.slots.take_idle():
+                            helpers.append(_start_worker(drain, True, name=f"{job.key[0][:8]}+"))
+                    results = _train(stack, job)
+                    for r in results:
+                        self._save(r)
+                    job._stack_done(results)
+                    if helper and self.slots.waiting:
+                        break  # a queued job gets this core next
+            except BaseException as e:  # noqa: BLE001  (re-raised by the job's thread)
+                errors.append(e)
+            finally:
+                if helper:
+                    self.slots.leave()
+                    _WORKERS.discard(threading.current_thread())
+
+        helpers: list[threading.Thread] = []
+        drain(helper=False)
+        for t in helpers:
+            t.join()
+        if errors:
+            raise errors[0]
 
     def _claim(self, job: Job, todo: list[RunConfig]):
         """Split todo into configs this job trains and (config, job) pairs already in training
@@ -271,6 +303,27 @@ class RetrainService:
         finished.sort(key=lambda j: j.finished_at or 0.0)
         for j in finished[: max(0, len(finished) - KEEP_FINISHED)]:
             del self._jobs[j.key]
+
+
+def split_for(stacks: list[list[RunConfig]], workers: int) -> list[list[RunConfig]]:
+    """Halve the biggest stacks until there is one per worker (or only single runs are left),
+    so a study whose arms share one shape trains on every idle core. A run trained in a
+    stack equals the run trained alone, so this changes the time, never the numbers."""
+    stacks = list(stacks)
+    while len(stacks) < workers and any(len(s) > 1 for s in stacks):
+        big = max(stacks, key=stack_cost)
+        stacks.remove(big)
+        half = (len(big) + 1) // 2
+        stacks += [big[:half], big[half:]]
+    return sorted(stacks, key=stack_cost, reverse=True)
+
+
+def _start_worker(target, *args, name: str) -> threading.Thread:
+    """A daemon thread registered for the clean stop at exit."""
+    worker = threading.Thread(target=target, args=args, daemon=True, name=f"retrain-{name}")
+    _WORKERS.add(worker)
+    worker.start()
+    return worker
 
 
 def _train(stack: list[RunConfig], job: Job) -> list[RunResult]:
