@@ -231,7 +231,8 @@ def train_stack(
                 loss_char, gnorm, clipped, bad = learn(fw.x, fw.hs, fw.logits, targets, params,
                                                        codes, lr, clip, trains_whh, st.alive)
                 h = fw.hs[:, -1].where(st.alive.view(R, 1, 1), 0.0)
-        if bad.any():
+        stopped = bool(bad.any())
+        if stopped:
             for r in torch.nonzero(bad).flatten().tolist():
                 st.diverged_at[r] = step
         st.step = step + 1
@@ -242,7 +243,7 @@ def train_stack(
                 rec.on_checkpoint(st)
         if progress and (st.step % progress_every == 0 or st.step == c0.steps):
             progress(st)
-        if not st.alive.any():
+        if stopped and not st.alive.any():
             if progress and st.step % progress_every:
                 progress(st)  # all runs stopped early: report where
             break
