@@ -10,8 +10,8 @@
 - every study page's retrain, one study after another, full length (30,000 steps, the
   default seed) with an emptied retrain cache each time: click -> first progress on the page,
   click -> "Retrain finished"; the slowest as `retrain_slowest_study_s: N`; the render time of
-  another study page opened during the first retrain, against its idle render; the server's
-  memory after the retrains.
+  the first study page opened 3 s into the second study's retrain, against its idle render;
+  the server's memory after the retrains.
 `--quick` is a smoke run: Home and two study pages, one timed visit, 100-step retrains.
 """
 
@@ -29,6 +29,7 @@ from lab.data.store import DEFAULT_DB
 
 SESSIONS = 5  # browser sessions open at once for the memory reading
 RETRAIN_STEPS = 30_000  # a full-length run, as stored
+SETTLE_MS = 3000  # after a retrain's first progress, before timing another page's render
 TIMEOUT_MS = 120_000
 RETRAIN_TIMEOUT_MS = 1_800_000
 
@@ -109,6 +110,7 @@ def retrain(server: AppServer, browser, paths: dict[str, str], study: str, steps
         page.get_by_text("Retrain finished")).first.wait_for(timeout=RETRAIN_TIMEOUT_MS)
     out = {"first": time.perf_counter() - started}
     if other:
+        page.wait_for_timeout(SETTLE_MS)  # into the training proper
         student = browser.new_page()  # another student, while the server trains
         out["render_during"] = visit(student, server.url, paths[other], other)
         out["busy"] = page.get_by_text("Retrain finished").count() == 0
@@ -127,7 +129,7 @@ def retrain_every_study(server: AppServer, browser, paths: dict[str, str], cache
     for i, study in enumerate(studies):
         for entry in cache.glob("*"):
             shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
-        other = studies[1] if i == 0 and len(studies) > 1 else None
+        other = studies[0] if i == 1 else None  # torch is loaded: a student's render mid-run
         r = retrain(server, browser, paths, study, steps, other)
         done[study] = r["done"]
         rows += [(f"retrain {study} ({steps:,} steps): click -> first progress",

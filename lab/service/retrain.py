@@ -20,6 +20,7 @@ second torch process would cost ~300 MB of the container's memory.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import math
 import os
@@ -43,6 +44,7 @@ RETRAIN_MAX_RUNS = max(len(arms) for study, arms in ARMS.items() if study != "gr
 RETRAIN_MAX_WAITING = 20  # jobs in line beyond this are refused: the server is saturated
 KEEP_FINISHED = 64  # finished jobs kept in the registry (the disk cache keeps them all)
 PROGRESS_EVERY = 10  # steps between progress snapshots
+RETRAIN_NICE = 10  # training threads yield the CPU to page renders (os.setpriority)
 DEFAULT_CACHE = Path.home() / ".cache" / "rnn-lab" / "retrain"
 
 
@@ -319,11 +321,20 @@ def split_for(stacks: list[list[RunConfig]], workers: int) -> list[list[RunConfi
 
 
 def _start_worker(target, *args, name: str) -> threading.Thread:
-    """A daemon thread registered for the clean stop at exit."""
-    worker = threading.Thread(target=target, args=args, daemon=True, name=f"retrain-{name}")
+    """A daemon thread registered for the clean stop at exit, at a lower CPU priority."""
+    worker = threading.Thread(target=_niced, args=(target, *args), daemon=True,
+                              name=f"retrain-{name}")
     _WORKERS.add(worker)
     worker.start()
     return worker
+
+
+def _niced(target, *args) -> None:
+    """Run target(*args) at nice RETRAIN_NICE: when a page renders while both cores train,
+    the OS gives the render its core first (Linux: per thread; elsewhere a no-op)."""
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), RETRAIN_NICE)
+    target(*args)
 
 
 def _train(stack: list[RunConfig], job: Job) -> list[RunResult]:
