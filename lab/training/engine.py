@@ -135,7 +135,7 @@ def learn(x: Tensor, hs: Tensor, logits: Tensor, targets: Tensor, params: list[T
     """
     R, B, T = x.shape
     loss, dlogits = loss_and_dlogits(logits, targets, B)
-    grads, _ = rnn.backprop(x, hs, dlogits, params[1], params[3], groups)
+    grads, _ = rnn.backprop(x, hs, dlogits, params[1], params[3], groups, keep_dh=False)
     if trains_whh is not None:
         grads[1].mul_(trains_whh)  # reservoir runs (0) keep their W_hh
     # clip: each run's global L2 norm over all its parameters, measured before clipping

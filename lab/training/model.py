@@ -146,9 +146,15 @@ def recur(xe: Tensor, h0: Tensor, whh: Tensor, groups: list[tuple[int, int, int]
     """Hidden states hs (R, T+1, B, H), hs[:, 0] = h0, from embedded inputs xe (R, T, B, H)."""
     R, T, B, H = xe.shape
     hs = torch.empty(R, T + 1, B, H, dtype=xe.dtype)
-    hv, xv = hs.unbind(1), xe.unbind(1)  # per-t views (R, B, H), made in one op each
+    hv = hs.unbind(1)  # per-t views (R, B, H), made in one op
     hv[0].copy_(h0)
-    if len(groups) == 1 and groups[0][0] == 0:  # all tanh, the usual stack: no dispatch
+    if R == 1:  # one run: each step's slice is contiguous, so it takes a_t in place
+        hs[:, 1:].copy_(xe)  # (strided in a stack, baddbmm_ would be 1.6x slower)
+        for t in range(T):
+            _act(groups[0][0], hv[t + 1].baddbmm_(hv[t], whh), hv[t + 1])
+        return hs
+    xv = xe.unbind(1)
+    if len(groups) == 1 and groups[0][0] == 0:  # all tanh: no per-step dispatch
         for t in range(T):
             torch.tanh(torch.baddbmm(xv[t], hv[t], whh), out=hv[t + 1])
     else:
@@ -192,9 +198,11 @@ def recur_sampled(x: Tensor, h0: Tensor, params: list[Tensor], groups: list[tupl
 
 @script
 def backprop(x: Tensor, hs: Tensor, dlogits: Tensor, whh: Tensor, why: Tensor,
-             groups: list[tuple[int, int, int]]) -> tuple[list[Tensor], Tensor]:
+             groups: list[tuple[int, int, int]],
+             keep_dh: bool = True) -> tuple[list[Tensor], Tensor]:
     """Gradients [Wxh, Whh, bh, Why, by] of the loss whose d/dlogits is dlogits (R, T*B, V),
-    and dL/dh_t (R, T, B, H) for t = 1..T, from the inputs x (R, B, T) and hs of recur()."""
+    and dL/dh_t (R, T, B, H) for t = 1..T, from the inputs x (R, B, T) and hs of recur().
+    keep_dh=False (training) turns dL/dh_t into dL/da_t in place: fewer ops, dh not returned."""
     R, B, T = x.shape
     H, vocab = why.shape[1], why.shape[2]
     hout = hs[:, 1:].reshape(R, T * B, H)  # (R, T*B, H) t-major, a view
@@ -205,7 +213,7 @@ def backprop(x: Tensor, hs: Tensor, dlogits: Tensor, whh: Tensor, why: Tensor,
     # (T, R, B, H) so each step's slice is contiguous and takes one in-place baddbmm_
     dh = torch.bmm(dlogits, why.transpose(1, 2)).view(R, T, B, H).transpose(0, 1).contiguous()
     deriv = derivative(hs[:, 1:], groups)  # (R, T, B, H) f'(a_t), every t in one op
-    da = torch.empty_like(dh)  # (T, R, B, H) dL/da_t
+    da = torch.empty_like(dh) if keep_dh else dh  # (T, R, B, H) dL/da_t
     whh_t = whh.transpose(1, 2).contiguous()
     dv, fv, av = dh.unbind(0), deriv.unbind(1), da.unbind(0)  # per-t views, made once
     for t in range(T - 1, 0, -1):  # through f, then through W_hh into h_{t-1}
@@ -219,7 +227,7 @@ def backprop(x: Tensor, hs: Tensor, dlogits: Tensor, whh: Tensor, why: Tensor,
     rows = (x.transpose(1, 2).reshape(R, T * B) + vocab * torch.arange(R).view(R, 1)).flatten()
     g_wxh = torch.zeros(R * vocab, H, dtype=hs.dtype).index_add_(  # each input's row sums dL/da
         0, rows, da_rows.reshape(R * T * B, H)).view(R, vocab, H)
-    return [g_wxh, g_whh, g_bh, g_why, g_by], dh.transpose(0, 1)
+    return [g_wxh, g_whh, g_bh, g_why, g_by], (dh if keep_dh else da[:0]).transpose(0, 1)
 
 
 @dataclass
