@@ -44,7 +44,8 @@ RETRAIN_MAX_RUNS = max(len(arms) for study, arms in ARMS.items() if study != "gr
 RETRAIN_MAX_WAITING = 20  # jobs in line beyond this are refused: the server is saturated
 KEEP_FINISHED = 64  # finished jobs kept in the registry (the disk cache keeps them all)
 PROGRESS_EVERY = 10  # steps between progress snapshots
-RETRAIN_NICE = 10  # training threads yield the CPU to page renders (os.setpriority)
+RETRAIN_NICE = 2  # training threads yield a core to page renders (os.setpriority), mildly:
+# a nicer value starves retrains whenever another process shares the machine
 DEFAULT_CACHE = Path.home() / ".cache" / "rnn-lab" / "retrain"
 
 
