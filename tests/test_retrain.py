@@ -263,5 +263,7 @@ def test_split_for_halves_the_biggest_stack_for_idle_workers():
     assert [len(s) for s in split_for([five], 2)] == [3, 2]
     assert [len(s) for s in split_for([five, [RELU]], 2)] == [5, 1]  # already two stacks
     assert [len(s) for s in split_for([[TANH], [RELU]], 4)] == [1, 1]  # single runs stay whole
+    big_single = [TANH.replace(hidden=8, seq_len=50)]  # costlier than the pair, not split
+    assert sorted(len(s) for s in split_for([big_single, [TANH, RELU]], 3)) == [1, 1, 1]
     split = split_for([five], 3)
     assert sorted(c.run_id for s in split for c in s) == sorted(c.run_id for c in five)

@@ -314,7 +314,7 @@ def split_for(stacks: list[list[RunConfig]], workers: int) -> list[list[RunConfi
     stack equals the run trained alone, so this changes the time, never the numbers."""
     stacks = list(stacks)
     while len(stacks) < workers and any(len(s) > 1 for s in stacks):
-        big = max(stacks, key=stack_cost)
+        big = max((s for s in stacks if len(s) > 1), key=stack_cost)
         stacks.remove(big)
         half = (len(big) + 1) // 2
         stacks += [big[:half], big[half:]]
