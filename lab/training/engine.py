@@ -27,7 +27,7 @@ from lab.measure.metrics import DIVERGE_LOSS, run_status
 from lab.training import model as rnn  # the TorchScript equations
 from lab.training.config import RunConfig
 from lab.training.model import PARAM_NAMES, StackedRNN, param_count, script, sort_for_stack
-from lab.training.results import RunResult
+from lab.training.results import Contribution, RunResult, nan_if_none
 
 SAMPLING_SEED_OFFSET = 1_000_003  # scheduled-sampling draws use their own stream per run
 
@@ -62,8 +62,9 @@ class Recorder:
     def on_end(self, st: Stack) -> None:
         """After the last step, on the final weights."""
 
-    def contribute(self, st: Stack, r: int, out: dict) -> None:
-        """Add run r's tables (out['tables']) and scalars (out['scalars'])."""
+    def contribute(self, st: Stack, r: int) -> Contribution:
+        """Run r's tables, scalars and final numbers measured by this recorder."""
+        return Contribution()
 
 
 def keep_freed_memory() -> None:
@@ -268,21 +269,21 @@ def _results(st: Stack, recorders: list[Recorder]) -> list[RunResult]:
     wall = (time.perf_counter() - st.started) / st.R
     results = []
     for r, cfg in enumerate(st.configs):
-        out: dict = {"tables": {}, "scalars": {}, "window_losses": []}
+        c = Contribution()
         for rec in recorders:
-            rec.contribute(st, r, out)
-        s = out["scalars"]
-        status = run_status(st.diverged_at[r] is not None, out["window_losses"],
-                            s.get("final_val_loss", float("nan")))
+            c = c.merge(rec.contribute(st, r))
+        windows = c.window_losses if c.window_losses is not None else np.array([])
+        status = run_status(st.diverged_at[r] is not None, windows,
+                            nan_if_none(c.final_val_loss))
         results.append(RunResult(
             config=cfg,
             status=status,
-            final_train_loss=s.pop("final_train_loss", float("nan")),
-            final_val_loss=s.pop("final_val_loss", float("nan")),
+            final_train_loss=nan_if_none(c.final_train_loss),
+            final_val_loss=nan_if_none(c.final_val_loss),
             params=param_count(cfg),
             wall_s=wall,
-            scalars=s,
-            tables=out["tables"],
+            scalars=c.scalars,
+            tables=c.tables,
             weights=weights_bytes(st.model, r),
             diverged_at=st.diverged_at[r],
         ))
