@@ -26,7 +26,8 @@ from lab.language.alphabet import VOCAB_SIZE as V
 from lab.precompute import NOVEL_WORD_STUDY
 from lab.studies.catalog import SEEDS, STUDY_IDS, arms_of, planned_runs
 from lab.training.config import BASELINE, RunConfig, checkpoint_steps
-from lab.training.engine import Recorder, keep_freed_memory, train_stack
+from lab.training.engine import keep_freed_memory, train_stack
+from lab.training.hooks import Recorder
 from lab.training.results import Contribution
 from lab.training.stacks import make_tasks, stack_cost
 

@@ -1,4 +1,4 @@
-"""The instrumentation: recorders attached to the training loop (see lab.training.engine.Recorder).
+"""The instrumentation: recorders attached to the training loop (lab.training.hooks.Recorder).
 
 - StepRecorder: every step's loss, pre-clip gradient norm and whether clipping fired,
   kept exactly in memory and stored as CURVE_EVERY-step windows plus exact aggregates.
@@ -26,7 +26,7 @@ from lab.measure.metrics import (
     spectral_radius,
 )
 from lab.training.config import checkpoint_steps
-from lab.training.engine import Recorder, Stack
+from lab.training.hooks import Recorder, Stack
 from lab.training.results import TABLE_COLUMNS, Contribution
 
 FINAL_VAL_TRACKS = 64  # the final held-out loss reads 64 x 256 scored characters
