@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 LAB = Path(__file__).resolve().parent.parent / "lab"
@@ -103,3 +104,16 @@ def test_no_service_imports_a_command_and_only_the_ui_imports_streamlit():
             assert not any(i.startswith(COMMANDS) for i in imported), m
         if not m.startswith("lab.ui"):
             assert not any(i.split(".")[0] == "streamlit" for i in imported), m
+
+
+def test_the_readme_layout_names_every_package_and_module():
+    """The tree and the README tell the same story: each lab/ package and module is named
+    (in backticks) in the README's Layout section."""
+    text = (LAB.parent / "README.md").read_text()
+    start = text.index("## Layout")
+    section = text[start: text.index("\n## ", start + 1)]
+    named = set(re.findall(r"`([^`]+)`", section))
+    missing = [f"lab/{p.parent.name}/" if p.name == "__init__.py" else str(p.relative_to(LAB))
+               for p in LAB.rglob("*.py") if p.parent != LAB or p.name != "__init__.py"
+               if (f"lab/{p.parent.name}/" if p.name == "__init__.py" else p.stem) not in named]
+    assert not missing, missing
