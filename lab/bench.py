@@ -26,7 +26,9 @@ from lab.language.alphabet import VOCAB_SIZE as V
 from lab.precompute import NOVEL_WORD_STUDY
 from lab.studies.catalog import SEEDS, STUDY_IDS, arms_of, planned_runs
 from lab.training.config import BASELINE, RunConfig, checkpoint_steps
-from lab.training.engine import Recorder, keep_freed_memory, train_stack
+from lab.training.engine import keep_freed_memory, train_stack
+from lab.training.hooks import Recorder
+from lab.training.results import Contribution
 from lab.training.stacks import make_tasks, stack_cost
 
 SHAPES = {"baseline": {"hidden": 64, "seq_len": 25}, "large": {"hidden": 128, "seq_len": 50}}
@@ -101,9 +103,11 @@ class Stopwatch(Recorder):
         for rec in self.recorders:
             rec.on_end(st)
 
-    def contribute(self, st, r, out):
+    def contribute(self, st, r):
+        c = Contribution()
         for rec in self.recorders:
-            rec.contribute(st, r, out)
+            c = c.merge(rec.contribute(st, r))
+        return c
 
 
 @dataclass

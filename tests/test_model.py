@@ -10,8 +10,14 @@ import torch.nn.functional as F
 from lab.language.alphabet import VOCAB_SIZE as V
 from lab.measure import analyses
 from lab.training.config import BASELINE
-from lab.training.engine import loss_and_dlogits
-from lab.training.model import PARAM_NAMES, StackedRNN, init_params, param_count, sort_for_stack
+from lab.training.model import (
+    PARAM_NAMES,
+    StackedRNN,
+    init_params,
+    loss_and_dlogits,
+    param_count,
+    sort_for_stack,
+)
 
 H, B, T = 12, 3, 7
 TOL = {"rtol": 1e-4, "atol": 1e-5}  # float32, summed over T*B positions

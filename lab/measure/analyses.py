@@ -28,8 +28,7 @@ from lab.measure.metrics import (
     nearest_centroid_accuracy,
 )
 from lab.training.config import RunConfig
-from lab.training.engine import loss_and_dlogits
-from lab.training.model import StackedRNN
+from lab.training.model import StackedRNN, loss_and_dlogits
 
 BURN_IN = 60  # characters read before any position is analysed (>= PROBE_MAX_K)
 DECAY_TRACKS = 64  # sequences averaged for the gradient decay curve

@@ -16,7 +16,6 @@ import io
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -26,44 +25,18 @@ from lab.language import corpus
 from lab.measure.metrics import DIVERGE_LOSS, run_status
 from lab.training import model as rnn  # the TorchScript equations
 from lab.training.config import RunConfig
-from lab.training.model import PARAM_NAMES, StackedRNN, param_count, script, sort_for_stack
-from lab.training.results import RunResult
+from lab.training.hooks import Recorder, Stack
+from lab.training.model import (
+    PARAM_NAMES,
+    StackedRNN,
+    loss_and_dlogits,
+    param_count,
+    script,
+    sort_for_stack,
+)
+from lab.training.results import Contribution, RunResult, nan_if_none
 
 SAMPLING_SEED_OFFSET = 1_000_003  # scheduled-sampling draws use their own stream per run
-
-
-@dataclass
-class Stack:
-    """The live state of a stack being trained: what recorders may read."""
-
-    configs: list[RunConfig]
-    model: StackedRNN
-    alive: torch.Tensor  # (R,) bool: still training
-    diverged_at: list[int | None]
-    steps: int
-    step: int = 0
-    started: float = field(default_factory=time.perf_counter)
-    recorders: list = field(default_factory=list)  # attached instrumentation (recorders)
-
-    @property
-    def R(self) -> int:
-        return len(self.configs)
-
-
-class Recorder:
-    """Instrumentation hooks; subclasses override what they need (see lab.training.recorders)."""
-
-    def on_step(self, st: Stack, loss: torch.Tensor, gnorm: torch.Tensor, clipped: torch.Tensor):
-        """After step st.step's update: per-run char loss, pre-clip grad norm, clip fired."""
-
-    def on_checkpoint(self, st: Stack) -> None:
-        """At a checkpoint step (st.step updates done)."""
-
-    def on_end(self, st: Stack) -> None:
-        """After the last step, on the final weights."""
-
-    def contribute(self, st: Stack, r: int, out: dict) -> None:
-        """Add run r's tables (out['tables']) and scalars (out['scalars'])."""
 
 
 def keep_freed_memory() -> None:
@@ -106,19 +79,6 @@ class ScheduledSampling:
         for r in self.active:
             draws[:, :, r] = torch.rand(max(T - 1, 0), 2, B, generator=self.gens[r])
         return draws, self.rate_max * (step / max(1, steps - 1))
-
-
-@script
-def loss_and_dlogits(logits: Tensor, targets: Tensor, batch: int) -> tuple[Tensor, Tensor]:
-    """Per-run chunk loss (sum over the chunk, mean over the batch) and its d/dlogits.
-
-    logits (R, N, V), targets (R, N) -> (loss (R,), dlogits (R, N, V)).
-    """
-    logp = torch.log_softmax(logits, -1)
-    nll = -logp.gather(-1, targets.unsqueeze(-1)).squeeze(-1)  # (R, N)
-    dlogits = logp.exp_()  # softmax; logp is not needed after this
-    dlogits.scatter_add_(-1, targets.unsqueeze(-1), torch.full_like(nll, -1.0).unsqueeze(-1))
-    return nll.sum(1) / batch, dlogits.div_(batch)
 
 
 @script
@@ -269,21 +229,21 @@ def _results(st: Stack, recorders: list[Recorder]) -> list[RunResult]:
     wall = (time.perf_counter() - st.started) / st.R
     results = []
     for r, cfg in enumerate(st.configs):
-        out: dict = {"tables": {}, "scalars": {}, "window_losses": []}
+        c = Contribution()
         for rec in recorders:
-            rec.contribute(st, r, out)
-        s = out["scalars"]
-        status = run_status(st.diverged_at[r] is not None, out["window_losses"],
-                            s.get("final_val_loss", float("nan")))
+            c = c.merge(rec.contribute(st, r))
+        windows = c.window_losses if c.window_losses is not None else np.array([])
+        status = run_status(st.diverged_at[r] is not None, windows,
+                            nan_if_none(c.final_val_loss))
         results.append(RunResult(
             config=cfg,
             status=status,
-            final_train_loss=s.pop("final_train_loss", float("nan")),
-            final_val_loss=s.pop("final_val_loss", float("nan")),
+            final_train_loss=nan_if_none(c.final_train_loss),
+            final_val_loss=nan_if_none(c.final_val_loss),
             params=param_count(cfg),
             wall_s=wall,
-            scalars=s,
-            tables=out["tables"],
+            scalars=c.scalars,
+            tables=c.tables,
             weights=weights_bytes(st.model, r),
             diverged_at=st.diverged_at[r],
         ))

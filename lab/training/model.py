@@ -332,3 +332,16 @@ def activation_groups(acts: list[str]) -> list[tuple[str, int, int]]:
 def sort_for_stack(configs: list[RunConfig]) -> list[RunConfig]:
     """Runs ordered so each activation is one contiguous slice of the stack."""
     return sorted(configs, key=lambda c: ACTIVATIONS.index(c.activation))
+
+
+@script
+def loss_and_dlogits(logits: Tensor, targets: Tensor, batch: int) -> tuple[Tensor, Tensor]:
+    """Per-run chunk loss (sum over the chunk, mean over the batch) and its d/dlogits.
+
+    logits (R, N, V), targets (R, N) -> (loss (R,), dlogits (R, N, V)).
+    """
+    logp = torch.log_softmax(logits, -1)
+    nll = -logp.gather(-1, targets.unsqueeze(-1)).squeeze(-1)  # (R, N)
+    dlogits = logp.exp_()  # softmax; logp is not needed after this
+    dlogits.scatter_add_(-1, targets.unsqueeze(-1), torch.full_like(nll, -1.0).unsqueeze(-1))
+    return nll.sum(1) / batch, dlogits.div_(batch)

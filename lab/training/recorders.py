@@ -1,4 +1,4 @@
-"""The instrumentation: recorders attached to the training loop (see lab.training.engine.Recorder).
+"""The instrumentation: recorders attached to the training loop (lab.training.hooks.Recorder).
 
 - StepRecorder: every step's loss, pre-clip gradient norm and whether clipping fired,
   kept exactly in memory and stored as CURVE_EVERY-step windows plus exact aggregates.
@@ -26,8 +26,8 @@ from lab.measure.metrics import (
     spectral_radius,
 )
 from lab.training.config import checkpoint_steps
-from lab.training.engine import Recorder, Stack
-from lab.training.results import TABLE_COLUMNS
+from lab.training.hooks import Recorder, Stack
+from lab.training.results import TABLE_COLUMNS, Contribution
 
 FINAL_VAL_TRACKS = 64  # the final held-out loss reads 64 x 256 scored characters
 
@@ -68,19 +68,18 @@ class StepRecorder(Recorder):
                          self.clipped[r, sl].double().mean().item()))
         return pd.DataFrame(rows, columns=list(TABLE_COLUMNS["curves"]))
 
-    def contribute(self, st, r, out):
+    def contribute(self, st, r) -> Contribution:
         curve = self.curve(st, r)
         last = st.diverged_at[r] if st.diverged_at[r] is not None else st.step
         done = slice(0, last)
-        out["tables"]["curves"] = curve
-        out["scalars"].update({
-            "final_train_loss": float("nan") if st.diverged_at[r] is not None
+        return Contribution(
+            tables={"curves": curve},
+            scalars={"clip_fraction": self.clipped[r, done].double().mean().item(),
+                     "mean_grad_norm": self.gnorm[r, done].double().mean().item(),
+                     "median_grad_norm": self.gnorm[r, done].median().item()},
+            final_train_loss=float("nan") if st.diverged_at[r] is not None
             else self.loss[r, max(0, last - FINAL_WINDOW): last].double().mean().item(),
-            "clip_fraction": self.clipped[r, done].double().mean().item(),
-            "mean_grad_norm": self.gnorm[r, done].double().mean().item(),
-            "median_grad_norm": self.gnorm[r, done].median().item(),
-        })
-        out["window_losses"] = curve["loss"].to_numpy()
+            window_losses=curve["loss"].to_numpy())
 
 
 class CheckpointRecorder(Recorder):
@@ -114,20 +113,20 @@ class CheckpointRecorder(Recorder):
             if final:
                 self.final_val[r] = val[r].item()
 
-    def contribute(self, st, r, out):
+    def contribute(self, st, r) -> Contribution:
         ck = pd.DataFrame(self.rows[r])
-        out["tables"]["checkpoints"] = ck
-        out["tables"]["samples"] = pd.DataFrame(
-            self.samples[r], columns=["step", "text", "valid_words", "valid_sentences"])
-        out["scalars"]["final_val_loss"] = self.final_val[r]
-        out["tables"]["series"] = pd.DataFrame(
+        samples = pd.DataFrame(self.samples[r],
+                               columns=["step", "text", "valid_words", "valid_sentences"])
+        series = pd.DataFrame(
             [(name, step, float(v[i])) for step, *v in self.agreement[r] for i, name in
              enumerate(("agreement_over_training", "agreement_long_over_training"))],
             columns=["analysis", "x", "y"])
-        if len(ck):
-            out["scalars"]["spectral_radius_init"] = float(ck["spectral_radius"].iloc[0])
-            out["scalars"]["spectral_radius_final"] = float(ck["spectral_radius"].iloc[-1])
-            out["scalars"]["h_saturated_final"] = float(ck["h_saturated"].iloc[-1])
+        scalars = {} if not len(ck) else {
+            "spectral_radius_init": float(ck["spectral_radius"].iloc[0]),
+            "spectral_radius_final": float(ck["spectral_radius"].iloc[-1]),
+            "h_saturated_final": float(ck["h_saturated"].iloc[-1])}
+        return Contribution({"checkpoints": ck, "samples": samples, "series": series}, scalars,
+                            final_val_loss=self.final_val[r])
 
 
 class AnalysisRecorder(Recorder):
@@ -136,15 +135,11 @@ class AnalysisRecorder(Recorder):
     def on_end(self, st: Stack) -> None:
         self.result = analyses.run_all(st.model, st.configs)
 
-    def contribute(self, st, r, out):
+    def contribute(self, st, r) -> Contribution:
         if st.diverged_at[r] is not None:
-            return
+            return Contribution()
         tables, scalars = self.result[r]
-        series = [out["tables"].get("series"), tables.get("series")]
-        out["tables"].update(tables)
-        out["tables"]["series"] = pd.concat([s for s in series if s is not None],
-                                            ignore_index=True)
-        out["scalars"].update(scalars)
+        return Contribution(dict(tables), dict(scalars))  # its series follow the checkpoints'
 
 
 def default_recorders(st: Stack) -> list[Recorder]:

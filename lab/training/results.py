@@ -6,8 +6,10 @@ the same columns back from DuckDB. Column names here are the DB's column names.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from lab.training.config import RunConfig
@@ -32,6 +34,40 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
     # any other curve an analysis yields: (analysis name, x, y)
     "series": ("analysis", "x", "y"),
 }
+
+
+@dataclass
+class Contribution:
+    """What one recorder adds to one run's result (lab.training.engine.Recorder.contribute):
+    long tables by TABLE_COLUMNS name, named end-of-run scalars, and the numbers RunResult
+    holds in fields of their own (None: this recorder does not measure them)."""
+
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    scalars: dict[str, float] = field(default_factory=dict)
+    final_train_loss: float | None = None
+    final_val_loss: float | None = None
+    window_losses: np.ndarray | None = None  # the stored training-loss windows: run status
+
+    def merge(self, other: Contribution) -> Contribution:
+        """Both contributions in one: a table both give is concatenated (self's rows first),
+        other's scalars win, a field keeps the first value given."""
+        tables = dict(self.tables)
+        for name, df in other.tables.items():
+            tables[name] = pd.concat([tables[name], df], ignore_index=True) \
+                if name in tables else df
+        return Contribution(
+            tables, {**self.scalars, **other.scalars},
+            _first(self.final_train_loss, other.final_train_loss),
+            _first(self.final_val_loss, other.final_val_loss),
+            _first(self.window_losses, other.window_losses))
+
+
+def _first(a, b):
+    return a if a is not None else b
+
+
+def nan_if_none(x: float | None) -> float:
+    return math.nan if x is None else float(x)
 
 
 @dataclass
