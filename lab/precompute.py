@@ -102,6 +102,7 @@ def backfill_analyses(store, log) -> int:
 def run_novel_word(store, seeds, steps, log) -> None:
     """Study 8: for each stored baseline run, every vocabulary word replaced by 'zog'."""
     from lab.language import grammar
+    from lab.measure.agreement import novel_agreement
     from lab.measure.analyses import novel_word
     from lab.training.engine import load_weights
     from lab.training.model import StackedRNN
@@ -113,11 +114,14 @@ def run_novel_word(store, seeds, steps, log) -> None:
             if not store.has_run(cfg.run_id):
                 continue
             todo = [w for w in words if not store.has_novel_word(cfg.run_id, w)]
-            if not todo:
+            has_agreement = "zog_agreement" in set(store.scalars([cfg.run_id])["name"])
+            if not todo and has_agreement:
                 continue
             model = StackedRNN.from_weights([cfg], [load_weights(store.weights(cfg.run_id))])
             for w in todo:
                 store.write_novel_word(cfg.run_id, w, novel_word(model, w))
+            if not has_agreement:  # agreement on "zog", every noun replaced in turn
+                store.add_scalars(cfg.run_id, novel_agreement(model, grammar.NOUN_PAIRS))
             log(f"novel word: {len(todo)} replacements for seed {seed}")
 
 

@@ -105,3 +105,12 @@ def test_gradient_regime_never_counts_explosion_as_reach():
     assert metrics.gradient_reach(1.5 ** k) == 11  # 1.5^12 > 100: reach stops there
     assert metrics.gradient_reach(0.99 ** k) == 24
     assert metrics.gradient_growth(0.5 ** k) == pytest.approx(0.5)
+
+
+def test_sites_with_a_novel_word_standing_for_a_noun():
+    text = "the zogs that the dog chases run.\nthe zog sleeps.\n"
+    sites = agreement_sites(text, {"zog": "horse", "zogs": "horses"})
+    got = [(s.subject, s.number, s.condition, text[s.cue], text[s.decide]) for s in sites]
+    assert got == [("dog", "sg", "none", " ", "s"), ("zogs", "pl", "obj_rc1", "s", "."),
+                   ("zog", "sg", "none", " ", "s")]
+    assert agreement_sites(text) == []  # without the stand-in, "zog" is not a word

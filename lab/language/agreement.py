@@ -39,6 +39,7 @@ class Site:
     number: str  # the subject's number, "sg" or "pl"
     condition: str  # one of CONDITIONS
     attractor: str | None  # one of ATTRACTORS, or None when no noun lies between
+    subject: str = ""  # the subject noun as written
 
     @property
     def distance(self) -> int:
@@ -55,18 +56,21 @@ def _condition(between: list[str]) -> str:
     return "obj_rc2" if between.count("that") > 1 else "obj_rc1"
 
 
-def agreement_sites(text: str) -> list[Site]:
+def agreement_sites(text: str, novel: dict[str, str] | None = None) -> list[Site]:
     """Every agreeing verb of a text that starts at a sentence start, in order.
 
     Stops quietly at the first word the grammar does not allow (e.g. a track cut mid-word),
-    so only sites whose verb is complete are returned.
+    so only sites whose verb is complete are returned. novel maps words outside the
+    vocabulary to the words they stand for (e.g. {"zog": "cat", "zogs": "cats"}).
     """
+    novel = novel or {}
     stack, owed = START_STACK, (None, None)  # owed[i]: the noun (token index) symbol i is owed to
     tokens: list[tuple[str, int]] = []  # (word, start) of the current sentence
     sites: list[Site] = []
     matches = list(_WORD_OR_END.finditer(text))
     for j, m in enumerate(matches):
-        word, cat = m.group(), CATEGORY_OF.get(m.group())
+        word = m.group()
+        cat = CATEGORY_OF.get(novel.get(word, word))
         if word != "." and (m.end() >= len(text) or j + 1 == len(matches)):
             break  # the last word may be cut: its end is not known
         step = next(((k, pushed) for c, _, k, pushed in _expand(stack) if c == cat), None)
@@ -79,19 +83,24 @@ def agreement_sites(text: str) -> list[Site]:
             continue
         tokens.append((word, m.start()))
         if cat.startswith("verb"):
-            sites.append(_site(tokens, emitter, m.start(), word))
+            sites.append(_site(tokens, emitter, m.start(), word, novel))
         mine = len(tokens) - 1 if cat.startswith(("animal", "human")) else emitter
         stack, owed = stack[:kept] + pushed, owed[:kept] + (mine,) * len(pushed)
     return sites
 
 
-def _site(tokens: list[tuple[str, int]], subject: int, start: int, verb: str) -> Site:
-    noun, noun_start = tokens[subject]
-    between = [w for w, _ in tokens[subject + 1: -1]]
+def _site(tokens: list[tuple[str, int]], subject: int, start: int, verb: str,
+          novel: dict[str, str]) -> Site:
+    written, noun_start = tokens[subject]
+    noun = novel.get(written, written)
+    cue = _CUE_OFFSET[noun] if written == noun else len(os.path.commonprefix(
+        [w for w, n in novel.items() if NUMBER_OF[n] != NUMBER_OF[noun]] + [written]))
+    between = [novel.get(w, w) for w, _ in tokens[subject + 1: -1]]
     nouns = [w for w in between if w in _CUE_OFFSET]
     attractor = None  # "mismatch" if any noun in between has the other number
     if nouns:
         same = all(NUMBER_OF[w] == NUMBER_OF[noun] for w in nouns)
         attractor = "match" if same else "mismatch"
-    return Site(cue=noun_start + _CUE_OFFSET[noun], decide=start + _STEM_LENGTH[verb],
-                number=NUMBER_OF[noun], condition=_condition(between), attractor=attractor)
+    return Site(cue=noun_start + cue, decide=start + _STEM_LENGTH[verb],
+                number=NUMBER_OF[noun], condition=_condition(between), attractor=attractor,
+                subject=written)

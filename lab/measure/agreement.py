@@ -182,3 +182,39 @@ def summarise(res: dict, r: int) -> tuple[dict[str, float], pd.DataFrame]:
     series = pd.DataFrame([(name, x, float(y)) for name, ys in parts for x, y in zip(
         edges, ys, strict=True)], columns=["analysis", "x", "y"])
     return scalars, series
+
+
+NOVEL_TRACKS = 16  # held-out tracks read per replaced noun for agreement on "zog"
+
+
+@torch.no_grad()
+def novel_agreement(model: StackedRNN, pairs, novel: tuple[str, str] = ("zog", "zogs")) -> dict:
+    """Does agreement carry over to a word never seen? Run 0 of `model` reads held-out text
+    with each noun pair (singular, plural) of `pairs` written as `novel` (no training);
+    returns accuracy over the sites whose subject is the novel word (overall and 16+ chars
+    back) and the number of sites."""
+    from lab.language.corpus import replace_word
+
+    texts, _ = reading(AGREE_TRACKS, AGREE_LENGTH)
+    right, dist = [], []
+    for sg, pl in pairs:
+        swapped = [replace_word(t, sg, novel[0]).ljust(AGREE_LENGTH)[:AGREE_LENGTH]
+                   for t in texts[:NOVEL_TRACKS]]
+        stand_in = {novel[0]: sg, novel[1]: pl}
+        rows = [(b, s) for b, t in enumerate(swapped) for s in agreement_sites(t, stand_in)
+                if s.subject in novel]
+        if not rows:
+            continue
+        sa = SiteArrays(track=np.array([b for b, _ in rows]),
+                        decide=np.array([s.decide for _, s in rows]),
+                        singular=np.array([s.number == "sg" for _, s in rows]),
+                        distance=np.array([s.distance for _, s in rows]),
+                        condition=np.array([CONDITIONS.index(s.condition) for _, s in rows]),
+                        attractor=np.zeros(len(rows), int))
+        rd = read(model, np.stack([encode(t) for t in swapped]))
+        right.append(_site_scores(rd.logits, len(swapped), AGREE_LENGTH, sa, 0)[0][0])
+        dist.append(sa.distance)
+    right_all = np.concatenate(right) if right else np.zeros(0, bool)
+    d = np.concatenate(dist) if dist else np.zeros(0, int)
+    return {"zog_agreement": _rate(right_all), "zog_agreement_long": _rate(
+        right_all[d >= LONG_DISTANCE]), "zog_sites": float(len(right_all))}
