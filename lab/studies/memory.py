@@ -76,15 +76,19 @@ def regime(data: StudyData, key: str) -> str:
 
 def growth_text(g: float) -> str:
     """A per-character growth factor as 'x0.91' or, when huge, 'x1e3'."""
+    if math.isnan(g):
+        return "an unmeasured factor"
     if not math.isfinite(g):
-        return "without bound"
+        return "a factor without bound"
     return f"x{g:.2f}" if g < 100 else f"x{g:.0e}".replace("e+0", "e").replace("e+", "e")
 
 
 def span_growth(g: float, span: int = 25) -> str:
     """What a per-character factor g does over `span` characters, in words."""
-    if not math.isfinite(g) or g <= 0:
-        return "no finite value"
+    if math.isnan(g) or g <= 0:
+        return "cannot be followed further"
+    if not math.isfinite(g):
+        return "overflows"
     total = g ** span
     if total >= 1:
         return f"grows {_big(total)}-fold over {span} characters"
