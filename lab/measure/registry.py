@@ -17,7 +17,14 @@ import numpy as np
 
 from lab.language import grammar
 from lab.measure.metrics import (
+    AGREEMENT_BINS,
+    CLEAR_ACCURACY,
+    CLEAR_MIN_SITES,
+    CLEAR_Z,
     DIVERGE_LOSS,
+    GROWTH_LIMIT,
+    GROWTH_SPAN,
+    LONG_DISTANCE,
     PROBE_BINS,
     PROBE_MARGIN,
     REACH_THRESHOLD,
@@ -122,6 +129,23 @@ PROBE_BIN_LABELS = tuple(f"{lo}-{hi}" for lo, hi in PROBE_BINS)
 FLOOR = grammar.entropy_rate()  # nats/char: the best loss any model can reach
 
 _LOSS_EFFECT = LOSS_MIN_EFFECT * FLOOR
+AGREEMENT_BIN_TEXT = ", ".join(f"{lo}-{hi}" for lo, hi in AGREEMENT_BINS)
+_SITE = ("every agreeing verb of 32 held-out tracks of 2,500 characters: the share where "
+         "the model gives the verb's correct form more probability than the wrong one at the "
+         "deciding character (\"s\" for a singular subject, a space or \".\" for a plural one). "
+         "Chance is 50%")
+CONDITION_TEXT = {  # condition -> (short label, which verbs count)
+    "none": ("no relative clause", "no relative clause between the subject and its verb"),
+    "subj_rc": ("across a subject relative", "a subject relative between them (\"the cat "
+                "that chases the dogs runs\")"),
+    "obj_rc1": ("across an object relative", "one object relative between them (\"the cats "
+                "that the dog chases run\")"),
+    "obj_rc2": ("across nested object relatives", "two nested object relatives between them"),
+    "attractor_match": ("same-number nouns in between", "nouns between them that all have "
+                        "the subject's number"),
+    "attractor_mismatch": ("other-number noun in between", "a noun between them of the other "
+                           "number (an attractor)"),
+}
 _FREE = "free-running text (16 samples of 300 characters after a held-out prime)"
 _TRUE = ("positions of held-out text read from sentence starts (after 60 characters of "
          "warm-up)")
@@ -152,9 +176,16 @@ _ENTRIES = (
            f"{REACH_THRESHOLD:g} for 0..k. That is, the gradient still carries at least "
            f"{REACH_THRESHOLD:.0%} of its size at k = 0.", 1.0),
     Metric("memory_horizon", "memory horizon", "chars", "higher", 0,
-           f"Largest k with probe accuracy >= chance + {PROBE_MARGIN:g} at every distance "
-           f"1..k (0: none). Chance is the best constant guess; the margin of "
-           f"{PROBE_MARGIN:g} is {PROBE_MARGIN * 100:g} percentage points.", 1.0),
+           "the upper edge of the farthest distance bin up to which agreement accuracy is "
+           "clearly above chance in every bin (0: not even the nearest bin). Clearly: at least "
+           f"{CLEAR_MIN_SITES} sites, accuracy at least {CLEAR_ACCURACY:.0%}, and at least "
+           f"{CLEAR_Z:g} binomial standard errors above 50%. Bins (characters from the "
+           f"subject's number cue to the verb's deciding character): {AGREEMENT_BIN_TEXT}.",
+           8.0),
+    Metric("char_probe_horizon", "character-probe horizon", "chars", None, 0,
+           f"the old character probe: largest k with probe accuracy >= chance + "
+           f"{PROBE_MARGIN:g} at every distance 1..k (it measures how predictable the text "
+           "is as much as what the network remembers)."),
     Metric("probe_accuracy", "memory probe", "", "higher", 3,
            "h_t is the state after reading char t. A ridge regression from [h_t, 1] onto the "
            "one-hot of char t-k is fitted on 5 held-out tracks of 1,000 characters and scored "
@@ -162,6 +193,36 @@ _ENTRIES = (
            "char most frequent at that distance in the fitting tracks. Accuracies are "
            "averaged within distance bins (characters back): "
            f"{', '.join(PROBE_BIN_LABELS)}.", SHARE_MIN_EFFECT),
+    _share_metric("agreement_overall", "agreement accuracy", "higher",
+                  f"at {_SITE}."),
+    _share_metric("agreement_long", "long-distance agreement accuracy", "higher",
+                  f"at {_SITE}, counting only verbs whose subject's number cue is "
+                  f"{LONG_DISTANCE} or more characters back."),
+    *(_share_metric(f"agreement_{c}", f"agreement accuracy, {short}", "higher",
+                    f"at {_SITE}, counting only verbs with {which}.")
+      for c, (short, which) in CONDITION_TEXT.items()),
+    Metric("decision_excess", "excess loss at the verb's deciding character", "nats", "lower",
+           3, "the mean of -ln(P(correct form) / (P(correct) + P(wrong))) at every agreeing "
+           "verb: 0 for a model sure of the right form, ln 2 = 0.693 for one that forgot the "
+           "subject's number (the grammar itself pays 0 there).", 0.05 * math.log(2)),
+    _share_metric("memory_score", "memory score", "higher",
+                  "1 - (excess loss at the verb's deciding character) / ln 2: 1 for a model "
+                  "sure of the right form, 0 for one that forgot the subject's number."),
+    _share_metric("number_probe_long", "number probe, subject 16+ chars back", "higher",
+                  "a linear (ridge) read-out of the pending subject's number from h_t, fitted "
+                  "on 16 held-out tracks and scored on 16 others, at positions whose "
+                  f"subject's number cue is {LONG_DISTANCE} or more characters back. Chance is "
+                  "50%: it says whether the number is still in the state, whatever the "
+                  "readout does with it."),
+    Metric("gradient_growth", "gradient growth per character", "x", None, 3,
+           "the geometric-mean factor by which the normalised ||dL_t/dh_{t-k}|| changes per "
+           "character back, from k = 0 to the chunk's farthest k (below 1: it shrinks; above "
+           "1: it grows)."),
+    Metric("gradient_regime", "gradient regime", "", None, 0,
+           f"vanishing when the gradient, at its growth per character, would shrink below "
+           f"1/{GROWTH_LIMIT:g} over {GROWTH_SPAN} characters; exploding when it would grow "
+           f"above {GROWTH_LIMIT:g}x; healthy in between. An exploding gradient is not reach: "
+           "it says the state is unstable, not that it remembers."),
     _share_metric("clip_fraction", "fraction of steps clipped", None,
                   "the share of training steps whose pre-clip gradient norm exceeded the "
                   "clip threshold."),

@@ -22,6 +22,18 @@ def _x_axis(x: str) -> alt.Axis:
     return alt.Axis(format="~s")
 
 
+# log-axis ticks read 1e8 and 1e-3 rather than 100000000 and 1e+1
+LOG_LABELS = ("datum.value >= 1000 || datum.value < 0.01 ? replace(replace(format(datum.value, "
+              "'.0e'), 'e+', 'e'), 'e-0', 'e-') : format(datum.value, '~g')")
+
+
+def y_axis(log: bool = False, percent: bool = False) -> alt.Axis:
+    """A y axis whose ticks read well: 1e8 style on log scales, 50% on accuracies."""
+    if percent:
+        return alt.Axis(format=".0%")
+    return alt.Axis(labelExpr=LOG_LABELS) if log else alt.Axis(format="~g")
+
+
 def seed_summary(df: pd.DataFrame, x: str, y: str, group: str = "arm") -> pd.DataFrame:
     """Per (group, x): median, min (lo) and max (hi) of y across seeds, and seeds counted."""
     g = df.dropna(subset=[y]).groupby([group, x], sort=False)[y]
@@ -57,12 +69,14 @@ def line_band(summary: pd.DataFrame, x: str, *, x_title: str, y_title: str,
               order: list[str] | None = None, log_y: bool = False, log_x: bool = False,
               floor: float | None = None, highlight: str | None = None,
               stops: pd.DataFrame | None = None, rule: tuple[float, str] | None = None,
-              title: str = "") -> alt.LayerChart:
+              title: str = "", percent_y: bool = False,
+              ladder: pd.DataFrame | None = None) -> alt.LayerChart:
     """Median line and min-max band per arm over x (a seed_summary frame).
 
     floor adds the dashed entropy floor; rule (y, label) another labelled reference line;
     stops (arm, x, y, note) marks where diverged runs stopped with a cross; log_y/log_x
-    put that axis on a log scale.
+    put that axis on a log scale; percent_y writes y ticks as percentages; ladder (k, h)
+    draws faint finite-context floors h(k) (ladder_rules).
     """
     sel = _arm_selection(highlight)
     yscale = alt.Scale(type="log") if log_y else alt.Scale(zero=False)
@@ -73,11 +87,12 @@ def line_band(summary: pd.DataFrame, x: str, *, x_title: str, y_title: str,
             alt.Tooltip("median:Q", format=".4g"), alt.Tooltip("lo:Q", title="min", format=".4g"),
             alt.Tooltip("hi:Q", title="max", format=".4g"), alt.Tooltip("n:Q", title="seeds")]
     band = base.mark_area(opacity=0.18).encode(
-        y=alt.Y("lo:Q", title=y_title, scale=yscale, axis=alt.Axis(format="~g")), y2="hi:Q",
+        y=alt.Y("lo:Q", title=y_title, scale=yscale, axis=y_axis(log_y, percent_y)), y2="hi:Q",
         opacity=alt.condition(sel, alt.value(0.2), alt.value(0.03)))
     few = summary.groupby("arm")[x].nunique().max() <= 30 if len(summary) else True
     line = base.mark_line(strokeWidth=2, point=bool(few)).encode(
-        y=alt.Y("median:Q", title=y_title, scale=yscale), tooltip=tips,
+        y=alt.Y("median:Q", title=y_title, scale=yscale, axis=y_axis(log_y, percent_y)),
+        tooltip=tips,
         opacity=alt.condition(sel, alt.value(1.0), alt.value(0.15))).add_params(sel)
     layers = [band, line]
     if stops is not None and not stops.empty:
@@ -86,6 +101,53 @@ def line_band(summary: pd.DataFrame, x: str, *, x_title: str, y_title: str,
             tooltip=[alt.Tooltip("arm:N"), alt.Tooltip("note:N", title="stopped")]))
     if rule is not None:
         layers.append(_labelled_rule(*rule))
+    if ladder is not None and not ladder.empty:
+        layers.append(ladder_rules(ladder))
+    if floor is not None:
+        layers.append(floor_rule(floor))
+    return alt.layer(*layers).properties(width=WIDTH, height=HEIGHT, title=title)
+
+
+LADDER_TEXT = ("faint grey rules: h(k), the best loss possible with only the last k "
+               "characters of memory (finite-context floors)")
+
+
+def ladder_rules(ladder: pd.DataFrame) -> alt.LayerChart:
+    """Faint horizontal rules at h(k) for the rows of ladder (k, h), labelled 'k=4' at the
+    right edge: "best possible with k characters of memory"."""
+    df = ladder.assign(label=[f"k={int(k)}" for k in ladder["k"]])
+    base = alt.Chart(df)
+    tips = [alt.Tooltip("k:Q", title="chars of memory"),
+            alt.Tooltip("h:Q", title="best possible loss h(k)", format=".3f")]
+    rule = base.mark_rule(color="#bbb", strokeWidth=1, strokeDash=[1, 2]).encode(
+        y="h:Q", tooltip=tips)
+    text = base.mark_text(align="right", dx=-2, dy=-5, color="#999", fontSize=10).encode(
+        y="h:Q", x=alt.value("width"), text="label:N")
+    return rule + text
+
+
+def dots_with_range(summary: pd.DataFrame, *, y_title: str, order: list[str] | None = None,
+                    floor: float | None = None, title: str = "") -> alt.LayerChart:
+    """A dot per arm at the median over seeds and a min-max rule (summary: arm, median, lo,
+    hi, n), on an axis that starts near the data (not at 0), so small gaps stay visible;
+    the floor, when given, is drawn and kept inside the axis."""
+    vals = pd.concat([summary["lo"], summary["hi"], summary["median"]]).dropna()
+    lo = min([*vals, *([floor] if floor is not None else [])], default=0.0)
+    hi = max([*vals], default=1.0)
+    pad = 0.08 * (hi - lo or abs(hi) or 1.0)
+    scale = alt.Scale(domain=[lo - pad, hi + pad], zero=False, nice=False)
+    base = alt.Chart(summary).encode(x=alt.X("arm:N", sort=order, title=None,
+                                             axis=alt.Axis(labelAngle=0, labelLimit=160)))
+    tips = [alt.Tooltip("arm:N"), alt.Tooltip("median:Q", format=".4g"),
+            alt.Tooltip("lo:Q", title="min", format=".4g"),
+            alt.Tooltip("hi:Q", title="max", format=".4g"), alt.Tooltip("n:Q", title="seeds")]
+    rng = base.mark_rule(size=3).encode(y=alt.Y("lo:Q", scale=scale, title=y_title),
+                                        y2="hi:Q", color=_color(order), tooltip=tips)
+    dots = base.mark_point(filled=True, size=160, opacity=1).encode(
+        y=alt.Y("median:Q", scale=scale), color=_color(order), tooltip=tips)
+    text = base.mark_text(dx=14, align="left", fontSize=12).encode(
+        y=alt.Y("median:Q", scale=scale), text=alt.Text("median:Q", format=".3f"))
+    layers = [rng, dots, text]
     if floor is not None:
         layers.append(floor_rule(floor))
     return alt.layer(*layers).properties(width=WIDTH, height=HEIGHT, title=title)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pandas as pd
 import streamlit as st
 
 from lab.data.store import DEFAULT_DB, Store, StoreUnavailable, open_reader
@@ -78,3 +79,16 @@ def _guard(fn, *args):
 def study_data(study_id: str, tables: tuple[str, ...] | None = None) -> StudyData:
     """One study's runs (scalars wide, `failed` marked) and long tables (all by default)."""
     return _guard(_study, study_id, TABLES if tables is None else tuple(tables))
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _floors(path: str, version: float) -> pd.DataFrame:
+    return _store(path, version).floors()  # shared: never mutate it
+
+
+def floors() -> pd.DataFrame:
+    """The finite-context floors h(k) (columns k, h); empty if the store has none yet."""
+    try:
+        return _floors(*_key())
+    except Exception:  # an older store without the table: the charts draw no ladder
+        return pd.DataFrame(columns=["k", "h"])

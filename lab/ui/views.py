@@ -13,9 +13,12 @@ import pandas as pd
 import streamlit as st
 
 from lab.data.studydata import FAILED_LOSS, StudyData, arm_summary
+from lab.language.floors import effective_memory
 from lab.measure.metrics import REACH_THRESHOLD, probe_bin
 from lab.measure.registry import METRICS, PROBE_BIN_LABELS, SATURATION_RULE, markdown_safe
-from lab.ui import charts
+from lab.studies import memory as mem
+from lab.ui import charts, db
+from lab.ui.memory_views import MEMORY_VIEWS
 
 
 @dataclass(frozen=True)
@@ -78,7 +81,8 @@ def status_sentence(v: View) -> str | None:
 
 
 def curve_chart(v: View, table: str, y: str, *, y_title: str, x: str = "step",
-                log_y: bool = False, floor: bool = False, rule=None, title: str = ""):
+                log_y: bool = False, floor: bool = False, rule=None, title: str = "",
+                ladder: pd.DataFrame | None = None):
     """Median-and-band chart of a long table's column over x, arms labelled."""
     df = v.labelled(v.data.table(table))
     if table == "curves" and y == "loss":
@@ -89,16 +93,57 @@ def curve_chart(v: View, table: str, y: str, *, y_title: str, x: str = "step",
     stops = _stops(v, y) if table == "curves" and y == "loss" else None
     return charts.line_band(summary, x, x_title=x, y_title=y_title, order=v.order,
                             log_y=log_y, floor=v.floor if floor else None,
-                            highlight=v.highlight, stops=stops, rule=rule, title=title)
+                            highlight=v.highlight, stops=stops, rule=rule, title=title,
+                            ladder=ladder)
+
+
+LADDER_K = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48)  # the h(k) rungs drawn on loss charts
+
+
+def ladder(floor: float, top: float) -> pd.DataFrame:
+    """The h(k) rungs worth drawing: between the floor and `top`, each at least 3% above
+    the next drawn rung and the floor, so labels never pile up."""
+    f = db.floors()
+    if f.empty:
+        return f
+    rungs, last = [], floor
+    for k, h in sorted(((int(k), float(h)) for k, h in f.itertuples(index=False)
+                        if int(k) in LADDER_K), reverse=True):
+        if h <= top and h > 1.03 * last:
+            rungs.append((k, h))
+            last = h
+    return pd.DataFrame(rungs, columns=["k", "h"])
+
+
+def effective_memory_text(v: View) -> str:
+    """Per arm: the held-out loss read against h(k), 'about k characters of context'."""
+    f = db.floors()
+    if f.empty:
+        return ""
+    h = f.sort_values("k")["h"].to_numpy()
+    parts = []
+    for a in v.data.arms:
+        loss = v.data.median(a.key, "final_val_loss")
+        if not np.isfinite(loss):
+            continue
+        k = effective_memory(loss, h)
+        parts.append(f"{a.label} {loss:.3f}, "
+                     + (f"as good as the best {k}-character context" if k is not None
+                        else f"better than any {len(h) - 1}-character context"))
+    return (" Median final held-out loss against the ladder: " + "; ".join(parts) + "."
+            if parts else "")
 
 
 def loss_curves(v: View) -> None:
     st.subheader("Training loss")
+    curves = v.data.table("curves")
+    top = float(np.nanmax(curves["loss"].replace([np.inf], np.nan))) if len(curves) else 0.0
     _show(curve_chart(v, "curves", "loss", y_title="training loss (nats/char, log scale)",
-                      floor=True, log_y=True))
+                      floor=True, log_y=True, ladder=ladder(v.floor, min(top, 3.5))))
     st.caption(f"{charts.BAND_TEXT}. Each point is the mean over a window of steps; the log "
                "scale keeps the approach to the floor visible next to arms that never learn. "
-               f"A cross marks where a diverged run stopped.")
+               f"A cross marks where a diverged run stopped; {charts.LADDER_TEXT}."
+               + effective_memory_text(v))
     if sentence := status_sentence(v):
         st.warning(sentence)
 
@@ -119,19 +164,30 @@ def grad_decay(v: View) -> None:
     _show(curve_chart(v, "grad_decay", "norm", x="k", log_y=True,
                       rule=(t, f"reach threshold {t:g}"),
                       y_title="normalised ‖dL_t/dh_(t-k)‖ (log)"))
-    s = v.summary("gradient_reach")
-    st.caption(METRICS["gradient_reach"].quote() + " Reach per arm (median, min to max): "
-               + "; ".join(f"{r.arm} {r.median:g} ({r.lo:g} to {r.hi:g})"
-                           for r in s.itertuples()) + ".")
+    s = v.summary("gradient_reach").set_index("key")
+    st.markdown("**Regime per arm**: " + "; ".join(
+        f"{a.label}: **{mem.regime(v.data, a.key)}** (growth "
+        f"{mem.growth_text(v.data.median(a.key, 'gradient_growth'))} per character, reach "
+        f"{_num(s.at[a.key, 'median'])} chars)" for a in v.data.arms) + ".")
+    st.caption(METRICS["gradient_regime"].quote() + " " + METRICS["gradient_growth"].quote()
+               + " " + METRICS["gradient_reach"].quote())
+
+
+def _num(x: float) -> str:
+    return f"{x:g}" if np.isfinite(x) else "no value"
 
 
 def final_loss(v: View) -> None:
     st.subheader("Final held-out loss")
-    _show(charts.bars_with_range(v.summary("final_val_loss"), order=v.order, floor=v.floor,
+    _show(charts.dots_with_range(v.summary("final_val_loss"), order=v.order, floor=v.floor,
                                  y_title="final held-out loss (nats/char)"))
-    st.caption("Bar = median over seeds, a failed seed counting as the worst loss (no bar "
-               "where most seeds failed); black rule = min to max of the seeds that finished "
-               "(see the status above).")
+    failed = [a.label for a in v.data.arms if not np.isfinite(v.data.median(a.key,
+                                                                              "final_val_loss"))]
+    st.caption("Dot = median over seeds, a failed seed counting as the worst loss; rule = "
+               "min to max of the seeds that finished. The axis starts near the data, not at "
+               "0, so small gaps show; the dashed line is the entropy floor."
+               + (f" No dot for {', '.join(failed)}: most of its seeds failed."
+                  if failed else ""))
 
 
 def final_loss_vs_params(v: View) -> None:
@@ -150,10 +206,13 @@ def memory_horizon(v: View) -> None:
     tab = pd.DataFrame({"arm": v.order})
     for col in ("memory_horizon", "gradient_reach"):
         s = v.summary(col).set_index("arm")
-        tab[col.replace("_", " ")] = [f"{s.at[a, 'median']:g} ({s.at[a, 'lo']:g}-{s.at[a, 'hi']:g})"
-                    for a in v.order]
+        tab[METRICS[col].label + " (chars)"] = [
+            f"{_num(s.at[a, 'median'])} ({_num(s.at[a, 'lo'])}-{_num(s.at[a, 'hi'])})"
+            for a in v.order]
+    tab["gradient regime"] = [mem.regime(v.data, a.key) for a in v.data.arms]
     st.dataframe(tab, hide_index=True)
-    st.caption(METRICS["memory_horizon"].quote() + " " + METRICS["gradient_reach"].quote())
+    st.caption("Median over seeds (seed min to max). " + METRICS["memory_horizon"].quote()
+               + " " + METRICS["gradient_reach"].quote())
 
 
 def probe_table(v: View) -> pd.DataFrame:
@@ -290,4 +349,5 @@ VIEWS = {
     "grad_norm_log": grad_norm_log, "clip_fraction": clip_fraction,
     "final_loss_vs_clip": final_loss_vs_clip, "context_accuracy": context_accuracy,
     "error_compounding": error_compounding, "category_separation": category_separation,
+    **MEMORY_VIEWS,
 }

@@ -1,0 +1,109 @@
+"""Views of memory where it matters: agreement by distance and by condition, the number
+probe by distance, agreement over training. Registered in lab.ui.views.VIEWS under the ids
+"agreement_by_distance", "agreement_by_condition", "number_probe", "agreement_over_training".
+
+Each takes a lab.ui.views.View (duck-typed here, so this module does not import views).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from lab.measure.metrics import LONG_DISTANCE
+from lab.measure.registry import AGREEMENT_BIN_TEXT, CONDITION_TEXT, METRICS, markdown_safe
+from lab.studies import memory as mem
+from lab.ui import charts
+
+CHANCE = (0.5, "chance 50%")
+BIN_AXIS = "characters from the subject's number cue to the verb (bin's far edge)"
+
+
+def _series(v, analysis: str) -> pd.DataFrame:
+    s = v.data.table("series")
+    return v.labelled(s[s["analysis"] == analysis])
+
+
+def _chart(v, analysis: str, *, x_title: str, y_title: str):
+    summary = charts.seed_summary(_series(v, analysis), "x", "y")
+    return charts.line_band(summary, "x", x_title=x_title, y_title=y_title, order=v.order,
+                            highlight=v.highlight, rule=CHANCE, percent_y=True)
+
+
+def _sites_text(v) -> str:
+    n = mem.sites_per_bin(v.data).dropna()
+    if n.empty:
+        return ""
+    return " Verbs read per bin: " + ", ".join(
+        f"{mem.BIN_LABEL[int(x)]} chars {int(c):,}" for x, c in n.items()) + "."
+
+
+def agreement_by_distance(v) -> None:
+    st.subheader("Agreement accuracy by distance to the subject")
+    st.altair_chart(_chart(v, "agreement_by_bin", x_title=BIN_AXIS,
+                           y_title="agreement accuracy"), width="stretch")
+    st.caption(f"{charts.BAND_TEXT}. Each point covers one distance bin ({AGREEMENT_BIN_TEXT} "
+               "characters). " + markdown_safe(METRICS["agreement_overall"].definition)
+               + "; a model that forgot the subject's number sits on the red line."
+               + _sites_text(v))
+
+
+def _cell(v, key: str, column: str) -> str:
+    vals = v.data.values(key, column)
+    if vals.empty:
+        return "-"
+    med = v.data.median(key, column)
+    return f"{mem.pc(med)} ({mem.pc(vals.min())}-{mem.pc(vals.max())})"
+
+
+def agreement_table(v) -> pd.DataFrame:
+    """Arms (rows) by condition (columns): median agreement (seed min-max), as text."""
+    cols = {"agreement_overall": "all verbs",
+            "agreement_long": f"subject {LONG_DISTANCE}+ chars back",
+            **{f"agreement_{c}": short for c, (short, _) in CONDITION_TEXT.items()}}
+    rows = [{"arm": a.label, **{name: _cell(v, a.key, col) for col, name in cols.items()}}
+            for a in v.data.arms]
+    return pd.DataFrame(rows)
+
+
+def agreement_by_condition(v) -> None:
+    st.subheader("Agreement accuracy by what lies between subject and verb")
+    st.dataframe(agreement_table(v), hide_index=True)
+    st.caption("Median over seeds (seed min to max). Chance is 50%. An object relative (\"the "
+               "cats that the dog chases run\") holds the subject's number longest with "
+               "nothing in between that depends on it; an attractor is a noun in between "
+               "whose number differs from the subject's, a tempting wrong cue. "
+               + METRICS["memory_score"].quote())
+
+
+def number_probe(v) -> None:
+    st.subheader("Is the subject's number still in the hidden state?")
+    st.altair_chart(_chart(v, "number_probe_by_bin", x_title="characters since the subject's "
+                           "number cue (bin's far edge)", y_title="number probe accuracy"),
+                    width="stretch")
+    st.caption(f"{charts.BAND_TEXT}. " + METRICS["number_probe_long"].quote()
+               + " Each point here covers one distance bin. The probe can find the number in "
+               "the state even where the readout does not use it, so a gap between this "
+               "chart and the agreement chart is information the network holds but does "
+               "not act on.")
+
+
+def agreement_over_training(v) -> None:
+    st.subheader("Long-distance agreement over training")
+    df = _series(v, "agreement_long_over_training")
+    summary = charts.seed_summary(df, "x", "y")
+    st.altair_chart(charts.line_band(summary, "x", x_title="step", order=v.order,
+                                     y_title=f"agreement, subject {LONG_DISTANCE}+ chars back",
+                                     highlight=v.highlight, rule=CHANCE, percent_y=True),
+                    width="stretch")
+    st.caption(f"{charts.BAND_TEXT}. Measured at each checkpoint on a smaller reading of "
+               "held-out text (8 tracks of 1,000 characters), so it is noisier than the "
+               "end-of-run tables. Chance is 50%.")
+
+
+MEMORY_VIEWS = {
+    "agreement_by_distance": agreement_by_distance,
+    "agreement_by_condition": agreement_by_condition,
+    "number_probe": number_probe,
+    "agreement_over_training": agreement_over_training,
+}
