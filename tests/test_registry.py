@@ -39,7 +39,7 @@ def test_definitions_quote_the_constants_not_their_names():
     assert not any(w in text for w in ("REACH_THRESHOLD", "PROBE_MARGIN", "DIVERGE_LOSS",
                                        "SATURATION_FRACTION", "READ_TRAIN_TRACKS"))
     assert f"{metrics.REACH_THRESHOLD:g}" in reg.get("gradient_reach").definition
-    assert f"{metrics.PROBE_MARGIN:g}" in reg.get("memory_horizon").definition
+    assert f"{metrics.CLEAR_ACCURACY:.0%}" in reg.get("memory_horizon").definition
     assert f"{metrics.DIVERGE_LOSS:.1f}" in reg.get("run_status").definition
     assert "\\_" in reg.get("gradient_reach").quote()  # markdown-safe h_t
 

@@ -17,9 +17,13 @@ import numpy as np
 
 from lab.language import grammar
 from lab.measure.metrics import (
+    AGREEMENT_BINS,
+    CLEAR_ACCURACY,
+    CLEAR_MIN_SITES,
+    CLEAR_Z,
     DIVERGE_LOSS,
+    LONG_DISTANCE,
     PROBE_BINS,
-    PROBE_MARGIN,
     REACH_THRESHOLD,
     SATURATION_FRACTION,
     UNSTABLE_RISE,
@@ -122,6 +126,12 @@ PROBE_BIN_LABELS = tuple(f"{lo}-{hi}" for lo, hi in PROBE_BINS)
 FLOOR = grammar.entropy_rate()  # nats/char: the best loss any model can reach
 
 _LOSS_EFFECT = LOSS_MIN_EFFECT * FLOOR
+_AGREE = ("the share of agreeing verbs where the model gives the right form (\"s\" after a "
+          "singular subject, a space or \".\" after a plural one) more probability than the "
+          "wrong one, at the character that decides")
+CONDITION_LABELS = {"none": "with no relative clause", "subj_rc": "after a subject relative",
+                    "obj_rc1": "after an object relative", "obj_rc2":
+                    "after a nested object relative"}
 _FREE = "free-running text (16 samples of 300 characters after a held-out prime)"
 _TRUE = ("positions of held-out text read from sentence starts (after 60 characters of "
          "warm-up)")
@@ -152,9 +162,12 @@ _ENTRIES = (
            f"{REACH_THRESHOLD:g} for 0..k. That is, the gradient still carries at least "
            f"{REACH_THRESHOLD:.0%} of its size at k = 0.", 1.0),
     Metric("memory_horizon", "memory horizon", "chars", "higher", 0,
-           f"Largest k with probe accuracy >= chance + {PROBE_MARGIN:g} at every distance "
-           f"1..k (0: none). Chance is the best constant guess; the margin of "
-           f"{PROBE_MARGIN:g} is {PROBE_MARGIN * 100:g} percentage points.", 1.0),
+           "the upper edge of the farthest distance bin (characters from the subject's "
+           "number cue to the verb's deciding character; bins "
+           f"{', '.join(f'{lo}-{hi}' for lo, hi in AGREEMENT_BINS)}) up to which agreement "
+           f"accuracy is clearly above chance in every bin: at least {CLEAR_ACCURACY:.0%}, "
+           f"{CLEAR_Z:g} binomial standard errors above 50%, over at least {CLEAR_MIN_SITES} "
+           "sites (0: not even the nearest bin).", 8.0),
     Metric("probe_accuracy", "memory probe", "", "higher", 3,
            "h_t is the state after reading char t. A ridge regression from [h_t, 1] onto the "
            "one-hot of char t-k is fitted on 5 held-out tracks of 1,000 characters and scored "
@@ -214,6 +227,18 @@ _ENTRIES = (
                   "share of replaced words where zog lands nearest their category", "higher",
                   "per seed, the share of replaced words whose category has the highest mean "
                   "cosine to zog's word-end state (the replaced word itself left out)."),
+    _share_metric("agreement_overall", "agreement accuracy", "higher",
+                  f"{_AGREE}, over every agreeing verb of the held-out text."),
+    _share_metric("agreement_long", "long-distance agreement accuracy", "higher",
+                  f"{_AGREE}, over the sites whose subject is {LONG_DISTANCE} or more "
+                  "characters back."),
+    *(_share_metric(f"agreement_{c}", f"agreement accuracy, {label}", "higher",
+                    f"{_AGREE}, over the verbs {label}.")
+      for c, label in CONDITION_LABELS.items()),
+    Metric("memory_score", "memory score", "", "higher", 3,
+           "1 - (mean loss of the verb form's binary choice at its deciding character) / ln 2: "
+           "1 for a model sure of the right form, 0 for one that forgot the subject's number "
+           "and guesses.", SHARE_MIN_EFFECT),
     # derived per seed by the verdicts, from the stored metrics above
     Metric("loss_gain", "loss drop per doubling of H", "nats/char", "higher", 3,
            "per seed, the final held-out loss before a doubling of H minus after it.",
