@@ -17,7 +17,7 @@ from lab.language import grammar
 from lab.measure.registry import METRICS
 from lab.studies import verdicts as vd
 from lab.studies.catalog import ARMS, SEEDS, STUDIES
-from lab.studies.evidence import compare_values
+from lab.studies.evidence import Check, compare_values
 from lab.studies.verdicts import decide
 
 VERDICTS = {sid: s.verdict for sid, s in STUDIES.items()}
@@ -278,3 +278,14 @@ def test_observation_wording_adapts():
     assert "rose" in hidden_size.doublings(scenario("hidden_size", -1))
     assert "inside the range" in learning_rate.best(scenario("learning_rate", 1))
     assert "at the edge" in learning_rate.best(scenario("learning_rate", -1))
+
+
+def test_a_gap_beyond_the_spread_but_below_the_minimum_effect_is_negligible():
+    from lab.measure.registry import METRICS
+    loss = METRICS["final_val_loss"]  # min effect: 2% of the floor (~0.007 nats)
+    tiny = compare_values("a", [0.350, 0.351], "b", [0.352, 0.353], loss, "c")
+    assert tiny.status == "negligible" and "no practical difference" in tiny.sentence
+    big = compare_values("a", [0.350, 0.351], "b", [0.380, 0.390], loss, "c")
+    assert big.status == "holds"
+    assert compare_values("a", [0.380, 0.390], "b", [0.350, 0.351], loss, "c").status == "fails"
+    assert decide([Check("x", "negligible", "")]) == "inconclusive"

@@ -78,12 +78,34 @@ def by_category(data: StudyData) -> str:
             + "; ".join(f"{c} {pr.pct(r)}" for c, r in share.items()) + ".")
 
 
+def takeaway(data: StudyData, v: Verdict) -> str:
+    h = zog_hits(data.novel)
+    if h.empty:
+        return _NONE
+    chance = 1 / len(grammar.CATEGORIES)
+    first = (f"With no training on it, zog lands nearest the replaced word's own category in "
+             f"{pr.pct(h['hit'].mean())} of {len(h)} readings, where a blind pick among "
+             f"{len(grammar.CATEGORIES)} categories would manage {pr.pct(chance)}.")
+    why = ("The state after a word is built by the same recurrence from the same preceding "
+           "context and the same letters that follow: a word read in a noun's slots, after "
+           "'the' and before 'that' or a verb, is pulled toward the states of the nouns, and "
+           "a final 's' toward the plurals.")
+    if v.outcome == "supported":
+        end = "Meaning by distribution shows: the network files a new word by its company."
+    else:
+        end = (f"The verdict is {v.outcome}: zog's company places it only in part, since the "
+               "spelling of a word it never saw also moves the state.")
+    return " ".join((first, why, end))
+
+
 STUDY = Study(
     id="novel_word", number=8, title="A novel word", group="Representations",
     question="Where does a word the network never saw end up in its hidden space?",
-    hypothesis="A word is known by the company it keeps: reading 'zog' in the slots of a "
-    "known word, the network should place zog's word-end state nearest to the words that "
-    "share those slots, the replaced word's category-mates.",
+    hypothesis="A word is known by the company it keeps. When 'zog' and 'zogs' take the "
+    "places of a known word's singular and plural (a noun's, a verb's, or any other word's) "
+    "in held-out text, the trained network has never read them, yet it reads them in that "
+    "word's slots. Its state at the end of zog should then lie nearest the words that share "
+    "those slots: the replaced word's category-mates.",
     arms=(Arm("baseline", "baseline", {}),),
     metric=METRICS["zog_hit_rate"],
     views=("novel_word",),
@@ -91,12 +113,10 @@ STUDY = Study(
     highlight=False,
     verdict=verdict,
     observations=(
-        Observation("When zog replaces 'man', which words does it land nearest?", example),
+        Observation("A fixed example: when zog replaces 'man' (and zogs 'men'), which words "
+                    "does it land nearest?", example),
         Observation("How often does zog land nearest its replaced word's category?", rate),
         Observation("Does it work equally well for every category?", by_category),
     ),
-    takeaway=pr.lesson(
-        "Context alone placed a never-seen word: zog lands among the category-mates of the "
-        "word it replaced, in every seed.",
-        "Context alone did not place zog among its category-mates in these runs.", rate),
+    takeaway=takeaway,
 )

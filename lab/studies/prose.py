@@ -49,6 +49,8 @@ def ranking(data: StudyData, column: str, lower: bool, fmt=f3) -> str:
                                             "higher"))
         c = ev.compare(data, order[0], order[1], metric)
         text += ("; the first two are apart beyond the seed spread" if c.status == "holds"
+                 else "; the first two differ by less than the minimum effect"
+                 if c.status == "negligible"
                  else "; the seed ranges of the first two overlap, so their order is noise")
     return text
 

@@ -9,7 +9,7 @@ import streamlit as st
 
 from lab.data.studydata import StudyData
 from lab.measure.registry import FAILED_RULE, FAILED_SEEDS
-from lab.studies.grid import GUESS, REVEAL, SELECT, grid_key
+from lab.studies.grid import GUESS, REVEAL, SELECT, grid_key, guess_result, tied_best
 from lab.ui import charts, retrain_panel, urlstate
 from lab.ui.views import View
 
@@ -66,13 +66,14 @@ def predict_first(data: StudyData) -> bool:
     tab = cell_table(data)
     best = tab.sort_values("rank").iloc[0]
     mine = tab[tab["cell"] == grid_key(*committed)].iloc[0]
-    gap = mine["final loss"] - best["final loss"]
     st.success(f"Best cell: **H={best.hidden}, {best.activation}, seq_len={best.seq_len}** "
                f"with a median final loss of {best['final loss']:.4f} nats/char.")
     st.info(f"Your guess H={committed[0]}, {committed[1]}, seq_len={committed[2]} ranks "
             f"**{mine['rank']} of {len(tab)}**, with {mine['final loss']:.4f} nats/char: "
-            + ("exactly right." if gap == 0 else f"{gap:.4f} above the best "
-               f"({gap / best['final loss']:.1%} worse)."))
+            + guess_result(data, mine["cell"]))
+    tied = tied_best(data)
+    if len(tied) > 1:
+        st.caption("Cells tied with the best: " + "; ".join(data.label(k) for k in tied) + ".")
     return True
 
 
