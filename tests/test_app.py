@@ -12,6 +12,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from lab.language.grammar import entropy_rate
+from lab.studies.grid import GUESS
 from lab.ui import nav
 from lab.ui.nav import FILES
 
@@ -135,6 +136,19 @@ def test_grid_predict_first_holds_every_answer_back_until_the_commit(lab_db):
     assert [s.value for s in shared.success] == [s.value for s in at.success]
     next(b for b in at.button if b.label.startswith("Hide the answer")).click().run()
     assert nav.REVEAL_PARAM not in at.query_params and not at.success
+
+
+def test_a_link_cannot_reveal_the_grid_without_a_guess(lab_db):
+    at = run_page(PAGES["grid"], revealed=1)  # no guess in the link: nothing is revealed
+    assert not at.exception and not at.success and not at.get("vega_lite_chart")
+    assert any("no committed guess" in w.value for w in at.warning)
+    assert nav.REVEAL_PARAM not in at.query_params
+    # a committed guess of the default cell is written out in full, so its link reveals it
+    at = run_page(PAGES["grid"])
+    next(b for b in at.button if b.label == "Commit my guess").click().run()
+    assert {p.name for p in GUESS} <= set(at.query_params) and at.success
+    again = run_page(PAGES["grid"], **dict(at.query_params))
+    assert [s.value for s in again.success] == [s.value for s in at.success]
 
 
 @pytest.mark.parametrize("page", [None, PAGES["tbptt"]])

@@ -86,11 +86,47 @@ def assert_no_error(page) -> None:
     assert errors.count() == 0, errors.all_inner_texts()
 
 
+# what reads like a template leak in prose: a doubled word, a Python None or nan, a
+# snake_case identifier, a negative zero
+LEAKS = {"doubled word": re.compile(r"\b([A-Za-z]{2,})\s+\1\b", re.IGNORECASE),
+         "None": re.compile(r"\bNone\b"), "nan": re.compile(r"\b(nan|NaN)\b"),
+         "snake_case": re.compile(r"\b[a-z]{2,}_[a-z]{2,}\w*"),
+         "negative zero": re.compile(r"-0\.0+(?![0-9])")}
+# the page's prose: text of the main area, hidden expanders included, without code blocks
+# (model samples), dataframes (canvas) or charts (their tooltips carry raw field names)
+_PROSE = """() => {
+    const main = document.querySelector('[data-testid="stMain"]').cloneNode(true);
+    main.querySelectorAll('pre, code, [data-testid="stCode"], [data-testid="stVegaLiteChart"],'
+        + '[data-testid="stDataFrame"], [data-testid="stTooltipContent"]')
+        .forEach(e => e.remove());
+    return main.textContent;
+}"""
+
+
+ALLOWED = {"seq_len"}  # a knob's own name, as every arm label writes it
+
+
+def assert_no_template_leak(page) -> None:
+    text = page.evaluate(_PROSE)
+    found = {name: hits for name, rx in LEAKS.items()
+             if (hits := sorted({m.group(0) for m in rx.finditer(text)} - ALLOWED))}
+    assert not found, found
+
+
+def test_leak_patterns_catch_what_they_name():
+    bad = ("closest to the the category; None; nan; curve_mean_loss; -0.000", )
+    for name, rx in LEAKS.items():
+        assert rx.search(bad[0]), name
+    assert not any(rx.search("the cat that the dogs chase runs. W_hh at 0.003, h_t, lr=0.1 1.4")
+                   for rx in LEAKS.values())
+
+
 def test_home_renders_and_links_every_study(app_url, page, sidebar_links):
     page.goto(app_url)
     wait_home(page)
     page.get_by_text("nats per character").first.wait_for()
     assert_no_error(page)
+    assert_no_template_leak(page)
     titles = {f"{p.number}. {p.title}" for ps in nav.grouped_pages().values() for p in ps}
     assert titles <= set(sidebar_links), sorted(titles - set(sidebar_links))
     assert page.locator('[data-testid="stPageLink"]').count() == len(titles)
@@ -106,6 +142,7 @@ def test_study_page_shows_charts_and_verdict(page, sidebar_links, study_id):
     assert page.locator(CHART_DRAWN).count() >= 1
     page.get_by_role("heading", name="Retrain now").wait_for()
     assert_no_error(page)
+    assert_no_template_leak(page)
 
 
 def test_a_shared_link_opened_first_on_a_fresh_server_gets_the_whole_frame(
@@ -149,6 +186,7 @@ def test_novel_word_choice_goes_to_the_url_and_a_reload_keeps_it(sidebar_links, 
     page.goto(study_url(sidebar_links, "novel_word"))
     wait_study(page)
     page.get_by_role("combobox", name=WORD_PICKER).click()
+    page.keyboard.type("lion")  # the list is virtualised: only options near "man" are drawn
     page.get_by_role("option", name=re.compile(r"^lion \(")).click()
     page.wait_for_url(re.compile(r"[?&]word=lion\b"))
     shared = new_page(browser)

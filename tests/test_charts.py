@@ -120,3 +120,18 @@ def test_heatmap_marks_failed_cells_and_best():
                            best=(5, 32))
     spec = json.dumps(chart.to_dict())
     assert '"failed"' in spec and "#e4572e" in spec
+
+
+def test_heatmap_colour_scale_is_not_stretched_by_one_bad_cell():
+    good = [0.374, 0.375, 0.376, 0.377, 0.378, 0.379, 0.380, 0.381, 0.382]
+    df = pd.DataFrame({"H": [16] * 10, "seq_len": list(range(10)),
+                       "final_loss": [*good, 3.3]})
+    chart = charts.heatmap(df, x="seq_len", y="H", value="final_loss", value_title="loss")
+    spec = chart.to_dict()
+    domains = [layer["encoding"]["color"]["scale"].get("domain") for layer in spec["layer"]
+               if "scale" in layer.get("encoding", {}).get("color", {})]
+    assert domains and domains[0][1] < 1.0  # the scale ends among the good cells
+    labels = next(v for v in spec["datasets"].values() if any("label" in r for r in v))
+    marked = [r["final_loss"] for r in labels if "▲" in r["label"]]
+    assert 3.3 in marked and all(v > domains[0][1] for v in marked)
+    assert all(r["final_loss"] <= domains[0][1] for r in labels if "▲" not in r["label"])

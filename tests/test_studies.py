@@ -115,3 +115,37 @@ def test_report_on_missing_or_damaged_store(tmp_path, capsys):
     bad.write_bytes(b"not a database at all" * 10)
     assert main(["--db", str(bad)]) == 2
     assert "not a DuckDB database" in capsys.readouterr().err
+
+
+def test_report_json_follows_the_readme_schema(fixture_db, capsys):
+    """--json: the keys the README's schema promises, for every study, arm and seed."""
+    import json
+
+    from lab.language.agreement import ATTRACTORS, CONDITIONS
+    from lab.report import main
+    from lab.studies.evidence import CHECK_STATUSES
+    assert main(["--db", str(fixture_db), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["floor"] == pytest.approx(floor())
+    ks = [k for k, _ in doc["h_k"]]
+    assert ks == list(range(len(ks))) and len(ks) > 50
+    values = [h for _, h in doc["h_k"]]
+    assert all(a >= b - 1e-9 for a, b in zip(values, values[1:], strict=False))
+    assert values[-1] >= doc["floor"] - 1e-9
+    assert set(doc["studies"]) == set(STUDIES)
+    conditions = {*CONDITIONS, *(f"attractor_{a}" for a in ATTRACTORS)}
+    for sid, study in doc["studies"].items():
+        verdict = study["verdict"]
+        assert verdict["outcome"] and verdict["checks"], sid
+        for check in verdict["checks"]:
+            assert check["text"] and check["result"] in CHECK_STATUSES, check
+        assert set(study["arms"]) == {a.key for a in STUDIES[sid].arms}, sid
+        for arm, seeds in study["arms"].items():
+            assert set(seeds) == {"42", "43", "44"}, (sid, arm)
+            for run in seeds.values():
+                for key in ("final_val_loss", "status", "clip_fraction", "memory_horizon",
+                            "agreement_long", "agreement_by_condition", "agreement_by_bin"):
+                    assert key in run, (sid, arm, key)
+                assert set(run["agreement_by_condition"]) == conditions
+                for lo_edge, acc in run["agreement_by_bin"]:
+                    assert isinstance(lo_edge, int) and (acc is None or 0 <= acc <= 1)

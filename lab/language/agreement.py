@@ -104,3 +104,34 @@ def _site(tokens: list[tuple[str, int]], subject: int, start: int, verb: str,
     return Site(cue=noun_start + cue, decide=start + _STEM_LENGTH[verb],
                 number=NUMBER_OF[noun], condition=_condition(between), attractor=attractor,
                 subject=written)
+
+
+@dataclass(frozen=True)
+class Example:
+    """A sentence that shows one condition: where its subject and its agreeing verb are."""
+
+    condition: str  # one of CONDITIONS
+    sentence: str
+    subject: tuple[int, int]  # [start, end) of the subject noun in sentence
+    verb: tuple[int, int]  # [start, end) of the verb that agrees with it
+    distance: int  # characters from the number cue to the deciding character
+
+
+def examples(text: str) -> list[Example]:
+    """The first sentence of text (which starts at a sentence start) for each condition, in
+    CONDITIONS order: Home shows them so a student sees what must be remembered, and how far."""
+    found: dict[str, Example] = {}
+    for line in text.split("\n"):
+        if not line.endswith("."):
+            break  # a cut sentence at the end
+        for s in agreement_sites(line + "\n"):
+            if s.condition in found:
+                continue
+            noun = line.rfind(" ", 0, s.cue) + 1
+            verb = line.rfind(" ", 0, s.decide) + 1
+            verb_end = min(i for i in (line.find(" ", verb), line.find(".", verb)) if i >= 0)
+            found[s.condition] = Example(s.condition, line, (noun, line.find(" ", noun)),
+                                         (verb, verb_end), s.distance)
+        if len(found) == len(CONDITIONS):
+            break
+    return [found[c] for c in CONDITIONS if c in found]

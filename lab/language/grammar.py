@@ -33,6 +33,7 @@ from lab.language.sentences import (  # noqa: F401 (re-exported: the grammar's t
     ADVERBS,
     ANIMAL_PAIRS,
     CATEGORIES,
+    CATEGORY_LABEL,
     CATEGORY_OF,
     CORPUS_VERSION,
     HUMAN_PAIRS,

@@ -45,6 +45,12 @@ WORDS_OF: dict[str, tuple[str, ...]] = {
     "end": (SENTENCE_END,),
 }
 CATEGORIES: tuple[str, ...] = tuple(WORDS_OF)
+CATEGORY_LABEL: dict[str, str] = {  # category key -> how the pages name it
+    "animal_sg": "singular animals", "animal_pl": "plural animals",
+    "human_sg": "singular humans", "human_pl": "plural humans",
+    "verb_t_sg": "singular transitive verbs", "verb_t_pl": "plural transitive verbs",
+    "verb_i_sg": "singular intransitive verbs", "verb_i_pl": "plural intransitive verbs",
+    "adverb": "adverbs", "that": "that", "the": "the", "end": "full stop", "novel": "zog"}
 VOCABULARY: tuple[str, ...] = tuple(w for c in CATEGORIES for w in WORDS_OF[c])
 CATEGORY_OF: dict[str, str] = {w: c for c in CATEGORIES for w in WORDS_OF[c]}
 NOUN_PAIRS = ANIMAL_PAIRS + HUMAN_PAIRS

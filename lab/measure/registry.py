@@ -275,6 +275,17 @@ _ENTRIES = (
                   "share of replaced words where zog lands nearest their category", "higher",
                   "per seed, the share of replaced words whose category has the highest mean "
                   "cosine to zog's word-end state (the replaced word itself left out)."),
+    _share_metric("zog_agreement", "agreement accuracy with zog as subject", "higher",
+                  "each noun pair in turn is written zog (singular) and zogs (plural) in "
+                  "held-out text the model never trained on; at every verb whose subject is "
+                  "zog or zogs, the share where the model gives the verb's correct form more "
+                  "probability than the wrong one at the deciding character. Chance is 50%."),
+    _share_metric("zog_agreement_long", "agreement accuracy with zog as subject, "
+                  f"{LONG_DISTANCE}+ chars back", "higher",
+                  "the same, counting only verbs whose subject zog or zogs "
+                  f"is {LONG_DISTANCE} or more characters back."),
+    Metric("zog_sites", "verbs with zog as subject", "", None, 0,
+           "the number of agreeing verbs whose subject is zog or zogs, over every noun pair."),
     # derived per seed by the verdicts, from the stored metrics above
     Metric("loss_gain", "loss drop per doubling of H", "nats/char", "higher", 3,
            "per seed, the final held-out loss before a doubling of H minus after it.",

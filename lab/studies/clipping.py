@@ -4,6 +4,7 @@ never (50, the calibrated baseline)."""
 from __future__ import annotations
 
 from lab.data.studydata import StudyData
+from lab.measure.metrics import LONG_DISTANCE
 from lab.measure.registry import METRICS
 from lab.studies import evidence as ev
 from lab.studies import prose as pr
@@ -60,7 +61,8 @@ def effective(data: StudyData) -> str:
 
 def outcome(data: StudyData) -> str:
     return (f"Median final held-out loss: {pr.per_arm(data, 'final_val_loss')} (floor "
-            f"{pr.FLOOR:.3f}). Long-distance agreement (subject 16+ characters back): "
+            f"{pr.FLOOR:.3f}). Long-distance agreement (subject {LONG_DISTANCE}+ characters "
+            f"back): "
             f"{pr.per_arm(data, 'agreement_long', pr.pct)}. Failed runs: "
             f"{pr.failures(data)}.")
 
@@ -84,7 +86,7 @@ def takeaway(data: StudyData, v: Verdict) -> str:
                f"{lo} {pr.f3(ll)} and {pr.pct(al)}. {_status_line(v)}")
     tail = ("Clipping is a guard against rare spikes; on this baseline the gradient rarely "
             "spikes, so the loose threshold costs nothing.")
-    return " ".join((head, mid, tail))
+    return " ".join((head, mid, tail)) + pr.unless_supported(v)
 
 
 def _status_line(v: Verdict) -> str:

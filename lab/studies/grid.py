@@ -188,7 +188,7 @@ def takeaway(data: StudyData, v: Verdict) -> str:
     third = (f"{len(tied)} cells are tied for the lowest loss, led by {data.label(tied[0])}, "
              "so the knobs interact: no single-knob study predicts the winner exactly."
              if tied else "No cell finished with a finite loss.")
-    return " ".join((first, second, third))
+    return " ".join((first, second, third)) + pr.unless_supported(v)
 
 
 STUDY = Study(

@@ -78,8 +78,8 @@ def horizon(data: StudyData) -> str:
            f"{mem.pc(probe)} of the time at those distances, so part of what is missing is "
            "the readout using it, not only the state holding it." if math.isfinite(probe)
            and probe >= data.median(small, "agreement_long") + LONG.min_effect else "")
-    return ("Median agreement for subjects 16+ characters back (chance 50%), and memory "
-            "horizon: " + "; ".join(parts) + ". To hold a subject's number across a clause, "
+    return (f"Median agreement for subjects {mem.LONG}+ characters back (chance 50%), and "
+            "memory horizon: " + "; ".join(parts) + ". To hold a subject's number across a clause, "
             "some direction of the state must keep it while the clause's own words also pass "
             "through the same units; with few units, the words of the clause overwrite it."
             f" {data.label(big)} has room for both." + gap)
@@ -95,15 +95,15 @@ def takeaway(data: StudyData, v: Verdict) -> str:
     a, b = data.median(small, "agreement_long"), data.median(big, "agreement_long")
     la, lb = data.median(small, "final_val_loss"), data.median(big, "final_val_loss")
     moved = v.checks and v.checks[0].status == "holds"
-    lead = (f"Width buys memory: {data.label(small)} agrees with subjects 16+ characters back "
-            f"{mem.pc(a)} of the time, {data.label(big)} {mem.pc(b)}, and the held-out loss "
-            f"goes from {pr.f3(la)} to {pr.f3(lb)} nats/char." if moved else
+    lead = (f"Width buys memory: {data.label(small)} agrees with subjects {mem.LONG}+ "
+            f"characters back {mem.pc(a)} of the time, {data.label(big)} {mem.pc(b)}, and "
+            f"the held-out loss goes from {pr.f3(la)} to {pr.f3(lb)} nats/char." if moved else
             f"Width did not clearly buy long-distance agreement here: {data.label(small)} "
             f"{mem.pc(a)}, {data.label(big)} {mem.pc(b)} (loss {pr.f3(la)} and {pr.f3(lb)}).")
     return (lead + " A vanilla RNN has one state vector for everything it tracks: the "
             "current word, where it is in the sentence, and every pending subject's number. "
             "The pending number must survive every word of the clause being written into the "
-            "same units, which needs spare dimensions. " + mem.verdict_tail(v))
+            "same units, which needs spare dimensions. " + pr.verdict_tail(v))
 
 
 STUDY = Study(

@@ -10,6 +10,7 @@ from lab.measure.metrics import GROWTH_LIMIT, GROWTH_SPAN
 from lab.measure.registry import METRICS
 from lab.studies import evidence as ev
 from lab.studies import memory as mem
+from lab.studies import prose as pr
 from lab.studies.study import Observation, Study, arms_over
 from lab.studies.verdicts import LOSS, Verdict, build, gate
 from lab.training.config import INITS
@@ -86,7 +87,7 @@ def agreement(data: StudyData) -> str:
             "more than the start does." if close else
             " Where W_hh starts still shows at the end: training moves W_hh only a little per "
             "step, so a start that lets the number survive many steps is a head start.")
-    return ("Median agreement for subjects 16+ characters back (chance 50%): "
+    return (f"Median agreement for subjects {mem.LONG}+ characters back (chance 50%): "
             + "; ".join(parts) + "." + tail)
 
 
@@ -113,8 +114,9 @@ def takeaway(data: StudyData, v: Verdict) -> str:
                f"{_loss(data.median('random', 'final_val_loss'))} nats/char.")
     o, x = (data.median(k, "agreement_long") for k in ("orthogonal", "xavier"))
     end = (f" Near 1, orthogonal ({mem.pc(o)} long-distance agreement) and xavier "
-           f"({mem.pc(x)}) both let the number travel, and training does the rest. ")
-    return lead + mid + end + mem.verdict_tail(v)
+           f"({mem.pc(x)}) both let the number travel, since a signal then neither dies out "
+           "nor blows up over many steps, and training does the rest. ")
+    return lead + mid + end + pr.verdict_tail(v)
 
 
 STUDY = Study(

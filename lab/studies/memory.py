@@ -17,6 +17,7 @@ from lab.measure.metrics import AGREEMENT_BINS, GRADIENT_REGIMES, LONG_DISTANCE
 BIN_EDGES = tuple(hi for _, hi in AGREEMENT_BINS)  # a series' x is its bin's upper edge
 BIN_LABEL = {hi: f"{lo}-{hi}" for lo, hi in AGREEMENT_BINS}
 LONG = LONG_DISTANCE
+NEAR = BIN_EDGES[0]  # "within NEAR characters": the nearest distance bin
 
 
 def pc(x: float) -> str:
@@ -34,7 +35,7 @@ def by_bin(data: StudyData, key: str, analysis: str = "agreement_by_bin") -> pd.
 
 
 def nearest_bin(data: StudyData, key: str) -> float:
-    """Median agreement in the nearest distance bin (subject at most 8 chars back), or nan."""
+    """Median agreement in the nearest distance bin (subject at most NEAR chars back), or nan."""
     acc = by_bin(data, key)
     return float(acc.iloc[0]) if len(acc) else math.nan
 
@@ -112,9 +113,3 @@ def near_uniform(data: StudyData, key: str, tol: float = 0.1) -> bool:
     """Whether the arm's median final held-out loss sits within tol of uniform guessing."""
     m = data.median(key, "final_val_loss")
     return bool(np.isfinite(m) and abs(m - uniform_loss()) <= tol * uniform_loss())
-
-
-def verdict_tail(v) -> str:
-    """'Verdict: partly supported (2 of 4 checks hold).' for a Verdict v."""
-    held = sum(c.status == "holds" for c in v.checks)
-    return f"Verdict: {v.outcome} ({held} of {len(v.checks)} checks hold)."

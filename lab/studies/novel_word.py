@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
+
 from lab.data.studydata import StudyData, zog_hits
 from lab.language import grammar
+from lab.measure.metrics import LONG_DISTANCE
 from lab.measure.registry import METRICS
 from lab.studies import evidence as ev
 from lab.studies import prose as pr
@@ -41,21 +44,23 @@ def verdict(data: StudyData) -> Verdict:
     return build(CLAIM, checks, [note])
 
 
-def example(data: StudyData, replaced: str = "man") -> str:
-    nw = data.novel
-    if nw.empty:
-        return _NONE
-    seed = int(nw["seed"].min())
-    rows = nw[nw["seed"] == seed]
-    if replaced not in set(rows["replaced"]):
-        replaced = str(rows["replaced"].iloc[0])
-    g = rows[(rows["replaced"] == replaced) & (rows["word"] != "zog")].sort_values("rank")
-    top = ", ".join(f"{w} ({c}, {x:.3f})" for w, c, x in
-                    g[["word", "category", "cosine"]].head(3).itertuples(index=False))
-    own = g[g["word"] == replaced]
-    rank = f"{int(own['rank'].iloc[0])}" if len(own) else pr.NA
-    return (f"With seed {seed}, zog replacing '{replaced}' lands nearest to {top} (cosine); "
-            f"'{replaced}' itself ranks {rank} of {len(g)}.")
+def agreement(data: StudyData) -> str:
+    """Does the verb agree with zog? From the zog_agreement scalars of the baseline runs."""
+    key = data.arm_keys[0]
+    zog, known = data.median(key, "zog_agreement"), data.median(key, "agreement_overall")
+    if not math.isfinite(zog):
+        return ("Agreement with zog is not in the stored runs yet: `python -m lab.precompute` "
+                "adds it without retraining.")
+    far = data.median(key, "zog_agreement_long")
+    sites = data.median(key, "zog_sites")
+    far_text = (f", and {pr.pct(far)} when zog is {LONG_DISTANCE} or more characters back"
+                if math.isfinite(far) else "")
+    return (f"Over {sites:,.0f} verbs whose subject is zog or zogs (median over seeds), the "
+            f"verb takes the right form {pr.pct(zog)} of the time{far_text}; with the known "
+            f"nouns it is {pr.pct(known)}, and chance is 50%. The network never saw zog, but "
+            "the number of a regular noun shows in its last letter: a final 's' marks the "
+            "plural. A network that learned to carry that cue, rather than a list of nouns, "
+            "applies agreement to a word it has never read.")
 
 
 def rate(data: StudyData) -> str:
@@ -75,7 +80,8 @@ def by_category(data: StudyData) -> str:
         return _NONE
     share = h.groupby("own")["hit"].mean().sort_values(ascending=False)
     return ("Share of readings where zog lands nearest its own category, by category: "
-            + "; ".join(f"{c} {pr.pct(r)}" for c, r in share.items()) + ".")
+            + "; ".join(f"{grammar.CATEGORY_LABEL[c]} {pr.pct(r)}" for c, r in share.items())
+            + ".")
 
 
 def takeaway(data: StudyData, v: Verdict) -> str:
@@ -86,10 +92,10 @@ def takeaway(data: StudyData, v: Verdict) -> str:
     first = (f"With no training on it, zog lands nearest the replaced word's own category in "
              f"{pr.pct(h['hit'].mean())} of {len(h)} readings, where a blind pick among "
              f"{len(grammar.CATEGORIES)} categories would manage {pr.pct(chance)}.")
-    why = ("The state after a word is built by the same recurrence from the same preceding "
-           "context and the same letters that follow: a word read in a noun's slots, after "
-           "'the' and before 'that' or a verb, is pulled toward the states of the nouns, and "
-           "a final 's' toward the plurals.")
+    why = ("That is because the state after a word is built by the same recurrence from the "
+           "same preceding context and the same letters that follow: a word read in a noun's "
+           "slots, after 'the' and before 'that' or a verb, is pulled toward the states of the "
+           "nouns, and a final 's' toward the plurals.")
     if v.outcome == "supported":
         end = "Meaning by distribution shows: the network files a new word by its company."
     else:
@@ -113,8 +119,8 @@ STUDY = Study(
     highlight=False,
     verdict=verdict,
     observations=(
-        Observation("A fixed example: when zog replaces 'man' (and zogs 'men'), which words "
-                    "does it land nearest?", example),
+        Observation("Does the verb agree with zog: after \"the zogs that ...\", does the "
+                    "network expect a plural verb?", agreement),
         Observation("How often does zog land nearest its replaced word's category?", rate),
         Observation("Does it work equally well for every category?", by_category),
     ),

@@ -162,3 +162,15 @@ def lesson(supported: str, contradicted: str, fact: Callable[[StudyData], str] =
         body = "" if v.outcome == "supported" else " ".join(parts)
         return " ".join(x for x in (lead, body, fact(data)) if x)
     return takeaway
+
+
+def verdict_tail(v) -> str:
+    """'Verdict: partly supported (2 of 4 checks hold).' for a Verdict v."""
+    held = sum(c.status == "holds" for c in v.checks)
+    return f"Verdict: {v.outcome} ({held} of {len(v.checks)} checks hold)."
+
+
+def unless_supported(v) -> str:
+    """' Verdict: ... .' when the verdict is not plainly supported, else '': a takeaway that
+    explains a mechanism says so when the runs do not fully bear it out."""
+    return "" if v.outcome == "supported" else " " + verdict_tail(v)

@@ -43,8 +43,8 @@ def verdict(data: StudyData) -> Verdict:
 def by_distance(data: StudyData) -> str:
     near = {k: mem.nearest_bin(data, k) for k in data.arm_keys}
     far = {k: data.median(k, "agreement_long") for k in data.arm_keys}
-    parts = [f"{data.label(k)} {mem.pc(near[k])} within 8 characters, {mem.pc(far[k])} for "
-             "16 or more" for k in data.arm_keys]
+    parts = [f"{data.label(k)} {mem.pc(near[k])} within {mem.NEAR} characters, "
+             f"{mem.pc(far[k])} for {mem.LONG} or more" for k in data.arm_keys]
     return ("Median agreement by distance to the subject (chance 50%): " + "; ".join(parts)
             + ". A frozen random W_hh mixes each new character into a state that fades at "
             "its own fixed pace; only the readout learns, so it can use the number only "
@@ -81,11 +81,12 @@ def takeaway(data: StudyData, v: Verdict) -> str:
     lt, lf = (data.median(k, "final_val_loss") for k in ("trained", "frozen"))
     near = mem.nearest_bin(data, "frozen")
     return (f"A frozen W_hh is a fixed echo of the recent input: the reservoir agreed "
-            f"{mem.pc(near)} of the time with a subject within 8 characters but {mem.pc(f)} "
-            f"with one 16 or more back, where the trained network reached {mem.pc(t)}. Its "
+            f"{mem.pc(near)} of the time with a subject within {mem.NEAR} characters but "
+            f"{mem.pc(f)} with one {mem.LONG} or more back, where the trained network "
+            f"reached {mem.pc(t)}. Its "
             f"held-out loss ended at {pr.f3(lf)} nats/char against {pr.f3(lt)} trained. The "
             "readout can only use what the fixed dynamics happen to keep; learning W_hh lets "
-            "the network decide what to keep and for how long. " + mem.verdict_tail(v))
+            "the network decide what to keep and for how long. " + pr.verdict_tail(v))
 
 
 STUDY = Study(

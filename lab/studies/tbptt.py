@@ -8,6 +8,7 @@ from lab.data.studydata import StudyData
 from lab.measure.registry import METRICS
 from lab.studies import evidence as ev
 from lab.studies import memory as mem
+from lab.studies import prose as pr
 from lab.studies.study import Observation, Study, arms_over
 from lab.studies.verdicts import LOSS, Verdict, build, gate
 
@@ -45,9 +46,9 @@ def shortest(data: StudyData) -> str:
     n = _length(data, k)
     near = mem.nearest_bin(data, k)
     far, probe = data.median(k, "agreement_long"), data.median(k, "number_probe_long")
-    lead = (f"With chunks of {n}, the verb agrees with a subject at most 8 characters back "
-            f"{mem.pc(near)} of the time, but with one {mem.LONG} or more characters back "
-            f"only {mem.pc(far)} (chance is 50%).")
+    lead = (f"With chunks of {n}, the verb agrees with a subject at most {mem.NEAR} "
+            f"characters back {mem.pc(near)} of the time, but with one {mem.LONG} or more "
+            f"characters back only {mem.pc(far)} (chance is 50%).")
     why = (f" A gradient never crosses a chunk boundary, so the loss at a verb is only "
            f"differentiated through the last {n} characters: nothing ever trains W_hh to "
            "carry the subject's number further than that.")
@@ -68,7 +69,8 @@ def ceiling(data: StudyData) -> str:
             f"bin's width; chunks of {', '.join(map(str, over))} reach past their own length, "
             "which only the state's own dynamics can explain." if over else
             " No arm agrees clearly beyond its own chunk length: the chunk is a ceiling.")
-    return ("Median agreement for subjects 16+ characters back, and memory horizon: "
+    return (f"Median agreement for subjects {mem.LONG}+ characters back, and memory "
+            "horizon: "
             + "; ".join(parts) + ". A dependency that fits in a chunk gets a gradient on every "
             "training step; one that does not fit never does." + tail)
 
@@ -92,7 +94,7 @@ def takeaway(data: StudyData, v: Verdict) -> str:
     check = v.checks[0].status if v.checks else "unclear"
     if check == "holds":
         lead = (f"Truncation sets how far back a network can learn: chunks of "
-                f"{_length(data, s)} left subjects 16+ characters back at {mem.pc(a)}, "
+                f"{_length(data, s)} left subjects {mem.LONG}+ characters back at {mem.pc(a)}, "
                 f"chunks of {_length(data, lg)} brought them to {mem.pc(b)}.")
     else:
         lead = (f"In these runs the chunk length did not clearly change long-distance "
@@ -102,7 +104,7 @@ def takeaway(data: StudyData, v: Verdict) -> str:
     return (lead + " Backpropagation through time stops at the chunk's start, so a verb's "
             "error can only adjust how the state carried information inside the chunk; a "
             "vanilla RNN's gradient also fades with every step back, so even inside a long "
-            "chunk the farthest characters are learned last. " + mem.verdict_tail(v))
+            "chunk the farthest characters are learned last. " + pr.verdict_tail(v))
 
 
 

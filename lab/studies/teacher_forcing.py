@@ -123,7 +123,7 @@ def takeaway(data: StudyData, v: Verdict) -> str:
              "target still continues the original word, which teaches the network to "
              "distrust its own input mid-word, an inconsistency of scheduled sampling "
              "(Huszár 2015) that bites hardest when tokens are characters.")
-    return " ".join((first, second, third))
+    return " ".join((first, second, third)) + pr.unless_supported(v)
 
 
 STUDY = Study(

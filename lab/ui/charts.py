@@ -126,6 +126,26 @@ def ladder_rules(ladder: pd.DataFrame) -> alt.LayerChart:
     return rule + text
 
 
+def floors_curve(floors: pd.DataFrame, floor: float, marks: tuple[int, ...]) -> alt.LayerChart:
+    """h(k) against k (k >= 1) with the entropy floor; the k in marks get a labelled dot."""
+    df = floors[floors["k"] >= 1]
+    base = alt.Chart(df).encode(x=alt.X("k:Q", title="k: characters of context the predictor "
+                                        "sees", axis=_x_axis("k")))
+    y = alt.Y("h:Q", title="best possible loss h(k), nats/char", scale=alt.Scale(zero=False),
+              axis=y_axis())
+    tips = [alt.Tooltip("k:Q", title="characters of context"),
+            alt.Tooltip("h:Q", title="h(k)", format=".3f")]
+    line = base.mark_line(color="#4c78a8", point=alt.OverlayMarkDef(size=18)).encode(
+        y=y, tooltip=tips)
+    marked = alt.Chart(df[df["k"].isin(marks)].assign(
+        label=lambda d: [f"h({int(k)}) = {h:.3f}" for k, h in zip(d["k"], d["h"], strict=True)]))
+    dots = marked.mark_point(filled=True, size=70, color="#4c78a8").encode(
+        x="k:Q", y="h:Q", tooltip=tips)
+    text = marked.mark_text(align="left", dx=6, dy=-8, fontSize=12).encode(
+        x="k:Q", y="h:Q", text="label:N")
+    return alt.layer(line, dots, text, floor_rule(floor)).properties(width=WIDTH, height=HEIGHT)
+
+
 def dots_with_range(summary: pd.DataFrame, *, y_title: str, order: list[str] | None = None,
                     floor: float | None = None, title: str = "") -> alt.LayerChart:
     """A dot per arm at the median over seeds and a min-max rule (summary: arm, median, lo,
@@ -226,19 +246,31 @@ def grouped_bars(df: pd.DataFrame, *, category: str, value: str, y_title: str,
     ).properties(width=WIDTH, height=HEIGHT, title=title)
 
 
+HEAT_CLIP_QUANTILE = 0.8  # the colour scale ends here, so one bad cell cannot flatten the rest
+
+
 def heatmap(df: pd.DataFrame, *, x: str, y: str, value: str, value_title: str,
             best: tuple | None = None, title: str = "") -> alt.LayerChart:
     """Cells x by y coloured by value (lower = darker is better), value printed in each
-    cell, the best cell outlined; cells whose value is NaN are grey and say "failed"."""
+    cell, the best cell outlined; cells whose value is NaN are grey and say "failed". The
+    colour scale spans min..HEAT_CLIP_QUANTILE of the values: cells beyond it take the
+    scale's end colour and their printed value gets a "▲"."""
     ok = df[df[value].notna()]
+    lo, hi = float(ok[value].min()), float(ok[value].quantile(HEAT_CLIP_QUANTILE))
+    clipped = hi > lo and bool((ok[value] > hi).any())
+    ok = ok.assign(label=[f"{v:.3f}" + (" ▲" if clipped and v > hi else "") for v in ok[value]])
     base = alt.Chart(ok).encode(x=alt.X(f"{x}:O", title=x, axis=alt.Axis(labelAngle=0)),
                                 y=alt.Y(f"{y}:O", title=y))
+    scale = (alt.Scale(scheme="viridis", domain=[lo, hi], clamp=True) if clipped
+             else alt.Scale(scheme="viridis"))
+    legend = value_title + (" (▲: beyond the scale)" if clipped else "")
     cells = base.mark_rect().encode(
-        color=alt.Color(f"{value}:Q", title=value_title, scale=alt.Scale(scheme="viridis")),
+        color=alt.Color(f"{value}:Q", title=legend, scale=scale),
         tooltip=[f"{x}:O", f"{y}:O", alt.Tooltip(f"{value}:Q", format=".4f")])
+    middle = (lo + hi) / 2 if clipped else float(ok[value].median())
     text = base.mark_text(fontSize=13).encode(
-        text=alt.Text(f"{value}:Q", format=".3f"),
-        color=alt.condition(f"datum['{value}'] > {ok[value].median():.6g}",
+        text="label:N",
+        color=alt.condition(f"datum['{value}'] > {middle:.6g}",
                             alt.value("black"), alt.value("white")))
     failed = alt.Chart(df[df[value].isna()]).encode(x=f"{x}:O", y=f"{y}:O")
     text = text + failed.mark_rect(color="#ddd") + failed.mark_text(fontSize=12).encode(

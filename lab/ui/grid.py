@@ -49,11 +49,17 @@ def predict_first(data: StudyData) -> bool:
     st.markdown("From studies 2, 3 and 4: which cell of the grid do you expect to reach the "
                 "lowest final loss? Commit your guess before looking at the answer.")
     revealed = urlstate.read(REVEAL) == 1
+    if revealed and not urlstate.present(GUESS):  # a link cannot reveal a guess never made
+        st.warning("This link asks to show the answer, but it carries no committed guess. "
+                   "Make your own guess below and commit it to see the results.")
+        revealed = False
     urlstate.write(REVEAL, int(revealed))  # a refused value leaves the address
     committed = _pickers(GUESS, ("Your H", "Your activation", "Your seq_len"),
-                         disabled=revealed)
+                         disabled=revealed, keep_default=revealed)
     if not revealed:
         if st.button("Commit my guess"):
+            for p, value in zip(GUESS, committed, strict=True):
+                urlstate.write(p, value, keep_default=True)  # the link records the guess
             urlstate.write(REVEAL, 1)
             st.rerun()
         st.caption("The grid's results (the table, the heatmap, the verdict and the takeaway) "

@@ -12,40 +12,86 @@ from lab.language import grammar
 from lab.training.config import BASELINE
 from lab.ui import charts, db, nav
 
-SAMPLE_CHARS = 420
+SAMPLE_CHARS = 50_000  # held-out characters read for the examples and the corpus's shares
+CONDITION_WORDS = {  # condition -> how Home names it
+    "none": "nothing in between", "subj_rc": "a subject relative in between",
+    "obj_rc1": "an object relative in between", "obj_rc2": "two nested object relatives"}
+FLOOR_MARKS = (1, 5, 10, 25, 50)  # h(k) values named on Home
 
 
 @st.cache_data(show_spinner=False)
-def corpus_sample() -> str:
-    """The first whole sentences of the held-out stream (about SAMPLE_CHARS characters)."""
+def corpus_facts() -> dict:
+    """Example sentences per condition and the shares of long dependencies, from the start
+    of the held-out stream (no model trains on it)."""
+    from lab.language.agreement import agreement_sites, examples
     from lab.language.corpus import heldout_text
+    from lab.measure.metrics import LONG_DISTANCE
+
     text = heldout_text()[:SAMPLE_CHARS]
-    return text[: text.rfind(".\n") + 1]
+    text = text[: text.rfind(".\n") + 2]
+    lines = text.splitlines()
+    sites = agreement_sites(text)
+    return {"examples": examples(text), "sentences": len(lines),
+            "object_relative": sum(" that the " in ln for ln in lines) / len(lines),
+            "long": sum(s.distance >= LONG_DISTANCE for s in sites) / len(sites),
+            "long_distance": LONG_DISTANCE, "sites": len(sites)}
+
+
+def _marked(e) -> str:
+    """The sentence with its subject and its agreeing verb in bold."""
+    (a, b), (c, d) = e.subject, e.verb
+    t = e.sentence
+    return f"{t[:a]}**{t[a:b]}**{t[b:c]}**{t[c:d]}**{t[d:]}"
 
 
 def _corpus() -> None:
     st.header("The corpus")
+    facts = corpus_facts()
     st.markdown(
-        "Every model reads the same synthetic English: sentences drawn from a small "
-        "template grammar with animals, humans, transitive and intransitive verbs, adverbs, "
-        "*and*, *the* and the full stop. A sample of the held-out text, which no model "
-        "trains on:")
-    st.code(corpus_sample(), language=None)
+        "Every model reads the same synthetic English, one character at a time: sentences "
+        "from a small grammar of animals and people, verbs, adverbs, *the*, *that* and the "
+        "full stop. Nouns can carry **relative clauses**, and a verb must agree in number "
+        "with its subject (*the cat runs*, *the cats run*). Between a subject and its verb "
+        "may lie a whole clause, so the network must carry the subject's number across it. "
+        "From the held-out text, which no model trains on (subject and verb in bold):")
+    st.markdown("\n".join(
+        f"- {_marked(e)}  \n  *{CONDITION_WORDS[e.condition]}: the verb's form is decided "
+        f"{e.distance} characters after the subject's number shows*"
+        for e in facts["examples"]))
+    st.markdown(
+        f"In the first {facts['sentences']:,} held-out sentences, "
+        f"{facts['object_relative']:.0%} carry an object relative, and "
+        f"{facts['long']:.0%} of the {facts['sites']:,} agreeing verbs sit "
+        f"{facts['long_distance']} or more characters after their subject's number. Those "
+        "long dependencies are where the memory lessons show.")
     rate = grammar.entropy_rate()
-    words = sum(len(w) for w in grammar.WORDS_OF.values()) - 1
     st.markdown(
-        f"The vocabulary has {words} words plus the full stop, spelled with a fixed alphabet "
-        "of 29 symbols (a-z, space, full stop, newline), so a made-up word like *zog* can "
-        "still be read. Because the grammar is a finite-state machine whose state is known "
-        "from the words so far, its exact **entropy rate** can be computed: "
-        f"**{rate:.4f} nats per character** (about {rate / math.log(2):.3f} bits; "
-        f"{grammar.word_entropy_rate():.3f} nats per word over "
-        f"{grammar.mean_chars_per_word():.2f} characters per word on average).")
+        "Because the grammar is a finite-state machine whose state is known from the words "
+        "so far, its exact **entropy rate** can be computed: "
+        f"**{rate:.4f} nats per character** (about {rate / math.log(2):.3f} bits). That is "
+        "the **entropy floor**: the lowest mean loss any model can reach on this text, "
+        "however large. Uniform guessing over the 29 symbols (a-z, space, full stop, "
+        f"newline) costs {math.log(29):.3f} nats per character, for comparison.")
+    floors = db.floors()
+    if floors.empty:
+        return
+    h = dict(zip(floors["k"].astype(int), floors["h"], strict=True))
     st.markdown(
-        "That number is the **entropy floor**: the lowest mean cross-entropy any model can "
-        "reach on this text, however large. A model's loss, in the same unit, can approach "
-        "it but never go below it on held-out text. Uniform guessing over 29 symbols costs "
-        f"{math.log(29):.3f} nats per character, for comparison.")
+        "A model that sees only the last *k* characters cannot reach the floor: it cannot "
+        "know, say, the number of a subject further back. The best loss possible with *k* "
+        "characters of context, **h(k)**, is computed exactly too. It is the ladder drawn "
+        "faintly on the study pages' loss charts: a curve resting on the rung *k* uses about "
+        "*k* characters of context.")
+    st.altair_chart(charts.floors_curve(floors, rate, FLOOR_MARKS), width="stretch")
+    marks = [k for k in FLOOR_MARKS if k in h]
+    if len(marks) >= 3:
+        k1, k2, k3 = marks[1], marks[-2], marks[-1]
+        st.caption(
+            f"With {k1} characters the best possible loss is {h[k1]:.3f}, "
+            f"{h[k1] / rate - 1:.0%} above the floor; with {k2} it is {h[k2]:.3f} "
+            f"({h[k2] / rate - 1:.0%} above) and with {k3} {h[k3]:.3f}. The last few percent "
+            "need long memory: only a network that carries a subject's number across its "
+            "relative clauses earns them.")
 
 
 def _baseline() -> None:
@@ -82,16 +128,44 @@ def _reading() -> None:
         "view.")
 
 
+GLOSSARY_ANCHOR = "glossary"
+
+
+def _glossary() -> None:
+    """The words the study pages use, defined once; metric entries quote the registry."""
+    from lab.measure.registry import METRICS
+
+    st.header("Glossary", anchor=GLOSSARY_ANCHOR)
+    st.markdown(
+        "- **Arm**: one option of a study's variable (one chunk length, one hidden size), "
+        "trained with everything else at the baseline.\n"
+        "- **Seed**: the number that fixes a run's random start (weights, batches, "
+        "samples). Every arm is trained with the same seeds, so arms differ only in the "
+        "variable; the same configuration and seed give the same numbers, bit for bit.\n"
+        f"- **Band**: on a curve, the {charts.BAND_TEXT}. A gap between arms counts only "
+        "when their seed ranges do not overlap and it is larger than the metric's minimum "
+        "effect.\n"
+        "- **Entropy floor**: the lowest mean loss per character any model can reach on this "
+        "corpus (the grammar's entropy rate).\n"
+        "- **h(k)**: the lowest loss possible for a predictor that sees only the last k "
+        "characters; it falls towards the floor as k grows (the faint ladder on loss "
+        "charts).\n"
+        f"- {METRICS['agreement_overall'].quote()}\n"
+        f"- {METRICS['memory_horizon'].quote()}\n"
+        f"- {METRICS['gradient_reach'].quote()}\n"
+        f"- {METRICS['gradient_regime'].quote()}")
+
+
 def _cards() -> None:
     st.header("The studies")
     groups = nav.grouped_pages()
     pages = sorted((p for ps in groups.values() for p in ps), key=lambda p: p.number)
-    cols = st.columns(2)
-    for i, p in enumerate(pages):
-        with cols[i % 2].container(border=True):
-            st.page_link(p.path, label=f"**{p.number}. {p.title}**")
-            if p.question:
-                st.caption(p.question)
+    for pair in (pages[i:i + 2] for i in range(0, len(pages), 2)):
+        for col, p in zip(st.columns(2), pair, strict=False):  # one row per pair: a phone
+            with col.container(border=True):  # stacks them in reading order
+                st.page_link(p.path, label=f"**{p.number}. {p.title}**")
+                if p.question:
+                    st.caption(p.question)
 
 
 def render() -> None:
@@ -110,3 +184,4 @@ def render() -> None:
     _corpus()
     _baseline()
     _reading()
+    _glossary()

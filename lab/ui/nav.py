@@ -7,14 +7,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lab.studies import catalog
-from lab.studies.grid import REVEAL
+from lab.studies.grid import GUESS, REVEAL
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
 # The grid's predict-first exercise holds the page's results back until the student commits a
-# guess; this URL parameter records the commit. FULL_VIEW: the query that shows a whole page.
+# guess; this URL parameter records the commit (with the guess itself). FULL_VIEW: the query
+# that shows a whole page.
 REVEAL_PARAM = REVEAL.name
-FULL_VIEW: dict[str, str] = {"grid": f"{REVEAL_PARAM}=1"}
+FULL_VIEW: dict[str, str] = {"grid": "&".join(
+    [f"{REVEAL_PARAM}=1", *(f"{p.name}={p.default}" for p in GUESS)])}
 
 
 @dataclass(frozen=True)

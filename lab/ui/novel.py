@@ -12,7 +12,8 @@ from lab.ui import charts, urlstate
 from lab.ui.views import View
 
 NEIGHBOURS = 8
-CATEGORIES = [*grammar.CATEGORIES, "novel"]
+LABEL = grammar.CATEGORY_LABEL
+CATEGORIES = [LABEL[c] for c in (*grammar.CATEGORIES, "novel")]  # as the charts name them
 
 
 def novel_word(v: View) -> None:
@@ -20,19 +21,20 @@ def novel_word(v: View) -> None:
     st.subheader('Where does "zog" land?')
     replaced = urlstate.control(
         WORD, st.selectbox, 'Word to replace with "zog"',
-        format_func=lambda w: f"{w} ({grammar.CATEGORY_OF[w]})")
+        format_func=lambda w: f"{w} ({LABEL[grammar.CATEGORY_OF[w]]})")
     rows = v.data.novel
     rows = rows[(rows["seed"] == v.seed) & (rows["replaced"] == replaced)] if len(rows) else rows
     if rows.empty:
         st.warning(f'No stored reading with "{replaced}" replaced for seed {v.seed}.')
         return
+    rows = rows.assign(category=rows["category"].map(LABEL).fillna(rows["category"]))
     words = rows[rows["word"] != "zog"]
-    own = grammar.CATEGORY_OF[replaced]
+    own = LABEL[grammar.CATEGORY_OF[replaced]]
     st.markdown(
         f'The trained baseline (seed {v.seed}) reads held-out text in which every "{replaced}" '
         f'is written "zog", with no further training. Each word is represented by the mean '
         "hidden state right after its last letter; the bars give the cosine similarity of "
-        f'"zog"\'s state to every word\'s. "{replaced}" is a word of category **{own}**.')
+        f'"zog"\'s state to every word\'s. "{replaced}" belongs to the category **{own}**.')
     st.altair_chart(charts.cosine_bars(words, categories=CATEGORIES), width="stretch")
     left, right = st.columns([1, 1])
     with left:
@@ -56,5 +58,5 @@ def _category_sentence(words: pd.DataFrame, replaced: str, own: str) -> str:
     by_cat = mates.groupby("category")["cosine"].mean().sort_values(ascending=False)
     top = ", ".join(f"{c} {x:.2f}" for c, x in by_cat.head(4).items())
     return (f"Mean cosine to each category, leaving out {replaced} itself: {top}. "
-            f"zog is closest to the **{by_cat.index[0]}** category"
+            f"zog is closest to the category **{by_cat.index[0]}**"
             + (" (its word's own)." if by_cat.index[0] == own else f", not to {own}."))

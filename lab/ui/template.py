@@ -13,6 +13,7 @@ from lab.studies import catalog
 from lab.studies.evidence import EFFECT_RULE
 from lab.studies.study import Study
 from lab.ui import db, grid, nav, novel, panels, retrain_panel, urlstate
+from lab.ui.home import GLOSSARY_ANCHOR
 from lab.ui.views import VIEWS, View
 
 ViewFn = Callable[[View], None]
@@ -26,6 +27,8 @@ def header(s: Study) -> None:
     left, right = st.columns(2)
     left.markdown(f"**What is fixed.** {s.fixed}")
     right.markdown(f"**Hypothesis.** {s.hypothesis}")
+    st.caption(f"Arm, seed, band, floor, h(k), agreement, memory horizon and gradient reach "
+               f"are defined in the [glossary on Home](/#{GLOSSARY_ANCHOR}).")
 
 
 def controls(s: Study, data: StudyData) -> tuple[str | None, int]:

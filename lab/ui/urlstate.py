@@ -38,18 +38,21 @@ def read(p: Param) -> object:
         return p.default
 
 
-def write(p: Param, value: object) -> None:
-    """Put value in the URL (removed when it is the default, to keep links short)."""
-    if value == p.default:
+def write(p: Param, value: object, keep_default: bool = False) -> None:
+    """Put value in the URL (removed when it is the default, to keep links short, unless
+    keep_default: a value the student chose, such as a committed guess, stays written)."""
+    if value == p.default and not keep_default:
         if p.name in st.query_params:
             del st.query_params[p.name]
     elif st.query_params.get(p.name) != str(value):
         st.query_params[p.name] = str(value)
 
 
-def control(p: Param, widget: Callable[..., object], label: str, **kwargs) -> object:
+def control(p: Param, widget: Callable[..., object], label: str, keep_default: bool = False,
+            **kwargs) -> object:
     """Draw `widget(label, key=..., **kwargs)` starting from the URL's value, write the
-    chosen value back to the URL, and return it. Choice widgets get `options`."""
+    chosen value back to the URL (see write for keep_default), and return it. Choice
+    widgets get `options`."""
     key = _key(p)
     url_value = read(p)
     seen = st.session_state.get(f"{key}_seen")
@@ -64,9 +67,14 @@ def control(p: Param, widget: Callable[..., object], label: str, **kwargs) -> ob
         kwargs.setdefault("min_value", type(p.default)(p.bounds[0]))
         kwargs.setdefault("max_value", type(p.default)(p.bounds[1]))
     value = widget(label, key=key, **kwargs)
-    write(p, value)
+    write(p, value, keep_default)
     st.session_state[f"{key}_seen"] = st.query_params.get(p.name)
     return value
+
+
+def present(params: tuple[Param, ...]) -> bool:
+    """Whether the URL carries every one of params (with whatever value)."""
+    return all(p.name in st.query_params for p in params)
 
 
 def settle(params: tuple[Param, ...]) -> None:
