@@ -93,7 +93,7 @@ def compare_values(name_a: str, a: Iterable[float], name_b: str, b: Iterable[flo
                 f"{_desc(name_b, vb, metric)}; {why}.")
     numbers, spread = {}, {}
     for name, v in ((name_a, va), (name_b, vb)):
-        key = f"{name}: {metric.name}"
+        key = f"{name}: {metric.label}"
         numbers[key] = float(np.median(v)) if len(v) else math.nan
         spread[key] = [float(v.min()), float(v.max())] if len(v) else [math.nan, math.nan]
     return Check(claim, status, sentence, numbers, spread)
@@ -137,10 +137,10 @@ def threshold_check(name: str, values: Iterable[float], limit: float, metric: Me
     where = "above" if above else "below"
     sentence = (f"Median {metric.label}: {_desc(name, v, metric)}; the claim needs every seed "
                 f"{where} {metric.fmt(limit)}: {why}.")
-    spread = {f"{name}: {metric.name}":
+    spread = {f"{name}: {metric.label}":
               [float(v.min()), float(v.max())] if len(v) else [math.nan, math.nan]}
-    numbers = {f"{name}: {metric.name}": float(np.median(v)) if len(v) else math.nan,
-               f"limit: {metric.name}": float(limit)}
+    numbers = {f"{name}: {metric.label}": float(np.median(v)) if len(v) else math.nan,
+               f"limit: {metric.label}": float(limit)}
     return Check(claim, status, sentence, numbers, spread)
 
 

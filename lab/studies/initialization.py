@@ -52,6 +52,11 @@ def random_init(data: StudyData) -> str:
         back += (" Clipping caps each update's length but keeps its direction, and that "
                  "direction is set by the exploding terms from far back, so updates barely "
                  "move the loss.")
+    elif regime == "vanishing" and rho > 1:
+        back += (f" A linear network with radius {_num(rho)} would explode; tanh saturates "
+                 "first. A unit pinned near +-1 has a slope near 0, and that slope multiplies "
+                 "the gradient at every step back, so the gradient dies within a few "
+                 "characters.")
     sat_text = (f" At the end {mem.pc(sat)} of its hidden units are saturated (tanh pinned "
                 "near +-1), so the state barely responds to the input."
                 if math.isfinite(sat) else "")
@@ -109,6 +114,13 @@ def takeaway(data: StudyData, v: Verdict) -> str:
     if mem.regime(data, "random") == "exploding" and mem.near_uniform(data, "random"):
         mid = (" Far above 1, random init saturates the state and makes the gradient explode; "
                "clipped updates cannot recover, so its loss stays near uniform guessing.")
+    elif mem.regime(data, "random") == "vanishing":
+        sat = data.median("random", "h_saturated_final")
+        mid = (f" Far above 1, random init drives tanh into saturation ({mem.pc(sat)} of units "
+               "pinned near +-1 at the end), so the slope that multiplies the gradient at each "
+               "step back is near 0: the gradient vanishes instead of exploding, and the "
+               "subject's number never gets a training signal (long-distance agreement "
+               f"{mem.pc(data.median('random', 'agreement_long'))}, chance is 50%).")
     else:
         mid = (f" Random init ended {mem.regime(data, 'random')} with a held-out loss of "
                f"{_loss(data.median('random', 'final_val_loss'))} nats/char.")

@@ -16,7 +16,8 @@ SAMPLE_CHARS = 50_000  # held-out characters read for the examples and the corpu
 CONDITION_WORDS = {  # condition -> how Home names it
     "none": "nothing in between", "subj_rc": "a subject relative in between",
     "obj_rc1": "an object relative in between", "obj_rc2": "two nested object relatives"}
-FLOOR_MARKS = (1, 5, 10, 25, 50)  # h(k) values named on Home
+FLOOR_MARKS = (1, 5, 10, 25, 50)
+LOSS_SCALE_WORDS = {"sum_chunk": "summed over the chunk, averaged over the batch"}  # h(k) values named on Home
 
 
 @st.cache_data(show_spinner=False)
@@ -107,7 +108,8 @@ def _baseline() -> None:
         "W_hh trained": not b.freeze_whh, "TBPTT chunk (seq_len)": b.seq_len,
         "learning rate": b.lr, "gradient clip (global L2 norm)": b.clip,
         "scheduled sampling": b.sampling, "training steps": f"{b.steps:,}",
-        "optimizer": b.optimizer, "batch size": b.batch_size, "loss": b.loss_scale,
+        "optimizer": b.optimizer, "batch size": b.batch_size,
+        "loss": LOSS_SCALE_WORDS.get(b.loss_scale, b.loss_scale),
     }
     st.table({"knob": list(rows), "baseline": [str(v) for v in rows.values()]})
     st.markdown("Every arm of every study is trained with several seeds, and every number "
