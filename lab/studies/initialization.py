@@ -54,11 +54,11 @@ def random_init(data: StudyData) -> str:
                  "move the loss.")
     elif regime == "vanishing" and rho > 1:
         back += (f" A linear network with radius {_num(rho)} would explode; tanh saturates "
-                 "first. A unit pinned near +-1 has a slope near 0, and that slope multiplies "
+                 "first. A unit pinned near ±1 has a slope near 0, and that slope multiplies "
                  "the gradient at every step back, so the gradient dies within a few "
                  "characters.")
     sat_text = (f" At the end {mem.pc(sat)} of its hidden units are saturated (tanh pinned "
-                "near +-1), so the state barely responds to the input."
+                "near ±1), so the state barely responds to the input."
                 if math.isfinite(sat) else "")
     if mem.near_uniform(data, k):
         end = (f" Its held-out loss ends at {_loss(loss)} nats/char, next to uniform guessing "
@@ -117,7 +117,7 @@ def takeaway(data: StudyData, v: Verdict) -> str:
     elif mem.regime(data, "random") == "vanishing":
         sat = data.median("random", "h_saturated_final")
         mid = (f" Far above 1, random init drives tanh into saturation ({mem.pc(sat)} of units "
-               "pinned near +-1 at the end), so the slope that multiplies the gradient at each "
+               "pinned near ±1 at the end), so the slope that multiplies the gradient at each "
                "step back is near 0: the gradient vanishes instead of exploding, and the "
                "subject's number never gets a training signal (long-distance agreement "
                f"{mem.pc(data.median('random', 'agreement_long'))}, chance is 50%).")

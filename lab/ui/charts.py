@@ -15,6 +15,8 @@ BAND_TEXT = "line = median over seeds, band = min to max across seeds"
 FLOOR_LABEL = "entropy floor"
 WIDTH, HEIGHT = "container", 300
 PALETTE = "tableau10"  # distinct, legible on white
+CATEGORY_SHADES = ["#444", "#aaa", "#777"]  # a chart's non-arm categories: greys, never an arm's
+RULE_COLOR = "#555"  # reference lines (chance, thresholds): grey, never an arm's colour
 
 
 def _x_axis(x: str) -> alt.Axis:
@@ -27,11 +29,14 @@ LOG_LABELS = ("datum.value >= 1000 || datum.value < 0.01 ? replace(replace(forma
               "'.0e'), 'e+', 'e'), 'e-0', 'e-') : format(datum.value, '~g')")
 
 
+LOG_TICKS = [10.0 ** e for e in range(-15, 10)] + [0.2, 0.5, 2.0, 5.0]  # vega keeps those in range
+
+
 def y_axis(log: bool = False, percent: bool = False) -> alt.Axis:
     """A y axis whose ticks read well: 1e8 style on log scales, 50% on accuracies."""
     if percent:
         return alt.Axis(format=".0%")
-    return alt.Axis(labelExpr=LOG_LABELS) if log else alt.Axis(format="~g")
+    return alt.Axis(labelExpr=LOG_LABELS, values=LOG_TICKS) if log else alt.Axis(format="~g")
 
 
 def seed_summary(df: pd.DataFrame, x: str, y: str, group: str = "arm") -> pd.DataFrame:
@@ -80,6 +85,9 @@ def line_band(summary: pd.DataFrame, x: str, *, x_title: str, y_title: str,
     """
     sel = _arm_selection(highlight)
     yscale = alt.Scale(type="log") if log_y else alt.Scale(zero=False)
+    if log_y and floor is not None and len(summary):  # from just under the floor: the last
+        top = max(float(summary["hi"].max()), 1.5 * floor)  # gap to it is what matters
+        yscale = alt.Scale(type="log", domain=[0.92 * floor, top], nice=False, clamp=True)
     xscale = alt.Scale(type="log") if log_x else alt.Undefined
     base = alt.Chart(summary).encode(
         x=alt.X(f"{x}:Q", title=x_title, scale=xscale, axis=_x_axis(x)), color=_color(order))
@@ -197,8 +205,8 @@ def bars_with_range(summary: pd.DataFrame, *, y_title: str, order: list[str] | N
 
 def _labelled_rule(y: float, label: str) -> alt.LayerChart:
     base = alt.Chart(pd.DataFrame({"y": [y], "label": [label]}))
-    return (base.mark_rule(strokeDash=[2, 3], color="#a33").encode(y="y:Q")
-            + base.mark_text(align="left", dx=4, dy=-7, color="#a33").encode(
+    return (base.mark_rule(strokeDash=[2, 3], color=RULE_COLOR).encode(y="y:Q")
+            + base.mark_text(align="left", dx=4, dy=-7, color=RULE_COLOR).encode(
                 y="y:Q", x=alt.value(4), text="label:N"))
 
 
@@ -240,7 +248,7 @@ def grouped_bars(df: pd.DataFrame, *, category: str, value: str, y_title: str,
         y=alt.Y(f"{value}:Q", title=y_title,
                 scale=alt.Scale(type="log") if log else alt.Undefined),
         **extra,
-        color=alt.Color(f"{category}:N", title=None, scale=alt.Scale(scheme=PALETTE),
+        color=alt.Color(f"{category}:N", title=None, scale=alt.Scale(range=CATEGORY_SHADES),
                         legend=alt.Legend(orient="bottom", labelLimit=300)),
         tooltip=["arm:N", f"{category}:N", alt.Tooltip(f"{value}:Q", format=fmt)],
     ).properties(width=WIDTH, height=HEIGHT, title=title)

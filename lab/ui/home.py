@@ -16,8 +16,8 @@ SAMPLE_CHARS = 50_000  # held-out characters read for the examples and the corpu
 CONDITION_WORDS = {  # condition -> how Home names it
     "none": "nothing in between", "subj_rc": "a subject relative in between",
     "obj_rc1": "an object relative in between", "obj_rc2": "two nested object relatives"}
-FLOOR_MARKS = (1, 5, 10, 25, 50)
-LOSS_SCALE_WORDS = {"sum_chunk": "summed over the chunk, averaged over the batch"}  # h(k) values named on Home
+FLOOR_MARKS = (1, 5, 10, 25, 50)  # h(k) values named on Home
+LOSS_SCALE_WORDS = {"sum_chunk": "summed over the chunk, averaged over the batch"}
 
 
 @st.cache_data(show_spinner=False)
@@ -105,9 +105,11 @@ def _baseline() -> None:
     b = BASELINE
     rows = {
         "hidden size H": b.hidden, "activation f": b.activation, "W_hh init": b.init,
-        "W_hh trained": not b.freeze_whh, "TBPTT chunk (seq_len)": b.seq_len,
+        "W_hh trained": "no (frozen)" if b.freeze_whh else "yes",
+        "TBPTT chunk (seq_len)": b.seq_len,
         "learning rate": b.lr, "gradient clip (global L2 norm)": b.clip,
-        "scheduled sampling": b.sampling, "training steps": f"{b.steps:,}",
+        "scheduled sampling": (f"up to {b.sampling:.0%} of inputs" if b.sampling
+                               else "none (teacher forcing)"), "training steps": f"{b.steps:,}",
         "optimizer": b.optimizer, "batch size": b.batch_size,
         "loss": LOSS_SCALE_WORDS.get(b.loss_scale, b.loss_scale),
     }

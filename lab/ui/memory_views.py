@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from lab.measure.metrics import LONG_DISTANCE
-from lab.measure.registry import AGREEMENT_BIN_TEXT, CONDITION_TEXT, METRICS, markdown_safe
+from lab.measure.registry import AGREEMENT_BIN_TEXT, CONDITION_TEXT, METRICS
 from lab.studies import memory as mem
 from lab.ui import charts
 
@@ -43,9 +43,9 @@ def agreement_by_distance(v) -> None:
     st.altair_chart(_chart(v, "agreement_by_bin", x_title=BIN_AXIS,
                            y_title="agreement accuracy"), width="stretch")
     st.caption(f"{charts.BAND_TEXT}. Each point covers one distance bin ({AGREEMENT_BIN_TEXT} "
-               "characters). " + markdown_safe(METRICS["agreement_overall"].definition)
-               + "; a model that forgot the subject's number sits on the red line."
-               + _sites_text(v))
+               "characters); a model that forgot the subject's number sits on the dotted "
+               "chance line. "
+               + METRICS["agreement_overall"].quote() + _sites_text(v))
 
 
 def _cell(v, key: str, column: str) -> str:
@@ -57,13 +57,13 @@ def _cell(v, key: str, column: str) -> str:
 
 
 def agreement_table(v) -> pd.DataFrame:
-    """Arms (rows) by condition (columns): median agreement (seed min-max), as text."""
-    cols = {"agreement_overall": "all verbs",
+    """Conditions (rows) by arm (columns, in arm order): median agreement (seed min-max), as
+    text; rows are the few conditions, so the table stays narrow with any number of arms."""
+    rows = {"agreement_overall": "all verbs",
             "agreement_long": f"subject {LONG_DISTANCE}+ chars back",
             **{f"agreement_{c}": short for c, (short, _) in CONDITION_TEXT.items()}}
-    rows = [{"arm": a.label, **{name: _cell(v, a.key, col) for col, name in cols.items()}}
-            for a in v.data.arms]
-    return pd.DataFrame(rows)
+    return pd.DataFrame([{"verbs": name, **{a.label: _cell(v, a.key, col) for a in v.data.arms}}
+                         for col, name in rows.items()])
 
 
 def agreement_by_condition(v) -> None:

@@ -98,18 +98,19 @@ def curve_chart(v: View, table: str, y: str, *, y_title: str, x: str = "step",
 
 
 LADDER_K = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48)  # the h(k) rungs drawn on loss charts
+LADDER_GAP = 1.08  # a rung is drawn only this factor above the next one down (labels apart)
 
 
 def ladder(floor: float, top: float) -> pd.DataFrame:
-    """The h(k) rungs worth drawing: between the floor and `top`, each at least 3% above
-    the next drawn rung and the floor, so labels never pile up."""
+    """The h(k) rungs worth drawing: between the floor and `top`, each at least LADDER_GAP
+    times the next drawn rung and the floor, so labels never pile up."""
     f = db.floors()
     if f.empty:
         return f
     rungs, last = [], floor
     for k, h in sorted(((int(k), float(h)) for k, h in f.itertuples(index=False)
                         if int(k) in LADDER_K), reverse=True):
-        if h <= top and h > 1.03 * last:
+        if h <= top and h > LADDER_GAP * last:
             rungs.append((k, h))
             last = h
     return pd.DataFrame(rungs, columns=["k", "h"])
