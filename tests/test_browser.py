@@ -12,6 +12,7 @@ import re
 import pytest
 
 from lab.appserver import AppServer, chromium_path, launch_chromium, wait_home, wait_study
+from lab.studies import catalog
 from lab.ui import nav
 
 sync_api = pytest.importorskip("playwright.sync_api",
@@ -211,4 +212,22 @@ def test_retrain_now_runs_to_the_finished_state(sidebar_links, page):
     page.get_by_role("button", name="Retrain now").click()
     page.get_by_text("Retrain finished").wait_for(timeout=RETRAIN_MS)
     page.locator('[data-testid="stDataFrame"]').last.wait_for()
+    assert_no_error(page)
+
+
+def test_a_legend_click_highlights_the_arm_in_the_selector_and_the_url(sidebar_links, page):
+    """The legend and the selector are one state: clicking an arm in a chart's legend puts
+    it in the URL and the selector."""
+    page.goto(study_url(sidebar_links, "tbptt"))
+    wait_study(page)
+    chart = page.locator('[data-testid="stVegaLiteChart"]').first
+    chart.locator("canvas, svg").first.wait_for()
+    box = chart.bounding_box()
+    # the legend sits at the chart's right edge: its second entry is seq_len=10
+    page.mouse.click(box["x"] + box["width"] - 60, box["y"] + 66)
+    page.wait_for_function("() => /[?&]arm=/.test(window.location.search)", timeout=RENDER_MS)
+    picked = page.evaluate("() => new URLSearchParams(window.location.search).get('arm')")
+    assert picked in {a.key for a in catalog.get("tbptt").arms}
+    sync_api.expect(page.get_by_role("combobox", name="Highlight an arm")).to_have_value(
+        f"seq_len={picked}")
     assert_no_error(page)

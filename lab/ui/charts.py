@@ -46,15 +46,26 @@ def seed_summary(df: pd.DataFrame, x: str, y: str, group: str = "arm") -> pd.Dat
     return out.sort_values([group, x], kind="stable")
 
 
+ARM_PICK = "arm_pick"  # the legend-bound arm selection's name (the page reads its clicks)
+
+
 def _arm_selection(highlight: str | None) -> alt.Parameter:
     value = [{"arm": highlight}] if highlight else alt.Undefined
-    return alt.selection_point(fields=["arm"], bind="legend", value=value)
+    return alt.selection_point(name=ARM_PICK, fields=["arm"], bind="legend", value=value)
 
 
 def _color(order: list[str] | None) -> alt.Color:
     scale = alt.Scale(domain=order, scheme=PALETTE) if order else alt.Scale(scheme=PALETTE)
     return alt.Color("arm:N", title="arm", sort=order, scale=scale,
                      legend=alt.Legend(symbolOpacity=1, labelLimit=220))
+
+
+def _emphasis(highlight: str | None, on: float = 1.0):
+    """Opacity: full for the highlighted arm (or every arm when none is), faint for others;
+    the same highlight as the legend-bound line charts, for charts without a legend click."""
+    if not highlight:
+        return alt.value(on)
+    return alt.condition(alt.datum.arm == highlight, alt.value(on), alt.value(0.2))
 
 
 def floor_rule(floor: float) -> alt.LayerChart:
@@ -155,7 +166,8 @@ def floors_curve(floors: pd.DataFrame, floor: float, marks: tuple[int, ...]) -> 
 
 
 def dots_with_range(summary: pd.DataFrame, *, y_title: str, order: list[str] | None = None,
-                    floor: float | None = None, title: str = "") -> alt.LayerChart:
+                    floor: float | None = None, title: str = "",
+                    highlight: str | None = None) -> alt.LayerChart:
     """A dot per arm at the median over seeds and a min-max rule (summary: arm, median, lo,
     hi, n), on an axis that starts near the data (not at 0), so small gaps stay visible;
     the floor, when given, is drawn and kept inside the axis."""
@@ -170,9 +182,11 @@ def dots_with_range(summary: pd.DataFrame, *, y_title: str, order: list[str] | N
             alt.Tooltip("lo:Q", title="min", format=".4g"),
             alt.Tooltip("hi:Q", title="max", format=".4g"), alt.Tooltip("n:Q", title="seeds")]
     rng = base.mark_rule(size=3).encode(y=alt.Y("lo:Q", scale=scale, title=y_title),
-                                        y2="hi:Q", color=_color(order), tooltip=tips)
-    dots = base.mark_point(filled=True, size=160, opacity=1).encode(
-        y=alt.Y("median:Q", scale=scale), color=_color(order), tooltip=tips)
+                                        y2="hi:Q", color=_color(order), tooltip=tips,
+                                        opacity=_emphasis(highlight))
+    dots = base.mark_point(filled=True, size=160).encode(
+        y=alt.Y("median:Q", scale=scale), color=_color(order), tooltip=tips,
+        opacity=_emphasis(highlight))
     text = base.mark_text(dx=14, align="left", fontSize=12).encode(
         y=alt.Y("median:Q", scale=scale), text=alt.Text("median:Q", format=".3f"))
     layers = [rng, dots, text]
@@ -183,7 +197,8 @@ def dots_with_range(summary: pd.DataFrame, *, y_title: str, order: list[str] | N
 
 def bars_with_range(summary: pd.DataFrame, *, y_title: str, order: list[str] | None = None,
                     floor: float | None = None, chance: float | None = None,
-                    log_y: bool = False, title: str = "") -> alt.LayerChart:
+                    log_y: bool = False, title: str = "",
+                    highlight: str | None = None) -> alt.LayerChart:
     """A bar per arm at the median over seeds, a min-max rule over it (summary: arm, median,
     lo, hi, n); optional entropy floor or chance line."""
     yscale = alt.Scale(type="log") if log_y else alt.Undefined
@@ -192,8 +207,9 @@ def bars_with_range(summary: pd.DataFrame, *, y_title: str, order: list[str] | N
     tips = [alt.Tooltip("arm:N"), alt.Tooltip("median:Q", format=".4g"),
             alt.Tooltip("lo:Q", title="min", format=".4g"),
             alt.Tooltip("hi:Q", title="max", format=".4g"), alt.Tooltip("n:Q", title="seeds")]
-    bars = base.mark_bar(opacity=0.8).encode(
-        y=alt.Y("median:Q", title=y_title, scale=yscale), color=_color(order), tooltip=tips)
+    bars = base.mark_bar().encode(
+        y=alt.Y("median:Q", title=y_title, scale=yscale), color=_color(order), tooltip=tips,
+        opacity=_emphasis(highlight, 0.8))
     rng = base.mark_rule(color="#222", size=2).encode(y="lo:Q", y2="hi:Q", tooltip=tips)
     layers = [bars, rng]
     if floor is not None:
@@ -212,7 +228,8 @@ def _labelled_rule(y: float, label: str) -> alt.LayerChart:
 
 def points_with_range(summary: pd.DataFrame, x: str, *, x_title: str, y_title: str,
                       order: list[str] | None = None, log_x: bool = False,
-                      floor: float | None = None, title: str = "") -> alt.LayerChart:
+                      floor: float | None = None, title: str = "",
+                      highlight: str | None = None) -> alt.LayerChart:
     """Median point per arm at a numeric x (e.g. params, clip), a min-max rule, a joining
     line; summary has arm, x, median, lo, hi, n."""
     xscale = alt.Scale(type="log") if log_x else alt.Scale(zero=False)
@@ -222,9 +239,10 @@ def points_with_range(summary: pd.DataFrame, x: str, *, x_title: str, y_title: s
             alt.Tooltip("hi:Q", title="max", format=".4g")]
     path = base.mark_line(color="#999", strokeDash=[3, 3]).encode(
         y=alt.Y("median:Q", title=y_title, scale=alt.Scale(zero=False)))
-    rng = base.mark_rule(size=2).encode(y="lo:Q", y2="hi:Q", color=_color(order))
+    rng = base.mark_rule(size=2).encode(y="lo:Q", y2="hi:Q", color=_color(order),
+                                        opacity=_emphasis(highlight))
     pts = base.mark_point(filled=True, size=90).encode(
-        y="median:Q", color=_color(order), tooltip=tips)
+        y="median:Q", color=_color(order), tooltip=tips, opacity=_emphasis(highlight))
     layers = [path, rng, pts]
     if floor is not None:
         layers.append(floor_rule(floor))

@@ -40,8 +40,7 @@ def _sites_text(v) -> str:
 
 def agreement_by_distance(v) -> None:
     st.subheader("Agreement accuracy by distance to the subject")
-    st.altair_chart(_chart(v, "agreement_by_bin", x_title=BIN_AXIS,
-                           y_title="agreement accuracy"), width="stretch")
+    v.show(_chart(v, "agreement_by_bin", x_title=BIN_AXIS, y_title="agreement accuracy"))
     st.caption(f"{charts.BAND_TEXT}. Each point covers one distance bin ({AGREEMENT_BIN_TEXT} "
                "characters); a model that forgot the subject's number sits on the dotted "
                "chance line. "
@@ -78,9 +77,8 @@ def agreement_by_condition(v) -> None:
 
 def number_probe(v) -> None:
     st.subheader("Is the subject's number still in the hidden state?")
-    st.altair_chart(_chart(v, "number_probe_by_bin", x_title="characters since the subject's "
-                           "number cue (bin's far edge)", y_title="number probe accuracy"),
-                    width="stretch")
+    v.show(_chart(v, "number_probe_by_bin", x_title="characters since the subject's number "
+                  "cue (bin's far edge)", y_title="number probe accuracy"))
     st.caption(f"{charts.BAND_TEXT}. " + METRICS["number_probe_long"].quote()
                + " Each point here covers one distance bin. The probe can find the number in "
                "the state even where the readout does not use it, so a gap between this "
@@ -92,10 +90,9 @@ def agreement_over_training(v) -> None:
     st.subheader("Long-distance agreement over training")
     df = _series(v, "agreement_long_over_training")
     summary = charts.seed_summary(df, "x", "y")
-    st.altair_chart(charts.line_band(summary, "x", x_title="step", order=v.order,
-                                     y_title=f"agreement, subject {LONG_DISTANCE}+ chars back",
-                                     highlight=v.highlight, rule=CHANCE, percent_y=True),
-                    width="stretch")
+    v.show(charts.line_band(summary, "x", x_title="step", order=v.order,
+                            y_title=f"agreement, subject {LONG_DISTANCE}+ chars back",
+                            highlight=v.highlight, rule=CHANCE, percent_y=True))
     st.caption(f"{charts.BAND_TEXT}. Measured at each checkpoint on a smaller reading of "
                "held-out text (8 tracks of 1,000 characters), so it is noisier than the "
                "end-of-run tables. Chance is 50%.")

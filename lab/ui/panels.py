@@ -13,21 +13,28 @@ _FIXED_COLUMNS = ("run_id", "arm", "seed", "status", "final_val_loss", "final_tr
                   "params", "diverged_at", "failed")
 
 
-def samples(data: StudyData, seed: int, arm_keys: list[str]) -> None:
+SAMPLE_COLUMNS = 3
+
+
+def samples(data: StudyData, seed: int, arm_keys: list[str],
+            highlight: str | None = None) -> None:
     """The last checkpoint's generated sample of each arm (the chosen seed), with its
-    grammaticality."""
+    grammaticality; in rows of arms, so a phone stacks them in arm order. The highlighted
+    arm (a label) is marked, the others dimmed to their header."""
     st.subheader("Generated samples")
     tab = data.table("samples")
     tab = tab[tab["seed"] == seed]
-    cols = st.columns(min(3, max(1, len(arm_keys))))
-    for i, key in enumerate(arm_keys):
-        with cols[i % len(cols)]:
-            _sample(data, tab[tab["arm"] == key], key, seed)
+    width = min(SAMPLE_COLUMNS, max(1, len(arm_keys)))
+    for row in (arm_keys[i:i + width] for i in range(0, len(arm_keys), width)):
+        for col, key in zip(st.columns(width), row, strict=False):
+            with col:
+                _sample(data, tab[tab["arm"] == key], key, seed, highlight)
     st.caption("Valid words: share of generated words that are in the vocabulary. Valid "
                "sentences: share of complete sentences the grammar can produce exactly.")
 
 
-def _sample(data: StudyData, rows: pd.DataFrame, key: str, seed: int) -> None:
+def _sample(data: StudyData, rows: pd.DataFrame, key: str, seed: int,
+            highlight: str | None) -> None:
     if rows.empty:
         st.markdown(f"**{data.label(key)}**: no sample stored for seed {seed}.")
         return
@@ -35,10 +42,17 @@ def _sample(data: StudyData, rows: pd.DataFrame, key: str, seed: int) -> None:
     last = rows.loc[rows["step"].idxmax()]
     status = run["status"].iloc[0] if len(run) else "?"
     note = "" if status == "ok" else f" · run {status}: sample from its last checkpoint"
-    st.markdown(f"**{data.label(key)}** · step {int(last['step']):,}{note}  \n"
+    label = data.label(key)
+    mark = " ◀ highlighted" if highlight == label else ""
+    st.markdown(f"**{label}**{mark} · step {int(last['step']):,}{note}  \n"
                 f"valid words {last['valid_words']:.0%} · valid sentences "
                 f"{last['valid_sentences']:.0%}")
-    st.code(str(last["text"]).strip("\n") or "(empty)", language=None, wrap_lines=True)
+    text = str(last["text"]).strip("\n") or "(empty)"
+    if highlight and highlight != label:  # another arm is highlighted: this one folds away
+        with st.expander("sample"):
+            st.code(text, language=None, wrap_lines=True)
+    else:
+        st.code(text, language=None, wrap_lines=True)
 
 
 def verdict(v, effect_rule: str | None = None) -> None:

@@ -68,7 +68,7 @@ def render_study(study_id: str, views: dict[str, ViewFn] | None = None,
     picked, seed = controls(s, data)
     if gate is not None and not gate(data):
         return
-    view = View(data, floor(), picked, seed)
+    view = View(data, floor(), picked, seed, on_pick=_picker(s, data) if s.highlight else None)
     renderers = {**RENDERERS, **(views or {})}
     for chart in s.views:
         if chart in renderers:
@@ -76,10 +76,22 @@ def render_study(study_id: str, views: dict[str, ViewFn] | None = None,
         else:
             st.info(f"Chart {chart!r} has no renderer yet.")
     arm_keys = focus(view) if focus else list(data.arm_keys)
-    panels.samples(data, seed, arm_keys)
+    panels.samples(data, seed, arm_keys, picked)
     _conclusions(s, data)
     retrain_panel.render(study_id, arm_keys, data)
     panels.download(data, study_id)
+
+
+def _picker(s: Study, data: StudyData) -> Callable[[str | None], None]:
+    """What a legend click does: the clicked arm (or none) becomes the page's highlight, in
+    the URL, so the selector above the charts and every chart follow on the rerun."""
+    arm_p = next(p for p in s.url_params if p.name == "arm")
+    keys = {a.label: a.key for a in data.arms}
+
+    def pick(label: str | None) -> None:
+        urlstate.set_next(arm_p, keys.get(label, "all") if label else "all")
+        st.rerun()
+    return pick
 
 
 def _conclusions(s: Study, data: StudyData) -> None:

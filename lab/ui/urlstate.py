@@ -56,7 +56,9 @@ def control(p: Param, widget: Callable[..., object], label: str, keep_default: b
     key = _key(p)
     url_value = read(p)
     seen = st.session_state.get(f"{key}_seen")
-    if key not in st.session_state or seen != st.query_params.get(p.name):
+    if f"{key}_next" in st.session_state:  # set_next: a value chosen elsewhere on the page
+        st.session_state[key] = st.session_state.pop(f"{key}_next")
+    elif key not in st.session_state or seen != st.query_params.get(p.name):
         st.session_state[key] = url_value  # a new or edited link wins over old widget state
     else:  # re-assert: Streamlit then sends the value to the browser on every run, so a
         # widget the browser mounts afresh never shows its bare default (min_value)
@@ -75,6 +77,13 @@ def control(p: Param, widget: Callable[..., object], label: str, keep_default: b
 def present(params: tuple[Param, ...]) -> bool:
     """Whether the URL carries every one of params (with whatever value)."""
     return all(p.name in st.query_params for p in params)
+
+
+def set_next(p: Param, value: object) -> None:
+    """Give p's control this value on the next run (e.g. a legend click picked an arm after
+    the selector was drawn); the control then writes it to the URL in a run that finishes,
+    so the browser's address follows."""
+    st.session_state[f"{_key(p)}_next"] = value
 
 
 def settle(params: tuple[Param, ...]) -> None:

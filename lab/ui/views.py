@@ -6,8 +6,10 @@ highlighted arm) and draws its chart plus the definitions it relies on.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
+import altair as alt
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -27,6 +29,27 @@ class View:
     floor: float
     highlight: str | None  # an arm label, or None
     seed: int  # the seed picked for samples and per-seed views
+    on_pick: Callable[[str | None], None] | None = None  # a legend click picked an arm label
+    _charts: list[int] = field(default_factory=lambda: [0])  # charts drawn so far this run
+
+    def show(self, chart) -> None:
+        """Draw a chart. On a chart whose legend highlights an arm (charts.ARM_PICK), a
+        legend click becomes the page's highlight (on_pick: the selector and the URL), so
+        the legend, the selector and every chart of the page stay one state."""
+        spec_params = {getattr(p, "name", None) for p in _params(chart)}
+        if self.on_pick is None or charts.ARM_PICK not in spec_params:
+            st.altair_chart(chart, width="stretch")
+            return
+        self._charts[0] += 1
+        key = f"chart_{self._charts[0]}"
+        event = st.altair_chart(chart, width="stretch", on_select="rerun",
+                                selection_mode=[charts.ARM_PICK], key=key)
+        chosen = event.selection.get(charts.ARM_PICK, []) if event else []
+        picked = tuple(p.get("arm") for p in chosen if isinstance(p, dict))
+        seen = st.session_state.get(f"{key}_seen")
+        st.session_state[f"{key}_seen"] = picked
+        if seen is not None and picked != seen:  # the student clicked this chart's legend
+            self.on_pick(picked[0] if picked else None)
 
     @property
     def order(self) -> list[str]:
@@ -43,8 +66,13 @@ class View:
         return s.rename(columns={"arm": "key", "label": "arm", "min": "lo", "max": "hi"})
 
 
-def _show(chart) -> None:
-    st.altair_chart(chart, width="stretch")
+def _params(chart) -> list:
+    """Every parameter declared on a chart or its layers."""
+    found = list(chart.params) if getattr(chart, "params", None) not in (None, alt.Undefined) \
+        else []
+    for layer in getattr(chart, "layer", None) or []:
+        found += _params(layer)
+    return found
 
 
 def _stops(v: View, y: str) -> pd.DataFrame:
@@ -139,7 +167,7 @@ def loss_curves(v: View) -> None:
     st.subheader("Training loss")
     curves = v.data.table("curves")
     top = float(np.nanmax(curves["loss"].replace([np.inf], np.nan))) if len(curves) else 0.0
-    _show(curve_chart(v, "curves", "loss", y_title="training loss (nats/char, log scale)",
+    v.show(curve_chart(v, "curves", "loss", y_title="training loss (nats/char, log scale)",
                       floor=True, log_y=True, ladder=ladder(v.floor, min(top, 3.5))))
     st.caption(f"{charts.BAND_TEXT}. Each point is the mean over a window of steps; the log "
                "scale keeps the approach to the floor visible next to arms that never learn. "
@@ -151,7 +179,7 @@ def loss_curves(v: View) -> None:
 
 def spectral_radius(v: View) -> None:
     st.subheader("Spectral radius of W_hh over training")
-    _show(curve_chart(v, "checkpoints", "spectral_radius", y_title="ρ(W_hh)"))
+    v.show(curve_chart(v, "checkpoints", "spectral_radius", y_title="ρ(W_hh)"))
     ck = v.data.table("checkpoints")
     start = ck[ck["step"] == 0].groupby("arm")["spectral_radius"].median()
     st.caption("ρ(W_hh) = largest |eigenvalue| of W_hh. Starting values (step 0, median): "
@@ -162,7 +190,7 @@ def spectral_radius(v: View) -> None:
 def grad_decay(v: View) -> None:
     st.subheader("Gradient decay through time")
     t = REACH_THRESHOLD
-    _show(curve_chart(v, "grad_decay", "norm", x="k", log_y=True,
+    v.show(curve_chart(v, "grad_decay", "norm", x="k", log_y=True,
                       rule=(t, f"reach threshold {t:g}"),
                       y_title="normalised ‖dL_t/dh_(t-k)‖ (log)"))
     s = v.summary("gradient_reach").set_index("key")
@@ -180,7 +208,8 @@ def _num(x: float) -> str:
 
 def final_loss(v: View) -> None:
     st.subheader("Final held-out loss")
-    _show(charts.dots_with_range(v.summary("final_val_loss"), order=v.order, floor=v.floor,
+    v.show(charts.dots_with_range(v.summary("final_val_loss"), order=v.order,
+                                 highlight=v.highlight, floor=v.floor,
                                  y_title="final held-out loss (nats/char)"))
     failed = [a.label for a in v.data.arms if not np.isfinite(v.data.median(a.key,
                                                                               "final_val_loss"))]
@@ -195,14 +224,14 @@ def final_loss_vs_params(v: View) -> None:
     st.subheader("Final loss against parameter count")
     s = v.summary("final_val_loss")
     s["params"] = s["key"].map(v.data.runs.groupby("arm")["params"].first())
-    _show(charts.points_with_range(s, "params", x_title="trainable parameters (log)",
+    v.show(charts.points_with_range(s, "params", x_title="trainable parameters (log)",
                                    y_title="final held-out loss (nats/char)", log_x=True,
-                                   order=v.order, floor=v.floor))
+                                   order=v.order, highlight=v.highlight, floor=v.floor))
 
 
 def memory_horizon(v: View) -> None:
     st.subheader("Memory horizon and gradient reach")
-    _show(charts.bars_with_range(v.summary("memory_horizon"), order=v.order,
+    v.show(charts.bars_with_range(v.summary("memory_horizon"), order=v.order, highlight=v.highlight,
                                  y_title="memory horizon (characters)"))
     tab = pd.DataFrame({"arm": v.order})
     for col in ("memory_horizon", "gradient_reach"):
@@ -233,7 +262,7 @@ def probe_bins(v: View) -> None:
         index=v.order, columns=bins)
     st.dataframe(wide.map(lambda x: f"{x:.0%}" if pd.notna(x) else "-"))
     pr = v.labelled(v.data.table("probe"))
-    _show(charts.line_band(charts.seed_summary(pr, "k", "accuracy"), "k", order=v.order,
+    v.show(charts.line_band(charts.seed_summary(pr, "k", "accuracy"), "k", order=v.order,
                            x_title="characters back (k)", y_title="probe accuracy",
                            highlight=v.highlight))
     chance = tab.groupby("bin")["chance"].median().reindex(bins)
@@ -271,26 +300,35 @@ def hidden_stats(v: View) -> None:
 
 def grad_norm_log(v: View) -> None:
     st.subheader("Pre-clip gradient norm over training")
-    _show(curve_chart(v, "curves", "grad_norm", log_y=True, y_title="‖∇‖₂ before clipping (log)"))
+    v.show(curve_chart(v, "curves", "grad_norm", log_y=True, y_title="‖∇‖₂ before clipping (log)"))
     st.caption(f"{charts.BAND_TEXT}; each point is a window mean of the global L2 norm of the "
                "gradient, measured before clipping.")
 
 
 def clip_fraction(v: View) -> None:
     st.subheader("Fraction of steps clipped over training")
-    _show(curve_chart(v, "curves", "clip_frac", y_title="fraction of steps clipped"))
+    v.show(curve_chart(v, "curves", "clip_frac", y_title="fraction of steps clipped"))
     s = v.summary("clip_fraction")
     st.markdown("**Overall clip fraction** (all steps): " + "; ".join(
         f"{r.arm} {r.median:.0%}" for r in s.itertuples()))
+    always = [r.arm for r in s.itertuples() if r.median >= 0.999]
+    if len(always) > 1:  # their lines coincide at 1: say so, or the first ones seem missing
+        st.caption(f"{_and(always)} clip on every step: their lines lie on top of each other "
+                   "at 1, so only the last one drawn shows.")
+
+
+def _and(items: list[str]) -> str:
+    """'a, b and c'."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def final_loss_vs_clip(v: View) -> None:
     st.subheader("Final loss against clip threshold")
     s = v.summary("final_val_loss")
     s["clip"] = s["key"].map(v.data.runs.groupby("arm")["clip"].first())
-    _show(charts.points_with_range(s, "clip", x_title="clip threshold (log)", log_x=True,
+    v.show(charts.points_with_range(s, "clip", x_title="clip threshold (log)", log_x=True,
                                    y_title="final held-out loss (nats/char)", order=v.order,
-                                   floor=v.floor))
+                                   highlight=v.highlight, floor=v.floor))
 
 
 def _medians(v: View, columns: dict[str, str]) -> pd.DataFrame:
@@ -303,7 +341,7 @@ def context_accuracy(v: View) -> None:
     st.subheader("Illegal next characters: true context vs own context")
     df = _medians(v, {"illegal_mass_true": "given the true text",
                       "illegal_mass_own": "given its own text"})
-    _show(charts.grouped_bars(df, category="measure", value="value", order=v.order, log=True,
+    v.show(charts.grouped_bars(df, category="measure", value="value", order=v.order, log=True,
                               fmt=".5f", y_title="P(illegal next char), median"))
     legal = _medians(v, {"next_char_legal_true": "true", "next_char_legal_own": "own"})
     top = ", ".join(f"{r.arm} {r.value:.1%} ({r.measure} text)" for r in legal.itertuples())
@@ -313,10 +351,10 @@ def context_accuracy(v: View) -> None:
 
 def error_compounding(v: View) -> None:
     st.subheader("How errors compound in free-running text")
-    _show(_error_free_chart(v))
+    v.show(_error_free_chart(v))
     df = _medians(v, {"p_invalid_after_valid": "after a valid sentence",
                       "p_invalid_after_invalid": "after an invalid sentence"})
-    _show(charts.grouped_bars(df, category="measure", value="value", order=v.order,
+    v.show(charts.grouped_bars(df, category="measure", value="value", order=v.order,
                               y_title="P(sentence invalid)"))
     gram = _medians(v, {"free_valid_words": "valid words", "free_valid_sentences":
                         "valid sentences"})
@@ -336,7 +374,8 @@ def _error_free_chart(v: View):
 def category_separation(v: View) -> None:
     st.subheader("Category separation of word-end hidden states")
     chance = float(np.nanmedian(v.data.runs.get("category_chance", pd.Series([np.nan]))))
-    _show(charts.bars_with_range(v.summary("category_separation"), order=v.order,
+    v.show(charts.bars_with_range(v.summary("category_separation"), order=v.order,
+                                 highlight=v.highlight,
                                  chance=chance if np.isfinite(chance) else None,
                                  y_title="nearest-centroid accuracy"))
     st.caption(METRICS["category_separation"].quote() + " Chance = always guessing the most common "
