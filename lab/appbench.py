@@ -42,7 +42,7 @@ def study_paths() -> dict[str, str]:
     # streamlit's URL path of a page file: its name without the number prefix and .py
     def path(p) -> str:  # the whole page: the grid's results wait for a committed guess
         query = nav.FULL_VIEW.get(p.study_id)
-        return Path(p.path).stem.split("_", 1)[1] + (f"?{query}" if query else "")
+        return nav.url_path(p.study_id) + (f"?{query}" if query else "")
 
     return {"Home": "", **{p.study_id: path(p) for p in pages}}
 

@@ -28,7 +28,7 @@ def default_paths() -> list[str]:
     """Home and every study page, as URL paths."""
     from lab.ui import nav
 
-    return ["/"] + [f"/{Path(p.path).stem[3:]}" for group in nav.grouped_pages().values()
+    return ["/"] + [f"/{nav.url_path(p.study_id)}" for group in nav.grouped_pages().values()
                     for p in group]
 
 

@@ -202,3 +202,39 @@ def test_retrain_of_a_stored_config_matches_it(lab_db):
     assert not at.exception
     table = at.dataframe[-1].value
     assert list(table["matches stored"]) == ["yes", "yes"]
+
+
+def test_class_mode_holds_results_until_a_prediction_is_committed(lab_db):
+    at = run_page(PAGES["tbptt"], **{"class": 1})
+    assert not at.exception
+    held = {"Verdict", "Takeaway", "Observation questions", "Retrain now", "Generated samples"}
+    assert not held & {s.value for s in at.subheader}
+    assert not at.get("vega_lite_chart")
+    assert any("Class mode" in i.value for i in at.info)
+    at.radio[0].set_value("50").run()
+    next(b for b in at.button if b.label == "Commit my prediction").click().run()
+    assert not at.exception
+    assert at.query_params["predicted"] == "50" and at.query_params["class"] == "1"
+    assert held <= {s.value for s in at.subheader} and at.get("vega_lite_chart")
+    assert any("You predicted **seq_len=50**" in s.value for s in at.success)
+    shared = run_page(PAGES["tbptt"], **dict(at.query_params))  # the link shows the same
+    assert [s.value for s in shared.success] == [s.value for s in at.success]
+
+
+@pytest.mark.parametrize("params", [{"class": "yes"}, {"class": "1", "predicted": "7"},
+                                    {"class": "1", "predicted": "<b>x</b>"}])
+def test_class_mode_bad_link_values_warn_and_fall_back(lab_db, params):
+    at = run_page(PAGES["reservoir"], **params)
+    assert not at.exception and at.warning
+    if params["class"] == "yes":  # normal mode: the results show
+        assert "Verdict" in {s.value for s in at.subheader}
+    else:  # class mode, no valid prediction: held back
+        assert "Verdict" not in {s.value for s in at.subheader}
+
+
+def test_class_mode_on_a_one_arm_study_asks_yes_or_no(lab_db):
+    at = run_page(PAGES["novel_word"], **{"class": 1})
+    assert not at.exception and [o for o in at.radio[0].options] == ["yes", "no"]
+    at.radio[0].set_value("yes").run()
+    next(b for b in at.button if b.label == "Commit my prediction").click().run()
+    assert any("The verdict from the stored runs is" in s.value for s in at.success)

@@ -91,5 +91,7 @@ STUDY = Study(
                     lowest),
         Observation("How saturated are the hidden units at the end?", saturation),
     ),
+    prediction="Which activation will end with the lowest held-out loss?",
+    prediction_metric="final_val_loss",
     takeaway=takeaway,
 )

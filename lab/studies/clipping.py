@@ -113,5 +113,7 @@ STUDY = Study(
         Observation("Which threshold ends lowest, and which agrees best over long distances?",
                     outcome),
     ),
+    prediction="Which clip threshold will end with the lowest held-out loss?",
+    prediction_metric="final_val_loss",
     takeaway=takeaway,
 )

@@ -125,5 +125,7 @@ STUDY = Study(
         Observation("Does a wider hidden state carry the subject's number further?",
                     horizon),
     ),
+    prediction="Which hidden size will agree best with a subject 16 or more characters back?",
+    prediction_metric="agreement_long",
     takeaway=takeaway,
 )

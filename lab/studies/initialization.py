@@ -152,5 +152,7 @@ STUDY = Study(
         Observation("Does the gradient vanish, stay healthy or explode?", regimes),
         Observation("Which start carries the subject's number furthest?", agreement),
     ),
+    prediction="Which start of W_hh will agree best with a subject 16 or more characters back?",
+    prediction_metric="agreement_long",
     takeaway=takeaway,
 )

@@ -97,5 +97,7 @@ STUDY = Study(
         Observation("How far does the smallest rate get, and does it learn agreement?",
                     slowest),
     ),
+    prediction="Which learning rate will end with the lowest held-out loss after 30,000 steps?",
+    prediction_metric="final_val_loss",
     takeaway=takeaway,
 )

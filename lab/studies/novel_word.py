@@ -124,5 +124,7 @@ STUDY = Study(
         Observation("How often does zog land nearest its replaced word's category?", rate),
         Observation("Does it work equally well for every category?", by_category),
     ),
+    prediction=("Will zog, never seen in training, land nearest the words of the category it "
+                "replaced?"),
     takeaway=takeaway,
 )

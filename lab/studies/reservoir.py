@@ -111,5 +111,8 @@ STUDY = Study(
                     separation),
         Observation("How many parameters does each train?", params),
     ),
+    prediction=("Trained or frozen W_hh: which will agree better with a subject 16 or more "
+                "characters back?"),
+    prediction_metric="agreement_long",
     takeaway=takeaway,
 )

@@ -79,7 +79,8 @@ class Study:
     says what the runs teach; views are chart ids the page draws (lab.ui.views); params
     are the page's own URL parameters besides the arm highlight and the seed, which every
     study page has (`url_params`); highlight=False drops the arm highlight picker.
-    `fixed` defaults to the baseline knobs the arms leave alone, `page` to NN_<id>.py.
+    `fixed` defaults to the baseline knobs the arms leave alone, `page` to NN_<id>.py;
+    `prediction` and `prediction_metric` set class mode's question (lab.studies.prediction).
     """
 
     id: str
@@ -98,6 +99,8 @@ class Study:
     highlight: bool = True
     fixed: str = ""
     page: str = ""
+    prediction: str = ""  # class mode's question (default: built from the metric)
+    prediction_metric: str = ""  # the metric that answers it (default: the key metric)
 
     def __post_init__(self) -> None:
         if not self.id.isidentifier() or not self.arms or not self.views:

@@ -128,5 +128,8 @@ STUDY = Study(
         Observation("Does each chunk length set a ceiling on agreement?", ceiling),
         Observation("How far does the gradient reach inside the longest chunk?", reach),
     ),
+    prediction=("Which chunk length will reach the highest agreement accuracy for subjects 16 or "
+                "more characters back?"),
+    prediction_metric="agreement_long",
     takeaway=takeaway,
 )

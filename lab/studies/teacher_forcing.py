@@ -149,5 +149,7 @@ STUDY = Study(
                     grammar),
         Observation("Why does scheduled sampling end the way it does?", why_sampling),
     ),
+    prediction="Which training will write more valid sentences when it runs free on its own text?",
+    prediction_metric="free_valid_sentences",
     takeaway=takeaway,
 )

@@ -132,6 +132,32 @@ def _reading() -> None:
         "view.")
 
 
+SESSION_PLAN = (  # a 50-minute class: (study id, minutes)
+    ("tbptt", 10), ("hidden_size", 8), ("initialization", 8), ("reservoir", 6),
+    ("clipping", 6), ("teacher_forcing", 6), ("grid", 6))
+
+
+def _instructors() -> None:
+    """How to hand out class-mode links, and a suggested order for one class."""
+    from lab.studies import catalog
+
+    st.header("For instructors")
+    st.markdown(
+        "Add `?class=1` to any study page's address to hand it out in **class mode**: the page "
+        "asks one prediction and holds its charts, samples, verdict, answers and takeaway back "
+        "until the student commits it, then scores the prediction against the stored runs. "
+        f"For example `/{nav.url_path('tbptt')}?class=1`. Every other control stays in the "
+        f"address too, so `/{nav.url_path('tbptt')}?class=1&seed=43` opens on seed 43. The "
+        "design grid always asks for a guess first.")
+    total = sum(m for _, m in SESSION_PLAN)
+    rows = "\n".join(f"{i}. **{catalog.get(sid).title}** (`/{nav.url_path(sid)}?class=1`, "
+                      f"{m} min): "
+                      f"{catalog.get(sid).prediction or catalog.get(sid).question}"
+                      for i, (sid, m) in enumerate(SESSION_PLAN, 1))
+    st.markdown(f"A suggested order for a {total}-minute session, memory first, then "
+                f"training, then the grid that combines them:\n\n{rows}")
+
+
 GLOSSARY_ANCHOR = "glossary"
 
 
@@ -188,4 +214,5 @@ def render() -> None:
     _corpus()
     _baseline()
     _reading()
+    _instructors()
     _glossary()

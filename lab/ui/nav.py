@@ -34,6 +34,11 @@ def study_page(study_id: str) -> StudyPage:
     return StudyPage(study_id, s.number, s.title, s.question, f"pages/{s.page}")
 
 
+def url_path(study_id: str) -> str:
+    """The study page's URL path (Streamlit's: the file name without its number and .py)."""
+    return Path(study_page(study_id).path).stem.split("_", 1)[1]
+
+
 def _groups() -> dict[str, tuple[str, ...]]:
     out: dict[str, list[str]] = {}
     for sid, s in catalog.STUDIES.items():

@@ -12,7 +12,7 @@ from lab.data.studydata import StudyData, floor
 from lab.studies import catalog
 from lab.studies.evidence import EFFECT_RULE
 from lab.studies.study import Study
-from lab.ui import db, grid, nav, novel, panels, retrain_panel, urlstate
+from lab.ui import classmode, db, grid, nav, novel, panels, retrain_panel, urlstate
 from lab.ui.home import GLOSSARY_ANCHOR
 from lab.ui.views import VIEWS, View
 
@@ -66,6 +66,8 @@ def render_study(study_id: str, views: dict[str, ViewFn] | None = None,
         st.warning("No runs of this study are stored yet: run `python -m lab.precompute`.")
         st.stop()
     picked, seed = controls(s, data)
+    if gate is None and classmode.enabled():
+        gate = classmode.gate(s)
     if gate is not None and not gate(data):
         return
     view = View(data, floor(), picked, seed, on_pick=_picker(s, data) if s.highlight else None)
