@@ -1,4 +1,5 @@
-"""Entry point: `streamlit run Home.py`. The frame: Home and the ten study pages, grouped."""
+"""Entry point: `streamlit run Home.py`. The frame: Home, the ten study pages grouped, and the
+Explore pages."""
 
 import streamlit as st
 
@@ -9,4 +10,5 @@ st.set_page_config(page_title="RNN Experiments Lab", page_icon="🔁", layout="w
 pages = {"Start": [st.Page(home.render, title="Home", icon="🏠", default=True)]}
 for group, items in nav.grouped_pages().items():
     pages[group] = [st.Page(p.path, title=f"{p.number}. {p.title}") for p in items]
+pages[nav.EXPLORE_GROUP] = [st.Page(path, title=title) for title, path in nav.EXPLORE]
 st.navigation(pages).run()

@@ -183,7 +183,8 @@ print("torch" in sys.modules)
 
 
 def test_rendering_every_page_never_imports_torch(lab_db):
-    code = _NO_TORCH.format(pages=list(PAGES.values()), home=str(ROOT / "Home.py"))
+    explore = [path for _, path in nav.EXPLORE]
+    code = _NO_TORCH.format(pages=[*PAGES.values(), *explore], home=str(ROOT / "Home.py"))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=ROOT, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]

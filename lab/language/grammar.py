@@ -306,6 +306,29 @@ class CharParser:
             return _NEWLINE_ONLY
         return _ALLOWED[self.state][self.partial]
 
+    def probabilities(self) -> dict[str, float] | None:
+        """The grammar's exact distribution of the next character here (None while lost):
+        the words of this state that continue the partial word, weighted by their
+        probabilities; a finished word is followed by "." with the probability that the
+        sentence ends next, else by a space."""
+        if self.lost:
+            return None
+        if self.after_period:
+            return {"\n": 1.0}
+        out: dict[str, float] = {}
+        n = len(self.partial)
+        for word, (p, nxt) in WORD_TRANSITIONS[self.state].items():
+            if word == SENTENCE_END or not word.startswith(self.partial):
+                continue
+            if len(word) > n:
+                out[word[n]] = out.get(word[n], 0.0) + p
+            else:
+                end = WORD_TRANSITIONS[nxt].get(SENTENCE_END, (0.0, ""))[0]
+                out["."] = out.get(".", 0.0) + p * end
+                out[" "] = out.get(" ", 0.0) + p * (1.0 - end)
+        total = sum(out.values())
+        return {c: q / total for c, q in out.items() if q > 0}
+
     def step(self, ch: str) -> bool:
         """Consume one char; True iff it was legal here."""
         if self.lost:

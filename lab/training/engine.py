@@ -35,6 +35,7 @@ from lab.training.model import (
     sort_for_stack,
 )
 from lab.training.results import Contribution, RunResult, nan_if_none
+from lab.training.weights import load_weights  # noqa: F401 (the inverse of weights_bytes)
 
 SAMPLING_SEED_OFFSET = 1_000_003  # scheduled-sampling draws use their own stream per run
 
@@ -217,12 +218,6 @@ def weights_bytes(model: StackedRNN, r: int) -> bytes:
     buf = io.BytesIO()
     np.savez(buf, **{n: w.numpy() for n, w in model.state_dict(r).items()})
     return buf.getvalue()
-
-
-def load_weights(blob: bytes) -> dict[str, np.ndarray]:
-    """Inverse of weights_bytes."""
-    with np.load(io.BytesIO(blob)) as z:
-        return {n: z[n] for n in z.files}
 
 
 def _results(st: Stack, recorders: list[Recorder]) -> list[RunResult]:

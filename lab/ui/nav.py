@@ -52,6 +52,12 @@ GROUPS: dict[str, tuple[str, ...]] = _groups()
 FILES: dict[str, str] = {sid: s.page for sid, s in catalog.STUDIES.items()}
 
 
+EXPLORE_GROUP = "Explore"
+EXPLORE: tuple[tuple[str, str], ...] = (  # (title, page file): pages beside the studies
+    ("Inside the network", "pages/11_internals.py"),
+)
+
+
 def grouped_pages() -> dict[str, list[StudyPage]]:
     """Group name -> its study pages, ordered by study number."""
     return {g: [study_page(i) for i in ids] for g, ids in GROUPS.items()}

@@ -1,0 +1,291 @@
+"""The Internals page (`/internals`): one stored network reading one sentence, character by
+character: its next-character guesses beside the grammar's exact ones, its loss beside the
+grammar's conditional entropy, the hidden state, the subject's number as a direction in
+that state, and how far back each character's loss reaches. NumPy only (lab.measure.
+internals); every control is in the URL."""
+
+from __future__ import annotations
+
+import math
+
+import altair as alt
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from lab.language import grammar
+from lab.language.agreement import CONDITIONS, agreement_sites
+from lab.language.alphabet import ALPHABET
+from lab.language.corpus import heldout_text
+from lab.measure import internals as inn
+from lab.studies import catalog
+from lab.studies.catalog import SEEDS
+from lab.studies.params import Param
+from lab.training.weights import load_weights
+from lab.ui import charts, db, nav, urlstate
+
+TYPED_MAX = 160  # characters a typed sentence may have
+TYPED_OK = set("abcdefghijklmnopqrstuvwxyz .")
+FIT_CHARS = 20_000  # held-out characters the number direction is fitted on
+EXAMPLES = 8  # held-out sentences offered, long dependencies first
+TOP = 3  # guesses shown per character
+STUDIES = tuple(sid for sid in catalog.STUDIES if sid in nav.FILES)
+
+STUDY = Param("study", "choice", "novel_word", STUDIES)
+SEED = Param("seed", "choice", SEEDS[0], SEEDS)
+TEXT = "text"  # URL parameter of a typed sentence (checked by _check_typed)
+
+
+def arm_param(study_id: str) -> Param:
+    keys = tuple(a.key for a in catalog.get(study_id).arms)
+    return Param("arm", "choice", keys[0], keys)
+
+
+@st.cache_data(show_spinner=False)
+def example_sentences() -> list[str]:
+    """Held-out sentences whose verbs must reach back across relative clauses: the first
+    few with an object relative (nested ones first), then others, each with its newline."""
+    text = heldout_text()[:FIT_CHARS * 2]
+    lines = [ln for ln in text.split("\n")[:-1] if ln.endswith(".")]
+    rank = {c: i for i, c in enumerate(reversed(CONDITIONS))}
+    scored = []
+    for i, ln in enumerate(lines):
+        sites = agreement_sites(ln + "\n")
+        if sites:
+            scored.append((min(rank[s.condition] for s in sites), i, ln))
+    scored.sort()
+    return [ln + "\n" for _, _, ln in scored[:EXAMPLES]]
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _weights(path: str, version: float, run_id: str) -> dict[str, np.ndarray]:
+    return load_weights(db.store().weights(run_id))
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _direction(path: str, version: float, run_id: str, activation: str):
+    text = heldout_text()[FIT_CHARS:FIT_CHARS * 2]  # not the example sentences' stretch
+    start = text.find(".\n") + 2
+    return inn.number_direction(_weights(path, version, run_id), activation,
+                                text[start:text.rfind(".\n") + 2])
+
+
+def _check_typed(raw: str) -> tuple[str | None, str | None]:
+    """(sentence, None) or (None, message) for a typed text."""
+    text = raw.strip().lower() if raw else ""
+    if not text:
+        return None, None
+    if len(text) > TYPED_MAX:
+        return None, f"The typed sentence is {len(raw)} characters long; at most {TYPED_MAX}."
+    bad = sorted({c for c in text if c not in TYPED_OK})
+    if bad:
+        shown = ", ".join(urlstate.quoted(c, 5) for c in bad[:5])
+        return None, (f"The typed sentence has characters the network cannot read ({shown}). "
+                      "Use the letters a-z, spaces and full stops.")
+    if not text.endswith("."):
+        text += "."
+    return text + "\n", None
+
+
+def _pick_run():
+    """Study, arm and seed pickers (in the URL); the chosen run's row, or None."""
+    left, mid, right = st.columns(3)
+    with left:
+        sid = urlstate.control(STUDY, st.selectbox, "Study", format_func=lambda i: (
+            f"{catalog.get(i).number}. {catalog.get(i).title}"))
+    with mid:
+        arm = urlstate.control(arm_param(sid), st.selectbox, "Arm",
+                               format_func=lambda k: catalog.get(sid).arm(k).label)
+    with right:
+        seed = urlstate.control(SEED, st.segmented_control, "Seed", required=True)
+    data = db.study_data(sid, tables=())
+    row = data.runs[(data.runs["arm"] == arm) & (data.runs["seed"] == seed)]
+    if row.empty:
+        st.warning(f"No stored run of {catalog.get(sid).arm(arm).label}, seed {seed}.")
+        return None, None
+    return row.iloc[0], catalog.get(sid).arm(arm).label
+
+
+def _pick_text() -> str:
+    examples = example_sentences()
+    raw = st.query_params.get(TEXT, "")
+    typed, problem = _check_typed(raw)
+    if problem:
+        st.warning(problem + " Showing an example sentence instead.")
+    pick = urlstate.control(Param("sentence", "choice", 0, tuple(range(len(examples)))),
+                            st.selectbox, "A held-out sentence",
+                            format_func=lambda i: examples[i].strip())
+    shown = raw[:TYPED_MAX * 2]
+    if st.session_state.get("internals_text_seen") != raw:  # a new or edited link wins
+        st.session_state["internals_text"] = shown
+        st.session_state["internals_text_seen"] = raw
+    value = st.text_input("... or type your own (unknown words such as zog are fine)",
+                          max_chars=TYPED_MAX * 2, key="internals_text")
+    if value != shown:  # the student typed: the sentence goes in the URL
+        if value:
+            st.query_params[TEXT] = value
+        elif TEXT in st.query_params:
+            del st.query_params[TEXT]
+        st.rerun()
+    return typed or examples[pick]
+
+
+def _char_frame(r: inn.Reading) -> pd.DataFrame:
+    """Per position: the character read, the model's top guesses, the grammar's exact ones,
+    the model's loss on the next character and the grammar's conditional entropy there."""
+    parser = grammar.CharParser()
+    loss = r.loss()
+    rows = []
+    for t, ch in enumerate(r.text[:-1]):
+        parser.step(ch)
+        exact = parser.probabilities()
+        top = np.argsort(-r.probs[t])[:TOP]
+        rows.append({
+            "t": t, "char": "⏎" if ch == "\n" else ("␣" if ch == " " else ch),
+            "next": r.text[t + 1], "loss": float(loss[t]), "entropy": inn.entropy(exact),
+            "model": ", ".join(f"{_shown(ALPHABET[i])} {r.probs[t][i]:.2f}" for i in top),
+            "grammar": ("(the grammar is lost: the text is not one of its sentences)"
+                        if exact is None else ", ".join(
+                            f"{_shown(c)} {q:.2f}" for c, q in
+                            sorted(exact.items(), key=lambda kv: -kv[1])[:TOP]))})
+    return pd.DataFrame(rows)
+
+
+def _shown(c: str) -> str:
+    return {" ": "␣", "\n": "⏎"}.get(c, c)
+
+
+def _x(df: pd.DataFrame) -> alt.X:
+    """Positions labelled by their character."""
+    labels = dict(zip(df["t"], df["char"], strict=True))
+    expr = "{" + ",".join(f'"{t}":"{c}"' for t, c in labels.items()) + "}[datum.value]"
+    return alt.X("t:O", title="character read", axis=alt.Axis(labelExpr=expr, labelAngle=0))
+
+
+def render() -> None:
+    st.title("Inside the network")
+    st.markdown(
+        "Pick a stored network and a sentence, and watch it read, one character at a time. "
+        "Every number is computed here from the network's stored weights.")
+    db.store_or_stop()
+    row, label = _pick_run()
+    if row is None:
+        return
+    text = _pick_text()
+    key = (db.db_path(), db._version(db.db_path()), row["run_id"])
+    weights = _weights(*key)
+    act = str(row["activation"])
+    r = inn.read(weights, act, text)
+    df = _char_frame(r)
+
+    st.subheader("What it expects next, against what the grammar allows")
+    st.caption("After each character: the network's three likeliest next characters, the "
+               "grammar's exact distribution (it knows the sentence so far), and the "
+               "network's loss on the character that came, in nats. ␣ is a space, ⏎ the "
+               "end of the line.")
+    st.dataframe(df[["char", "next", "model", "grammar", "loss", "entropy"]].rename(columns={
+        "char": "read", "next": "next char", "model": "network's top 3",
+        "grammar": "grammar's top 3", "loss": "loss (nats)",
+        "entropy": "grammar's entropy (nats)"}), hide_index=True,
+        column_config={"loss (nats)": st.column_config.NumberColumn(format="%.3f"),
+                       "grammar's entropy (nats)": st.column_config.NumberColumn(
+                           format="%.3f")})
+    long = df.melt(id_vars=["t", "char"], value_vars=["loss", "entropy"], var_name="series")
+    long["series"] = long["series"].map({"loss": "network's loss",
+                                         "entropy": "grammar's conditional entropy"})
+    st.altair_chart(alt.Chart(long).mark_line(point=True).encode(
+        x=_x(df), y=alt.Y("value:Q", title="nats"),
+        color=alt.Color("series:N", title=None, scale=alt.Scale(range=["#4c78a8", "#999"]),
+                        legend=alt.Legend(orient="top")),
+        tooltip=["char:N", "series:N", alt.Tooltip("value:Q", format=".3f")]).properties(
+        width=charts.WIDTH, height=240), width="stretch")
+    excess = float(np.nansum(df["loss"] - df["entropy"]))
+    st.caption(f"The gap between the lines is what the network has not learned. Over this "
+               f"sentence: network {df['loss'].mean():.3f} nats per character, the grammar's "
+               f"best {np.nanmean(df['entropy']):.3f}; {excess:.2f} nats in excess in total.")
+
+    direction = _direction(*key, act)
+    _number_view(r, df, direction)
+    _state_view(r, df, direction)
+    _gradient_view(weights, act, r, df)
+    st.caption(f"Network: {label}, seed {int(row['seed'])} (run {row['run_id']}, "
+               f"{act}, H={r.h.shape[1]}).")
+
+
+def _number_view(r: inn.Reading, df: pd.DataFrame, d: inn.NumberDirection) -> None:
+    st.subheader("Where the subject's number lives")
+    score = d.score(r.h)
+    frame = pd.DataFrame({"t": df["t"], "char": df["char"], "score": score[:-1]})
+    st.altair_chart(alt.Chart(frame).mark_bar().encode(
+        x=_x(df), y=alt.Y("score:Q", title="number read-out (+ singular, - plural)"),
+        color=alt.condition("datum.score > 0", alt.value("#4c78a8"), alt.value("#f58518")),
+        tooltip=["char:N", alt.Tooltip("score:Q", format=".2f")]).properties(
+        width=charts.WIDTH, height=200), width="stretch")
+    st.caption(f"A linear read-out of the pending subject's number from the hidden state, "
+               f"fitted on {FIT_CHARS:,} characters of other held-out text: it gets the sign "
+               f"right at {d.accuracy:.0%} of the positions where a number is pending there. "
+               f"The single unit that tracks the number best is unit {d.best_unit} "
+               f"(correlation {d.best_unit_corr:+.2f}): the number is spread over many units "
+               "rather than kept in one.")
+    verbs = inn.verb_choices(r)
+    if verbs:
+        st.dataframe(pd.DataFrame([{
+            "verb at character": v["position"], "subject": v["subject"],
+            "subject's number": "singular" if v["number"] == "sg" else "plural",
+            "chars back": v["distance"], 'P("s")': v["p_s"],
+            "P(plural form)": v["p_plural"], "right form more likely": "yes" if v["right"]
+            else "no"} for v in verbs]), hide_index=True, column_config={
+            'P("s")': st.column_config.NumberColumn(format="%.3f"),
+            "P(plural form)": st.column_config.NumberColumn(format="%.3f")})
+        st.caption('At each verb, the character that decides its form: "s" for a singular '
+                   "subject, a space or full stop for a plural one.")
+
+
+def _state_view(r: inn.Reading, df: pd.DataFrame, d: inn.NumberDirection) -> None:
+    st.subheader("The hidden state, character by character")
+    order = np.argsort(-d.w)  # units loading most on "singular" at the top
+    h = r.h[:-1][:, order]
+    cells = pd.DataFrame([{"t": t, "unit": rank, "h": float(h[t, rank])}
+                          for t in range(h.shape[0]) for rank in range(h.shape[1])])
+    st.altair_chart(alt.Chart(cells).mark_rect().encode(
+        x=_x(df), y=alt.Y("unit:O", title="units, by their weight in the number read-out",
+                          axis=alt.Axis(labels=False, ticks=False)),
+        color=alt.Color("h:Q", title="h", scale=alt.Scale(scheme="redblue", domain=[-1, 1],
+                                                          clamp=True)),
+        tooltip=["t:O", "unit:O", alt.Tooltip("h:Q", format=".2f")]).properties(
+        width=charts.WIDTH, height=360), width="stretch")
+    st.caption("Each column is the state after reading that character; each row one unit. "
+               "Units are sorted by their weight in the number read-out, so units that lean "
+               "singular sit at the top and plural at the bottom: watch them hold their "
+               "colour across a relative clause, or lose it.")
+
+
+def _gradient_view(weights, act: str, r: inn.Reading, df: pd.DataFrame) -> None:
+    st.subheader("How far back does one character's loss reach?")
+    last = len(df) - 1
+    default = next((v["position"] - 1 for v in inn.verb_choices(r)[-1:]), last)
+    at = urlstate.control(Param("at", "int", int(default), bounds=(0, last)),
+                          st.number_input, "Character position (0 = the first)", step=1)
+    g = inn.input_gradient(weights, act, r, int(at))
+    frame = pd.DataFrame({"k": np.arange(len(g)), "norm": g,
+                          "char": [df["char"].iloc[int(at) - k] for k in range(len(g))]})
+    st.altair_chart(alt.Chart(frame[frame["norm"] > 0]).mark_bar().encode(
+        x=alt.X("k:O", title="characters back (k)"),
+        y=alt.Y("norm:Q", title="||dL/da|| at that input (log)", scale=alt.Scale(type="log"),
+                axis=charts.y_axis(log=True)),
+        tooltip=["k:O", "char:N", alt.Tooltip("norm:Q", format=".2e")]).properties(
+        width=charts.WIDTH, height=220), width="stretch")
+    tail = g[1:]
+    half = int(np.argmax(tail < g[0] / 100)) + 1 if (tail < g[0] / 100).any() else None
+    st.caption(
+        f"The loss of predicting the character after position {int(at)} "
+        f"('{df['char'].iloc[int(at)]}' read, '{_shown(r.text[int(at) + 1])}' next), "
+        "differentiated with respect to the input at each earlier position: how much that "
+        "input could still change this prediction. "
+        + (f"It falls below 1/100 of its size at k = 0 after {half} characters."
+           if half else "It stays above 1/100 of its size at k = 0 over the whole sentence.")
+        + (" This is the verb's deciding character: a network that carries the subject's "
+           "number has a gradient reaching back to the subject." if any(
+               v["position"] - 1 == int(at) for v in inn.verb_choices(r)) else ""))
+    if not math.isfinite(float(g.sum())):
+        st.warning("The gradient is not finite here: this network's state is unstable.")

@@ -1,0 +1,127 @@
+"""The internals page's NumPy reading of a stored network, checked against the engine (its
+forward pass) and autograd (the gradient of one character's loss); the grammar's exact
+next-character distribution against the exact log-probability of the text; the page itself,
+typed text included, under AppTest."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from lab.language import grammar
+from lab.language.alphabet import encode
+from lab.language.corpus import heldout_text
+from lab.measure import internals as inn
+from lab.measure.evaluate import read as engine_read
+from lab.training.config import BASELINE, RunConfig
+from lab.training.model import StackedRNN, init_params
+
+@pytest.fixture
+def lab_db(fixture_db, monkeypatch):
+    monkeypatch.setenv("LAB_DB", str(fixture_db))
+    return fixture_db
+
+
+ROOT = Path(__file__).resolve().parent.parent
+TEXT = "the cats that the dog chases run.\nthe boy sees the lion.\n"
+
+
+def _weights(activation: str, seed: int = 3) -> dict[str, np.ndarray]:
+    cfg = RunConfig(**{**BASELINE.to_dict(), "activation": activation, "seed": seed,
+                       "hidden": 24})
+    return {k: v.detach().numpy().astype(np.float32) for k, v in init_params(cfg).items()}, cfg
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu", "sigmoid", "identity"])
+def test_numpy_reading_matches_the_engine(activation):
+    w, cfg = _weights(activation)
+    mine = inn.read(w, activation, TEXT)
+    model = StackedRNN.from_weights([cfg], [w])
+    rd = engine_read(model, encode(TEXT)[None, :])
+    logits = rd.logits[0].numpy()  # (T, V): one track
+    probs = np.exp(logits - logits.max(1, keepdims=True))
+    probs /= probs.sum(1, keepdims=True)
+    np.testing.assert_allclose(mine.probs, probs, atol=2e-5)
+    states = rd.hs[0].reshape(len(TEXT) + 1, -1).numpy()  # h_{-1} = 0 first
+    np.testing.assert_allclose(mine.h, states[1:], atol=2e-5)
+
+
+@pytest.mark.parametrize("activation", ["tanh", "sigmoid"])
+def test_input_gradient_matches_autograd(activation):
+    w, _ = _weights(activation)
+    r = inn.read(w, activation, TEXT)
+    t = 31  # the "n" of "run": its loss is predicting the plural verb's end
+    mine = inn.input_gradient(w, activation, r, t)
+    tw = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in w.items()}
+    f = {"tanh": torch.tanh, "sigmoid": torch.sigmoid}[activation]
+    x = encode(TEXT)
+    h = torch.zeros(tw["Whh"].shape[0], dtype=torch.float64)
+    chained = []
+    for c in x[: t + 1]:
+        a = tw["Wxh"][int(c)] + h @ tw["Whh"] + tw["bh"]
+        a.retain_grad()
+        chained.append(a)
+        h = f(a)
+    loss = torch.nn.functional.cross_entropy((h @ tw["Why"] + tw["by"])[None],
+                                             torch.tensor([int(x[t + 1])]))
+    loss.backward()
+    want = np.array([float(chained[t - k].grad.norm()) for k in range(t + 1)])
+    np.testing.assert_allclose(mine, want, rtol=1e-6, atol=1e-12)
+
+
+def test_grammar_next_char_distribution_is_exact():
+    text = heldout_text()[:4000]
+    text = text[: text.rfind(".\n") + 2]
+    parser, total = grammar.CharParser(), 0.0
+    for ch in text:
+        dist = parser.probabilities()
+        assert dist is not None and math.isclose(sum(dist.values()), 1.0, rel_tol=1e-9)
+        total -= math.log(dist[ch])
+        assert parser.step(ch)
+    assert math.isclose(total, -grammar.text_log_prob(text), rel_tol=1e-9)
+
+
+def test_the_number_direction_reads_the_pending_number_of_a_trained_network(lab_db):
+    from lab.data.store import open_reader
+    from lab.training.weights import load_weights
+    with open_reader(lab_db) as store:
+        runs = store.runs()
+        run_id = runs[runs["status"] == "ok"]["run_id"].iloc[0]
+        w = load_weights(store.weights(run_id))
+        act = store.config(run_id).activation
+    text = heldout_text()[:8000]
+    d = inn.number_direction(w, act, text[: text.rfind(".\n") + 2])
+    assert 0.5 <= d.accuracy <= 1.0 and 0 <= d.best_unit < d.w.shape[0]
+
+
+def _page(**params):
+    from streamlit.testing.v1 import AppTest
+    at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=120)
+    at.query_params.update({k: str(v) for k, v in params.items()})
+    at.run()
+    return at.switch_page(str(ROOT / "pages" / "11_internals.py")).run()
+
+
+def test_the_internals_page_renders_every_view(lab_db):
+    at = _page()
+    assert not at.exception, [e.value for e in at.exception]
+    heads = {s.value for s in at.subheader}
+    assert {"Where the subject's number lives", "The hidden state, character by character",
+            "How far back does one character's loss reach?"} <= heads
+    assert len(at.get("vega_lite_chart")) >= 4
+
+
+@pytest.mark.parametrize("typed", ["the zogs that the cat sees run", "x" * 400, "ünïcode ☃",
+                                   "<script>alert(1)</script>", "the cat\x00\x1b[31m runs",
+                                   "   "])
+def test_typed_sentences_get_a_reading_or_a_message(lab_db, typed):
+    at = _page(text=typed, study="tbptt", arm="50", seed=43, at=9999)
+    assert not at.exception, [e.value for e in at.exception]
+    if typed.strip() and typed.startswith("the zogs"):
+        assert not at.warning or all("`at=" in w.value for w in at.warning)
+    elif typed.strip():
+        assert any("typed sentence" in w.value for w in at.warning)
