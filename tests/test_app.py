@@ -239,3 +239,33 @@ def test_class_mode_on_a_one_arm_study_asks_yes_or_no(lab_db):
     at.radio[0].set_value("yes").run()
     next(b for b in at.button if b.label == "Commit my prediction").click().run()
     assert any("The verdict from the stored runs is" in s.value for s in at.success)
+
+
+SANDBOX = str(ROOT / "pages" / "12_sandbox.py")
+
+
+def test_sandbox_trains_a_config_from_its_link_and_draws_it_beside_the_baseline(lab_db):
+    import time
+    at = run_page(SANDBOX, steps=30, hidden=16, seq_len=10, activation="relu")
+    assert not at.exception and not at.warning
+    next(b for b in at.button if b.label == "Train it").click().run()
+    for _ in range(90):
+        if any("Trained in" in s.value for s in at.success):
+            break
+        time.sleep(1)
+        at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("Trained in" in s.value for s in at.success)
+    heads = {s.value for s in at.subheader}
+    assert {"Training loss", "Agreement accuracy by distance to the subject"} <= heads
+    legend = json.dumps(specs(at))
+    assert "baseline (stored seeds)" in legend and "activation=relu" in legend
+
+
+@pytest.mark.parametrize("params", [{"hidden": "7"}, {"lr": "abc"}, {"steps": "1e9"},
+                                    {"seq_len": "-1"}, {"sampling": "nan"},
+                                    {"activation": "<b>"}, {"frozen": "2"}])
+def test_sandbox_bad_link_values_warn_and_fall_back(lab_db, params):
+    at = run_page(SANDBOX, **params)
+    assert not at.exception and at.warning
+    assert any(f"`{next(iter(params))}=" in w.value for w in at.warning)

@@ -20,6 +20,7 @@ from lab.measure.evaluate import read as engine_read
 from lab.training.config import BASELINE, RunConfig
 from lab.training.model import StackedRNN, init_params
 
+
 @pytest.fixture
 def lab_db(fixture_db, monkeypatch):
     monkeypatch.setenv("LAB_DB", str(fixture_db))

@@ -40,11 +40,14 @@ class Reading:
         return -np.log(self.probs[np.arange(len(nxt)), nxt])
 
 
-def read(weights: dict[str, np.ndarray], activation: str, text: str) -> Reading:
-    """Run the network over text (float64, from a zero state)."""
+def read(weights: dict[str, np.ndarray], activation: str, text: str,
+         context: str = "") -> Reading:
+    """Run the network over context + text (float64, from a zero state) and keep the part
+    that reads text: a trained network never starts a sentence from a zero state, so a
+    context sentence puts it where training left it."""
     f, _ = _F[activation]
     w = {k: v.astype(np.float64) for k, v in weights.items()}
-    x = encode(text)
+    x = encode(context + text)
     hidden = w["Whh"].shape[0]
     h = np.zeros(hidden)
     a_all, h_all = np.empty((len(x), hidden)), np.empty((len(x), hidden))
@@ -52,10 +55,11 @@ def read(weights: dict[str, np.ndarray], activation: str, text: str) -> Reading:
         a = w["Wxh"][c] + h @ w["Whh"] + w["bh"]
         h = f(a)
         a_all[t], h_all[t] = a, h
-    logits = h_all @ w["Why"] + w["by"]
+    n = len(context)
+    logits = h_all[n:] @ w["Why"] + w["by"]
     logits -= logits.max(axis=1, keepdims=True)
     p = np.exp(logits)
-    return Reading(text, a_all, h_all, p / p.sum(axis=1, keepdims=True))
+    return Reading(text, a_all[n:], h_all[n:], p / p.sum(axis=1, keepdims=True))
 
 
 def input_gradient(weights: dict[str, np.ndarray], activation: str, r: Reading,

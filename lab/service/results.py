@@ -79,6 +79,27 @@ def beside_stored(stored: StudyData, mine: StudyData) -> StudyData:
     return StudyData(stored.study_id, tuple(arms), both(stored.runs, mine.runs), tables)
 
 
+def alongside(stored: StudyData, stored_key: str, stored_label: str, mine: StudyData
+              ) -> StudyData:
+    """A retrain of any config drawn next to one stored arm (the sandbox beside the
+    baseline): the stored arm's seeds under stored_label, then each retrained arm, in one
+    StudyData the study views draw. Long tables of the stored arm are cut at the retrain's
+    steps, so both curves cover the same range."""
+    steps = int(mine.runs["steps"].max()) if len(mine.runs) else 0
+    base = next(a for a in stored.arms if a.key == stored_key)
+    arms = (Arm(base.key, stored_label, base.overrides), *mine.arms)
+
+    def both(theirs: pd.DataFrame | None, yours: pd.DataFrame) -> pd.DataFrame:
+        theirs = yours.iloc[0:0] if theirs is None else theirs[theirs["arm"] == stored_key]
+        if "step" in theirs.columns:
+            theirs = theirs[theirs["step"] <= steps]
+        frames = [f for f in (theirs, yours) if len(f)]
+        return pd.concat(frames, ignore_index=True) if frames else yours.iloc[0:0]
+
+    tables = {name: both(stored.tables.get(name), df) for name, df in mine.tables.items()}
+    return StudyData(stored.study_id, arms, both(stored.runs, mine.runs), tables)
+
+
 @dataclass(frozen=True)
 class Match:
     """One retrained run against the stored runs: `same` is True (bit for bit), False (a

@@ -29,6 +29,7 @@ TYPED_OK = set("abcdefghijklmnopqrstuvwxyz .")
 FIT_CHARS = 20_000  # held-out characters the number direction is fitted on
 EXAMPLES = 8  # held-out sentences offered, long dependencies first
 TOP = 3  # guesses shown per character
+CONTEXT = "the boy sees the cats.\n"  # read first, so no sentence starts from a zero state
 STUDIES = tuple(sid for sid in catalog.STUDIES if sid in nav.FILES)
 
 STUDY = Param("study", "choice", "novel_word", STUDIES)
@@ -134,6 +135,8 @@ def _char_frame(r: inn.Reading) -> pd.DataFrame:
     """Per position: the character read, the model's top guesses, the grammar's exact ones,
     the model's loss on the next character and the grammar's conditional entropy there."""
     parser = grammar.CharParser()
+    for ch in CONTEXT:
+        parser.step(ch)
     loss = r.loss()
     rows = []
     for t, ch in enumerate(r.text[:-1]):
@@ -142,7 +145,7 @@ def _char_frame(r: inn.Reading) -> pd.DataFrame:
         top = np.argsort(-r.probs[t])[:TOP]
         rows.append({
             "t": t, "char": "⏎" if ch == "\n" else ("␣" if ch == " " else ch),
-            "next": r.text[t + 1], "loss": float(loss[t]), "entropy": inn.entropy(exact),
+            "next": _shown(r.text[t + 1]), "loss": float(loss[t]), "entropy": inn.entropy(exact),
             "model": ", ".join(f"{_shown(ALPHABET[i])} {r.probs[t][i]:.2f}" for i in top),
             "grammar": ("(the grammar is lost: the text is not one of its sentences)"
                         if exact is None else ", ".join(
@@ -166,7 +169,9 @@ def render() -> None:
     st.title("Inside the network")
     st.markdown(
         "Pick a stored network and a sentence, and watch it read, one character at a time. "
-        "Every number is computed here from the network's stored weights.")
+        "Every number is computed here from the network's stored weights. The network first "
+        f"reads one short sentence (\"{CONTEXT.strip()}\"), as it always had text before "
+        "a sentence in training.")
     db.store_or_stop()
     row, label = _pick_run()
     if row is None:
@@ -175,7 +180,7 @@ def render() -> None:
     key = (db.db_path(), db._version(db.db_path()), row["run_id"])
     weights = _weights(*key)
     act = str(row["activation"])
-    r = inn.read(weights, act, text)
+    r = inn.read(weights, act, text, context=CONTEXT)
     df = _char_frame(r)
 
     st.subheader("What it expects next, against what the grammar allows")
@@ -195,7 +200,9 @@ def render() -> None:
                                          "entropy": "grammar's conditional entropy"})
     st.altair_chart(alt.Chart(long).mark_line(point=True).encode(
         x=_x(df), y=alt.Y("value:Q", title="nats"),
-        color=alt.Color("series:N", title=None, scale=alt.Scale(range=["#4c78a8", "#999"]),
+        color=alt.Color("series:N", title=None, scale=alt.Scale(
+            domain=["network's loss", "grammar's conditional entropy"],
+            range=["#4c78a8", "#999"]),
                         legend=alt.Legend(orient="top")),
         tooltip=["char:N", "series:N", alt.Tooltip("value:Q", format=".3f")]).properties(
         width=charts.WIDTH, height=240), width="stretch")
@@ -217,11 +224,12 @@ def _number_view(r: inn.Reading, df: pd.DataFrame, d: inn.NumberDirection) -> No
     score = d.score(r.h)
     frame = pd.DataFrame({"t": df["t"], "char": df["char"], "score": score[:-1]})
     st.altair_chart(alt.Chart(frame).mark_bar().encode(
-        x=_x(df), y=alt.Y("score:Q", title="number read-out (+ singular, - plural)"),
+        x=_x(df), y=alt.Y("score:Q", title="number read-out"),
         color=alt.condition("datum.score > 0", alt.value("#4c78a8"), alt.value("#f58518")),
         tooltip=["char:N", alt.Tooltip("score:Q", format=".2f")]).properties(
         width=charts.WIDTH, height=200), width="stretch")
-    st.caption(f"A linear read-out of the pending subject's number from the hidden state, "
+    st.caption(f"Blue bars (above 0) read singular, orange (below 0) plural. A linear "
+               f"read-out of the pending subject's number from the hidden state, "
                f"fitted on {FIT_CHARS:,} characters of other held-out text: it gets the sign "
                f"right at {d.accuracy:.0%} of the positions where a number is pending there. "
                f"The single unit that tracks the number best is unit {d.best_unit} "

@@ -55,6 +55,7 @@ FILES: dict[str, str] = {sid: s.page for sid, s in catalog.STUDIES.items()}
 EXPLORE_GROUP = "Explore"
 EXPLORE: tuple[tuple[str, str], ...] = (  # (title, page file): pages beside the studies
     ("Inside the network", "pages/11_internals.py"),
+    ("Sandbox: train your own", "pages/12_sandbox.py"),
 )
 
 
