@@ -146,7 +146,7 @@ def retrain_every_study(server: AppServer, browser, paths: dict[str, str], cache
     return rows
 
 
-def run(db: Path, quick: bool) -> list[tuple[str, str]]:
+def run(db: Path, quick: bool, retrains: bool = True) -> list[tuple[str, str]]:
     """Every measurement, as (what, value) rows in the order they were taken."""
     from playwright.sync_api import sync_playwright
 
@@ -169,7 +169,9 @@ def run(db: Path, quick: bool) -> list[tuple[str, str]]:
                          f"{server.rss_mb():.0f} MB"))
             rows.append((f"server RSS with {SESSIONS} sessions open",
                          f"{sessions_rss(server, browser, paths):.0f} MB"))
-            rows += retrain_every_study(server, browser, paths, Path(cache), steps, renders)
+            if retrains:
+                rows += retrain_every_study(server, browser, paths, Path(cache), steps,
+                                            renders)
         finally:
             server.stop()
             browser.close()
@@ -180,8 +182,12 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--db", type=Path, default=DEFAULT_DB, help="the lab database to serve")
     ap.add_argument("--quick", action="store_true", help="a smoke run: fewer pages and visits")
+    ap.add_argument("--no-retrain", action="store_true",
+                    help="cold start, renders and memory only (no retrains)")
     args = ap.parse_args(argv)
-    rows = run(args.db, args.quick)
+    rows = run(args.db, args.quick, retrains=not args.no_retrain)
+    if args.no_retrain:
+        rows.append(("retrain_slowest_study_s", "not measured (--no-retrain)"))
     *table, (key, seconds) = rows
     width = max(len(what) for what, _ in table)
     print(f"{'measure':<{width}}  value")

@@ -82,7 +82,7 @@ def test_beside_stored_puts_each_retrained_arm_next_to_its_stored_seeds(stored, 
     mine = results.from_results(STUDY.id, STUDY.arms[:1], retrained[:1])
     both = results.beside_stored(stored, mine)
     assert both.arm_keys == ("trained", "trained" + results.MINE)
-    assert both.label("trained") == "W_hh trained (stored)"
+    assert both.label("trained") == "W_hh trained"  # the page's label: its colour stays
     assert both.label("trained" + results.MINE) == "W_hh trained (your retrain)"
     curves = both.table("curves")
     assert set(curves["arm"]) == set(both.arm_keys)

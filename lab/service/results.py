@@ -59,13 +59,15 @@ def from_partial(study_id: str, arms: tuple[Arm, ...], configs: list[RunConfig],
 
 
 def beside_stored(stored: StudyData, mine: StudyData) -> StudyData:
-    """For each retrained arm: its stored seeds (long tables cut at the retrain's steps) and
-    the retrain as an arm of its own, labelled so, in one StudyData for the same views."""
+    """For each retrained arm: its stored seeds (long tables cut at the retrain's steps),
+    under the page's label, and the retrain as an arm of its own, labelled so, in one
+    StudyData for the same views."""
     steps = int(mine.runs["steps"].max()) if len(mine.runs) else 0
-    arms: list[Arm] = []
-    for a in mine.arms:
-        arms += [Arm(a.key, f"{a.label} (stored)", a.overrides),
-                 Arm(a.key + MINE, f"{a.label} (your retrain)", a.overrides)]
+    # the stored arms first, under the page's own labels and in its order (so they keep
+    # the page's colours and positions), then the retrains
+    arms = [*(Arm(a.key, a.label, a.overrides) for a in stored.arms if a.key in
+              mine.arm_keys),
+            *(Arm(a.key + MINE, f"{a.label} (your retrain)", a.overrides) for a in mine.arms)]
 
     def both(theirs: pd.DataFrame | None, yours: pd.DataFrame) -> pd.DataFrame:
         theirs = yours.iloc[0:0] if theirs is None else theirs
@@ -162,7 +164,8 @@ def match_stored(stored: StudyData, mine: StudyData) -> list[Match]:
         sentence = (f"{label}, seed {seed}: your retrain equals the stored run bit for bit "
                     "(every loss, curve point and end-of-run metric)." if same else
                     f"{label}, seed {seed}: your retrain differs from the stored run of the "
-                    f"same config (final held-out loss {r.final_val_loss:.6f} vs {loss:.6f}).")
+                    f"same config: final held-out loss {r.final_val_loss:.6f} against "
+                    f"{loss:.6f}, a difference of {r.final_val_loss - loss:+.2e} nats/char.")
         out.append(Match(label, seed, same, loss, "yes" if same else "no", sentence))
     return out
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+SHOWN_CHOICES = 12  # a refused value's message names at most this many allowed ones
+
 
 @dataclass(frozen=True)
 class Param:
@@ -26,7 +28,10 @@ class Param:
         if self.kind == "choice":
             match = [c for c in self.choices if str(c) == raw]
             if not match:
-                raise ValueError(f"not one of {', '.join(map(str, self.choices))}")
+                shown = ", ".join(map(str, self.choices[:SHOWN_CHOICES]))
+                more = len(self.choices) - SHOWN_CHOICES
+                raise ValueError(f"not one of {shown}" + (f" and {more} more" if more > 0
+                                                         else ""))
             return match[0]
         try:  # our own words: int()'s message would quote the raw value into the page
             value = int(raw) if self.kind == "int" else float(raw)

@@ -311,7 +311,7 @@ def heatmap(df: pd.DataFrame, *, x: str, y: str, value: str, value_title: str,
 
 def category_color(categories: list[str]) -> alt.Color:
     """One colour per word category, the same on every chart of the page."""
-    return alt.Color("category:N", scale=alt.Scale(domain=categories, scheme=PALETTE))
+    return alt.Color("category:N", scale=alt.Scale(domain=categories, scheme="tableau20"))
 
 
 def cosine_bars(df: pd.DataFrame, *, categories: list[str], title: str = "") -> alt.Chart:
@@ -325,15 +325,22 @@ def cosine_bars(df: pd.DataFrame, *, categories: list[str], title: str = "") -> 
     ).properties(width=WIDTH, height=HEIGHT, title=title)
 
 
+PROJECTION_LABELS = 6  # words labelled on the projection besides zog and the replaced one
+
+
 def projection(df: pd.DataFrame, *, replaced: str, categories: list[str],
                title: str = "") -> alt.LayerChart:
     """2-D projection of word-end states coloured by category; zog and the word it
-    replaced are drawn large and labelled."""
+    replaced are drawn large and labelled, with zog's nearest few words (by cosine); every
+    other word has a tooltip, so labels do not pile up."""
     base = alt.Chart(df).encode(x=alt.X("x:Q", title="PC 1"), y=alt.Y("y:Q", title="PC 2"))
     pts = base.mark_circle(size=90, opacity=0.85).encode(
         color=category_color(categories),
         tooltip=["word:N", "category:N", alt.Tooltip("cosine:Q", format=".3f")])
-    labels = base.mark_text(dy=-10, fontSize=11, color="#333").encode(text="word:N")
+    near = df[df["word"] != "zog"].nlargest(PROJECTION_LABELS, "cosine")["word"]
+    named = df[df["word"].isin({"zog", replaced, *near})]
+    labels = alt.Chart(named).mark_text(dy=-12, fontSize=12, color="#222").encode(
+        x="x:Q", y="y:Q", text="word:N")
     focus = df[df["word"].isin(["zog", replaced])]
     star = alt.Chart(focus).mark_point(shape="diamond", size=400, strokeWidth=3,
                                        color="#e4572e").encode(x="x:Q", y="y:Q",

@@ -18,12 +18,32 @@ CLASS = Param("class", "choice", 0, (0, 1))
 
 
 def enabled() -> bool:
-    """Whether the link asks for class mode (a malformed value warns and falls back)."""
-    return urlstate.read(CLASS) == 1
+    """Whether the link asks for class mode (a malformed value warns, leaves the address and
+    falls back to the normal mode)."""
+    on = urlstate.read(CLASS)
+    urlstate.write(CLASS, on)
+    return on == 1
+
+
+NONE = "none"  # no prediction committed yet
 
 
 def predicted_param(study: Study) -> Param:
-    return Param("predicted", "choice", "", ("", *prediction.for_study(study).options))
+    return Param("predicted", "choice", NONE, (NONE, *prediction.for_study(study).options))
+
+
+def gate_for(study: Study, own: Callable[[StudyData], bool] | None = None
+             ) -> Callable[[StudyData], bool] | None:
+    """The page's gate: its own (the grid's predict-first, which class mode leaves as it
+    is), else the class-mode gate if the link asks for it, else None. Either way a bad
+    `class` or stray `predicted` value warns and leaves the address."""
+    on = enabled()
+    if own is not None:
+        return own  # its own exercise: no class-mode prediction to read
+    if on:
+        return gate(study)
+    urlstate.settle((predicted_param(study),))
+    return None
 
 
 def gate(study: Study) -> Callable[[StudyData], bool]:
@@ -33,6 +53,8 @@ def gate(study: Study) -> Callable[[StudyData], bool]:
     def ask(data: StudyData) -> bool:
         p = prediction.for_study(study)
         committed = urlstate.read(param)
+        urlstate.write(param, committed)  # a refused value leaves the address
+        committed = None if committed == NONE else committed
         st.info("**Class mode.** " + (
             "You committed a prediction, so the results are open below." if committed else
             "Your instructor's link holds this page's results back until you commit a "
@@ -44,7 +66,7 @@ def gate(study: Study) -> Callable[[StudyData], bool]:
             st.markdown(f"{p.question}")
             st.success(prediction.judge(study, data, committed))
             if st.button("Change my prediction"):
-                urlstate.write(param, "")
+                urlstate.write(param, NONE)
                 st.rerun()
             return True
         choice = st.radio(p.question, p.options, index=None, key=key,

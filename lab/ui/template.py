@@ -66,8 +66,7 @@ def render_study(study_id: str, views: dict[str, ViewFn] | None = None,
         st.warning("No runs of this study are stored yet: run `python -m lab.precompute`.")
         st.stop()
     picked, seed = controls(s, data)
-    if gate is None and classmode.enabled():
-        gate = classmode.gate(s)
+    gate = classmode.gate_for(s, gate)
     if gate is not None and not gate(data):
         return
     view = View(data, floor(), picked, seed, on_pick=_picker(s, data) if s.highlight else None)
