@@ -27,6 +27,9 @@ RETRAIN_MS = 240_000
 RETRAIN_STEPS = 20
 WORD_PICKER = 'Word to replace with "zog"'
 CHART_DRAWN = '[data-testid="stVegaLiteChart"] canvas, [data-testid="stVegaLiteChart"] svg'
+CHARTS_DRAWN_JS = """() => [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')]
+    .every(c => c.querySelector('canvas, svg'))
+    && document.querySelectorAll('[data-testid="stVegaLiteChart"]').length > 0"""
 
 
 @pytest.fixture(scope="module")
@@ -231,3 +234,44 @@ def test_a_legend_click_highlights_the_arm_in_the_selector_and_the_url(sidebar_l
     sync_api.expect(page.get_by_role("combobox", name="Highlight an arm")).to_have_value(
         f"seq_len={picked}")
     assert_no_error(page)
+
+
+def test_class_mode_opens_the_results_after_a_committed_prediction(sidebar_links, page):
+    page.goto(study_url(sidebar_links, "tbptt") + "?class=1")
+    page.get_by_role("heading", name="Your prediction").wait_for()
+    assert page.get_by_role("heading", name="Verdict").count() == 0
+    assert page.locator('[data-testid="stVegaLiteChart"]').count() == 0
+    page.get_by_text("seq_len=50", exact=True).click()
+    page.get_by_role("button", name="Commit my prediction").click()
+    wait_study(page)
+    page.wait_for_function("() => /[?&]predicted=50/.test(window.location.search)")
+    page.get_by_text("You predicted").first.wait_for()
+    assert_no_error(page)
+    assert_no_template_leak(page)
+
+
+def test_internals_page_reads_a_typed_sentence(sidebar_links, page):
+    page.goto(sidebar_links["Inside the network"] + "?study=tbptt&arm=50&seed=43")
+    page.get_by_role("heading", name="How far back does one character's loss reach?").wait_for()
+    page.wait_for_function(CHARTS_DRAWN_JS)
+    assert_no_error(page)
+    assert_no_template_leak(page)
+    box = page.get_by_label("... or type your own (unknown words such as zog are fine)")
+    box.fill("the zogs that the cat sees run")
+    box.press("Enter")
+    page.wait_for_function("() => /[?&]text=/.test(window.location.search)")
+    page.get_by_role("heading", name="How far back does one character's loss reach?").wait_for()
+    page.wait_for_function(CHARTS_DRAWN_JS)
+    assert page.get_by_text("The typed sentence").count() == 0  # read, not refused
+    sync_api.expect(box).to_have_value("the zogs that the cat sees run")
+    assert_no_error(page)
+
+
+def test_sandbox_trains_from_its_link(sidebar_links, page):
+    page.goto(sidebar_links["Sandbox: train your own"] + f"?steps={RETRAIN_STEPS}&hidden=16")
+    page.get_by_role("button", name="Train it").click()
+    page.get_by_text("Trained in").wait_for(timeout=RETRAIN_MS)
+    page.get_by_role("heading", name="Agreement accuracy by distance to the subject").wait_for()
+    page.wait_for_function(CHARTS_DRAWN_JS)
+    assert_no_error(page)
+    assert_no_template_leak(page)
