@@ -39,9 +39,23 @@ def y_axis(log: bool = False, percent: bool = False) -> alt.Axis:
     return alt.Axis(labelExpr=LOG_LABELS, values=LOG_TICKS) if log else alt.Axis(format="~g")
 
 
+MAX_X = 200  # distinct x values a curve keeps: the page carries and draws less, same shape
+
+
+def thin(df: pd.DataFrame, x: str, most: int = MAX_X) -> pd.DataFrame:
+    """df restricted to at most `most` evenly spaced distinct values of x (the first and
+    last kept), so a 600-point training curve reaches the browser as 200."""
+    xs = np.sort(df[x].dropna().unique())
+    if len(xs) <= most:
+        return df
+    keep = xs[np.unique(np.linspace(0, len(xs) - 1, most).round().astype(int))]
+    return df[df[x].isin(keep)]
+
+
 def seed_summary(df: pd.DataFrame, x: str, y: str, group: str = "arm") -> pd.DataFrame:
-    """Per (group, x): median, min (lo) and max (hi) of y across seeds, and seeds counted."""
-    g = df.dropna(subset=[y]).groupby([group, x], sort=False)[y]
+    """Per (group, x): median, min (lo) and max (hi) of y across seeds, and seeds counted;
+    at most MAX_X distinct x values (thin)."""
+    g = thin(df, x).dropna(subset=[y]).groupby([group, x], sort=False)[y]
     out = g.agg(median="median", lo="min", hi="max", n="count").reset_index()
     return out.sort_values([group, x], kind="stable")
 
