@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 import statistics
 import tempfile
@@ -98,6 +99,19 @@ def _query(path: str, param: str) -> str:
     return f"{path}{'&' if '?' in path else '?'}{param}"
 
 
+# the retrain panel's own status lines, matched from their start: a bare substring such as
+# "Training:" also matches answers in collapsed expanders ("Gradient after training: ..."),
+# which never become visible, and the wait would hang
+STARTED = re.compile(r"^(Training: \d+%|Training done|Queued: place|Retrain finished \()")
+FINISHED = re.compile(r"^Retrain finished \(")
+
+
+def status(page, pattern: re.Pattern):
+    """The visible alert or progress text of the retrain panel that matches pattern."""
+    return page.locator('[data-testid="stAlert"], [data-testid="stProgress"]').filter(
+        has_text=pattern)
+
+
 def retrain(server: AppServer, browser, paths: dict[str, str], study: str, steps: int,
             other: str | None = None) -> dict[str, float]:
     """Seconds from the click to the first progress (or queue note) and to "Retrain
@@ -106,16 +120,15 @@ def retrain(server: AppServer, browser, paths: dict[str, str], study: str, steps
     visit(page, server.url, _query(paths[study], f"steps={steps}"), study)
     started = time.perf_counter()
     page.get_by_role("button", name="Retrain now").click()
-    page.get_by_text("Training:").or_(page.get_by_text("Queued: place")).or_(
-        page.get_by_text("Retrain finished")).first.wait_for(timeout=RETRAIN_TIMEOUT_MS)
+    status(page, STARTED).first.wait_for(timeout=RETRAIN_TIMEOUT_MS)
     out = {"first": time.perf_counter() - started}
     if other:
         page.wait_for_timeout(SETTLE_MS)  # into the training proper
         student = browser.new_page()  # another student, while the server trains
         out["render_during"] = visit(student, server.url, paths[other], other)
-        out["busy"] = page.get_by_text("Retrain finished").count() == 0
+        out["busy"] = status(page, FINISHED).count() == 0
         student.context.close()
-    page.get_by_text("Retrain finished").wait_for(timeout=RETRAIN_TIMEOUT_MS)
+    status(page, FINISHED).first.wait_for(timeout=RETRAIN_TIMEOUT_MS)
     out["done"] = time.perf_counter() - started
     page.context.close()
     return out

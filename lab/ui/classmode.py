@@ -63,7 +63,7 @@ def gate(study: Study) -> Callable[[StudyData], bool]:
         st.subheader("Your prediction")
         key = f"classmode_{study.id}"
         if committed:
-            st.markdown(f"{p.question}")
+            st.markdown(p.question)
             st.success(prediction.judge(study, data, committed))
             if st.button("Change my prediction"):
                 urlstate.write(param, NONE)
