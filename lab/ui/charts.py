@@ -303,7 +303,7 @@ def heatmap(df: pd.DataFrame, *, x: str, y: str, value: str, value_title: str,
                                 y=alt.Y(f"{y}:O", title=y))
     scale = (alt.Scale(scheme="viridis", domain=[lo, hi], clamp=True) if clipped
              else alt.Scale(scheme="viridis"))
-    legend = value_title + (" (▲: beyond the scale)" if clipped else "")
+    legend = [value_title, "▲: beyond the scale"] if clipped else value_title
     cells = base.mark_rect().encode(
         color=alt.Color(f"{value}:Q", title=legend, scale=scale),
         tooltip=[f"{x}:O", f"{y}:O", alt.Tooltip(f"{value}:Q", format=".4f")])

@@ -90,7 +90,8 @@ def render() -> None:
         st.warning(f"These settings cannot be trained: {e}")
         return
     arm = _arm(cfg)
-    st.caption(f"{arm.label}; {cfg.steps:,} steps, seed {cfg.seed}. The stored baseline ran "
+    st.caption(f"{arm.label[0].upper()}{arm.label[1:]}; {cfg.steps:,} steps, seed {cfg.seed}. "
+               f"The stored baseline ran "
                f"{BASELINE.steps:,} steps with seeds {', '.join(map(str, SEEDS))}.")
     key = "sandbox_job"
     if st.button("Train it", type="primary"):
