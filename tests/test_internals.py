@@ -126,3 +126,10 @@ def test_typed_sentences_get_a_reading_or_a_message(lab_db, typed):
         assert not at.warning or all("`at=" in w.value for w in at.warning)
     elif typed.strip():
         assert any("typed sentence" in w.value for w in at.warning)
+
+
+def test_a_text_the_grammar_cannot_read_gets_words_not_nan(lab_db):
+    at = _page(text="zz yy xx")
+    assert not at.exception
+    captions = " ".join(c.value for c in at.caption)
+    assert "cannot read this text" in captions and "nan" not in captions

@@ -206,10 +206,18 @@ def render() -> None:
                         legend=alt.Legend(orient="top")),
         tooltip=["char:N", "series:N", alt.Tooltip("value:Q", format=".3f")]).properties(
         width=charts.WIDTH, height=240), width="stretch")
-    excess = float(np.nansum(df["loss"] - df["entropy"]))
-    st.caption(f"The gap between the lines is what the network has not learned. Over this "
-               f"sentence: network {df['loss'].mean():.3f} nats per character, the grammar's "
-               f"best {np.nanmean(df['entropy']):.3f}; {excess:.2f} nats in excess in total.")
+    known = df["entropy"].notna()
+    if known.any():
+        excess = float((df["loss"] - df["entropy"])[known].sum())
+        part = "" if known.all() else (f" (over the first {int(known.sum())} characters, "
+                                       "before the text leaves the grammar)")
+        st.caption(f"The gap between the lines is what the network has not learned. Over this "
+                   f"sentence{part}: network {df['loss'][known].mean():.3f} nats per "
+                   f"character, the grammar's best {df['entropy'][known].mean():.3f}; "
+                   f"{excess:.2f} nats in excess in total.")
+    else:
+        st.caption("The grammar cannot read this text (its first word is not one the grammar "
+                   "allows there), so only the network's loss is drawn.")
 
     direction = _direction(*key, act)
     _number_view(r, df, direction)
