@@ -63,21 +63,22 @@ def render(study_id: str, arm_keys: list[str], data: StudyData) -> None:
             st.warning(str(e))
     job = st.session_state.get(key)
     if job is None or job.key != tuple(sorted({c.run_id for c in configs})):
-        job = _safe_job(configs)
+        job = safe_job(configs)
     if job is not None:
         active = job.state in ("queued", "running")
         st.fragment(run_every=1 if active else None)(_live)(job, study_id, data, active)
 
 
-def _safe_job(configs: list[RunConfig]):
+def safe_job(configs: list[RunConfig]):
+    """The server's job for these configs, if one is registered (else None)."""
     try:
         return service().job(configs)
     except ValueError:
         return None
 
 
-def _live(job, study_id: str, data: StudyData, was_active: bool) -> None:
-    """Polled every second while the job runs: queue place, progress, partial curves."""
+def progress(job) -> bool:
+    """A queued or running job's place in line or progress bar; True if it showed one."""
     if job.state == "queued":
         st.info(f"Queued: place {job.queue_position or 1} in line (the server trains a "
                 "limited number of runs at once).")
@@ -85,7 +86,13 @@ def _live(job, study_id: str, data: StudyData, was_active: bool) -> None:
         text = (f"Training: {job.progress:.0%}" if job.progress < 1 else "Training done; "
                 "running the end-of-run analyses (probe, gradient decay, samples)")
         st.progress(job.progress, text=f"{text} ({job.elapsed:.0f} s so far)")
-        curves = job.partial_curves()
+    return job.state in ("queued", "running")
+
+
+def _live(job, study_id: str, data: StudyData, was_active: bool) -> None:
+    """Polled every second while the job runs: queue place, progress, partial curves."""
+    if progress(job):
+        curves = job.partial_curves() if job.state == "running" else []
         if len(curves):
             mine = results.from_partial(study_id, data.arms, job.configs, curves)
             _draw(results.beside_stored(data, mine), job.configs[0].seed, ("loss_curves",))

@@ -101,29 +101,16 @@ def render() -> None:
             st.warning(str(e))
     job = st.session_state.get(key)
     if job is None or job.key != (cfg.run_id,):
-        job = _registered(cfg)
+        job = retrain_panel.safe_job([cfg])
     if job is not None:
         active = job.state in ("queued", "running")
         st.fragment(run_every=1 if active else None)(_live)(job, arm, stored, active)
 
 
-def _registered(cfg: RunConfig):
-    """The server's job for this config, if one is queued, running or done (else None)."""
-    try:
-        return retrain_panel.service().job([cfg])
-    except ValueError:
-        return None
-
-
 def _live(job, arm: Arm, stored: StudyData, was_active: bool) -> None:
-    if job.state == "queued":
-        st.info(f"Queued: place {job.queue_position or 1} in line (the server trains a "
-                "limited number of runs at once).")
-    elif job.state == "running":
-        text = (f"Training: {job.progress:.0%}" if job.progress < 1 else "Training done; "
-                "running the end-of-run analyses")
-        st.progress(job.progress, text=f"{text} ({job.elapsed:.0f} s so far)")
-    elif job.state == "failed":
+    if retrain_panel.progress(job):
+        return
+    if job.state == "failed":
         st.error(job.error or "The run failed.")
     else:
         if was_active:
