@@ -32,11 +32,17 @@ LOG_LABELS = ("datum.value >= 1000 || datum.value < 0.01 ? replace(replace(forma
 LOG_TICKS = [10.0 ** e for e in range(-15, 10)] + [0.2, 0.5, 2.0, 5.0]  # vega keeps those in range
 
 
-def y_axis(log: bool = False, percent: bool = False) -> alt.Axis:
-    """A y axis whose ticks read well: 1e8 style on log scales, 50% on accuracies."""
+def y_axis(log: bool = False, percent: bool = False,
+           domain: tuple[float, float] | None = None) -> alt.Axis:
+    """A y axis whose ticks read well: 1e8 style on log scales, 50% on accuracies; on a log
+    scale with a fixed domain, only the ticks inside it (vega would label the others at
+    the clamped edge)."""
     if percent:
         return alt.Axis(format=".0%")
-    return alt.Axis(labelExpr=LOG_LABELS, values=LOG_TICKS) if log else alt.Axis(format="~g")
+    if not log:
+        return alt.Axis(format="~g")
+    ticks = [t for t in LOG_TICKS if domain is None or domain[0] <= t <= domain[1]]
+    return alt.Axis(labelExpr=LOG_LABELS, values=sorted(ticks))
 
 
 MAX_X = 200  # distinct x values a curve keeps: the page carries and draws less, same shape
@@ -110,9 +116,11 @@ def line_band(summary: pd.DataFrame, x: str, *, x_title: str, y_title: str,
     """
     sel = _arm_selection(highlight)
     yscale = alt.Scale(type="log") if log_y else alt.Scale(zero=False)
+    domain = None
     if log_y and floor is not None and len(summary):  # from just under the floor: the last
         top = max(float(summary["hi"].max()), 1.5 * floor)  # gap to it is what matters
-        yscale = alt.Scale(type="log", domain=[0.92 * floor, top], nice=False, clamp=True)
+        domain = (0.92 * floor, top)
+        yscale = alt.Scale(type="log", domain=list(domain), nice=False, clamp=True)
     xscale = alt.Scale(type="log") if log_x else alt.Undefined
     base = alt.Chart(summary).encode(
         x=alt.X(f"{x}:Q", title=x_title, scale=xscale, axis=_x_axis(x)), color=_color(order))
@@ -120,11 +128,12 @@ def line_band(summary: pd.DataFrame, x: str, *, x_title: str, y_title: str,
             alt.Tooltip("median:Q", format=".4g"), alt.Tooltip("lo:Q", title="min", format=".4g"),
             alt.Tooltip("hi:Q", title="max", format=".4g"), alt.Tooltip("n:Q", title="seeds")]
     band = base.mark_area(opacity=0.18).encode(
-        y=alt.Y("lo:Q", title=y_title, scale=yscale, axis=y_axis(log_y, percent_y)), y2="hi:Q",
+        y=alt.Y("lo:Q", title=y_title, scale=yscale, axis=y_axis(log_y, percent_y, domain)),
+        y2="hi:Q",
         opacity=alt.condition(sel, alt.value(0.2), alt.value(0.03)))
     few = summary.groupby("arm")[x].nunique().max() <= 30 if len(summary) else True
     line = base.mark_line(strokeWidth=2, point=bool(few)).encode(
-        y=alt.Y("median:Q", title=y_title, scale=yscale, axis=y_axis(log_y, percent_y)),
+        y=alt.Y("median:Q", title=y_title, scale=yscale, axis=y_axis(log_y, percent_y, domain)),
         tooltip=tips,
         opacity=alt.condition(sel, alt.value(1.0), alt.value(0.15))).add_params(sel)
     layers = [band, line]
