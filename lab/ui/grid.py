@@ -10,7 +10,8 @@ import streamlit as st
 from lab.data.studydata import StudyData
 from lab.measure.registry import FAILED_RULE, FAILED_SEEDS
 from lab.studies.grid import GUESS, REVEAL, SELECT, grid_key, guess_result, tied_best
-from lab.ui import charts, retrain_panel, urlstate
+from lab.ui import charts, chartspec, retrain_panel, urlstate
+from lab.ui.chartspec import spec
 from lab.ui.views import View
 
 
@@ -98,11 +99,10 @@ def grid_view(v: View) -> None:
     plane = tab[tab["activation"] == act].replace([np.inf], np.nan)
     best_here = plane.sort_values("final loss").iloc[0]
     plane = plane.rename(columns={"hidden": "H", "final loss": "final_loss"})
-    st.altair_chart(charts.heatmap(
+    chartspec.draw(spec(charts.heatmap,
         plane[["H", "seq_len", "final_loss"]], x="seq_len", y="H", value="final_loss",
         value_title="median final loss", best=(best_here.seq_len, best_here.hidden),
-        title=f"{act}: median final held-out loss (outline = best for {act})"),
-        width="stretch")
+        title=f"{act}: median final held-out loss (outline = best for {act})"))
     cell = tab[tab["cell"] == grid_key(h, act, t)].iloc[0]
     st.markdown(f"**Selected cell** H={h}, {act}, seq_len={t}: final loss "
                 f"{cell['final loss']:.4f} (rank {cell['rank']} of {len(tab)}), memory "

@@ -10,7 +10,8 @@ import streamlit as st
 from lab.data.store import StoreUnavailable
 from lab.language import grammar
 from lab.training.config import BASELINE
-from lab.ui import charts, db, nav
+from lab.ui import charts, chartspec, db, nav
+from lab.ui.chartspec import spec
 
 SAMPLE_CHARS = 50_000  # held-out characters read for the examples and the corpus's shares
 CONDITION_WORDS = {  # condition -> how Home names it
@@ -83,7 +84,7 @@ def _corpus() -> None:
         "characters of context, **h(k)**, is computed exactly too. It is the ladder drawn "
         "faintly on the study pages' loss charts: a curve resting on the rung *k* uses about "
         "*k* characters of context.")
-    st.altair_chart(charts.floors_curve(floors, rate, FLOOR_MARKS), width="stretch")
+    chartspec.draw(spec(charts.floors_curve, floors, rate, FLOOR_MARKS))
     marks = [k for k in FLOOR_MARKS if k in h]
     if len(marks) >= 3:
         k1, k2, k3 = marks[1], marks[-2], marks[-1]

@@ -8,7 +8,8 @@ import streamlit as st
 
 from lab.language import grammar
 from lab.studies.novel_word import WORD
-from lab.ui import charts, urlstate
+from lab.ui import charts, chartspec, urlstate
+from lab.ui.chartspec import spec
 from lab.ui.views import View
 
 NEIGHBOURS = 8
@@ -35,7 +36,7 @@ def novel_word(v: View) -> None:
         f'is written "zog", with no further training. Each word is represented by the mean '
         "hidden state right after its last letter; the bars give the cosine similarity of "
         f'"zog"\'s state to every word\'s. "{replaced}" belongs to the category **{own}**.')
-    st.altair_chart(charts.cosine_bars(words, categories=CATEGORIES), width="stretch")
+    chartspec.draw(spec(charts.cosine_bars, words, categories=CATEGORIES))
     left, right = st.columns([1, 1])
     with left:
         near = words.sort_values("rank").head(NEIGHBOURS)
@@ -46,9 +47,8 @@ def novel_word(v: View) -> None:
                      column_config={"cosine": st.column_config.NumberColumn(format="%.3f")})
         st.caption(_category_sentence(words, replaced, own))
     with right:
-        st.altair_chart(charts.projection(rows, replaced=replaced, categories=CATEGORIES,
-                                          title="word-end states, first two principal "
-                                          "components"), width="stretch")
+        chartspec.draw(spec(charts.projection, rows, replaced=replaced, categories=CATEGORIES,
+                            title="word-end states, first two principal components"))
         st.caption('Diamonds mark "zog" and the word it replaced.')
 
 
