@@ -3,8 +3,11 @@
 `python -m lab.appbench [--db PATH] [--quick]` starts `streamlit run Home.py`
 (lab/appserver.py) and measures with Playwright and the system Chromium:
 - cold start: launching the server -> Home fully drawn in the browser (health time apart);
-- warm render of each page: open its link, wait until its verdict and every chart are
-  drawn (Home: its last section); median of 3 visits after one warm-up visit;
+- warm render of each page, two ways, each the median of 3 visits after one warm-up visit:
+  a full load (open its link in the tab: the browser loads the app, opens a websocket and
+  a session) and an in-app navigation (from Home, the browser's back button to the page,
+  query included: the app is loaded and the session open, as when a student moves between
+  pages); timed until its verdict and every chart are drawn (Home: its last section);
 - the server's resident memory (VmRSS, children included) after visiting every page, and
   with 5 browser sessions open on different pages;
 - every study page's retrain, one study after another, full length (30,000 steps, the
@@ -68,16 +71,31 @@ def cold_start(server: AppServer, browser) -> tuple[float, float]:
     return healthy, drawn
 
 
-def warm_renders(server: AppServer, browser, paths: dict[str, str], visits: int) -> dict:
-    """Page name -> median seconds over `visits` visits after one warm-up visit."""
+def warm_renders(server: AppServer, browser, paths: dict[str, str],
+                 visits: int) -> tuple[dict, dict]:
+    """({page name: median seconds of a full load}, {page name: median seconds of an in-app
+    navigation back to it from Home}), each over `visits` visits after a warm-up visit."""
     page = browser.new_page()
-    out = {}
+    full, in_app = {}, {}
     for name, path in paths.items():
         visit(page, server.url, path, name)  # warm-up: fills the server's caches
-        out[name] = statistics.median(visit(page, server.url, path, name)
-                                      for _ in range(visits))
+        full[name] = statistics.median(visit(page, server.url, path, name)
+                                       for _ in range(visits))
+        if name != "Home":
+            in_app[name] = statistics.median(back_to(page, name) for _ in range(visits))
     page.context.close()
-    return out
+    return full, in_app
+
+
+def back_to(page, name: str) -> float:
+    """Seconds from the back button to the page drawn again, from Home reached in-app."""
+    page.locator('[data-testid="stSidebarNav"] a[href$="/"]').first.click()
+    wait_home(page, TIMEOUT_MS)
+    started = time.perf_counter()
+    page.evaluate("history.back()")
+    page.get_by_role("heading", name="Verdict").wait_for(timeout=TIMEOUT_MS)  # the new page
+    wait_study(page, TIMEOUT_MS)
+    return time.perf_counter() - started
 
 
 def sessions_rss(server: AppServer, browser, paths: dict[str, str]) -> float:
@@ -175,9 +193,13 @@ def run(db: Path, quick: bool, retrains: bool = True) -> list[tuple[str, str]]:
             healthy, drawn = cold_start(server, browser)
             rows += [("cold start: launch -> health ok", f"{healthy:.1f} s"),
                      ("cold start: launch -> Home drawn", f"{drawn:.1f} s")]
-            renders = warm_renders(server, browser, paths, visits)
+            renders, in_app = warm_renders(server, browser, paths, visits)
             for name, s in renders.items():
-                rows.append((f"warm render: {name} (median of {visits})", f"{s:.2f} s"))
+                rows.append((f"warm render, full load: {name} (median of {visits})",
+                             f"{s:.2f} s"))
+            for name, s in in_app.items():
+                rows.append((f"warm render, in-app navigation: {name} (median of {visits})",
+                             f"{s:.2f} s"))
             rows.append((f"server RSS after visiting {len(paths)} pages",
                          f"{server.rss_mb():.0f} MB"))
             rows.append((f"server RSS with {SESSIONS} sessions open",

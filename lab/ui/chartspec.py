@@ -26,11 +26,17 @@ def spec(builder: Callable[..., alt.TopLevelMixin], *args, **kwargs) -> dict:
     return _spec(builder.__name__, args, kwargs)
 
 
-@st.cache_data(max_entries=SPEC_CACHE_ENTRIES, show_spinner=False)
-def _spec(name: str, args: tuple, kwargs: dict) -> dict:
+def build(builder: Callable[..., alt.TopLevelMixin], *args, **kwargs) -> dict:
+    """The same spec, not cached: for a chart drawn once, such as a retrain's growing curve
+    (caching it would only push the pages' charts out of the cache)."""
     # the default transformer inlines the data; no row cap (Altair's is 5,000)
     with alt.data_transformers.enable("default", max_rows=None):
-        return getattr(charts, name)(*args, **kwargs).to_dict()
+        return builder(*args, **kwargs).to_dict()
+
+
+@st.cache_data(max_entries=SPEC_CACHE_ENTRIES, show_spinner=False)
+def _spec(name: str, args: tuple, kwargs: dict) -> dict:
+    return build(getattr(charts, name), *args, **kwargs)
 
 
 def param_names(chart: dict) -> set[str]:

@@ -14,7 +14,6 @@ from lab.measure.metrics import LONG_DISTANCE
 from lab.measure.registry import AGREEMENT_BIN_TEXT, CONDITION_TEXT, METRICS
 from lab.studies import memory as mem
 from lab.ui import charts
-from lab.ui.chartspec import spec
 
 CHANCE = (0.5, "chance 50%")
 BIN_AXIS = "characters from the subject's number cue to the verb (bin's far edge)"
@@ -27,8 +26,8 @@ def _series(v, analysis: str) -> pd.DataFrame:
 
 def _chart(v, analysis: str, *, x_title: str, y_title: str):
     summary = charts.seed_summary(_series(v, analysis), "x", "y")
-    return spec(charts.line_band, summary, "x", x_title=x_title, y_title=y_title,
-                order=v.order, highlight=v.highlight, rule=CHANCE, percent_y=True)
+    return v.spec(charts.line_band, summary, "x", x_title=x_title, y_title=y_title, order=v.order,
+                  highlight=v.highlight, rule=CHANCE, percent_y=True)
 
 
 def _sites_text(v) -> str:
@@ -91,9 +90,9 @@ def agreement_over_training(v) -> None:
     st.subheader("Long-distance agreement over training")
     df = _series(v, "agreement_long_over_training")
     summary = charts.seed_summary(df, "x", "y")
-    v.show(spec(charts.line_band, summary, "x", x_title="step", order=v.order,
-                y_title=f"agreement, subject {LONG_DISTANCE}+ chars back",
-                highlight=v.highlight, rule=CHANCE, percent_y=True))
+    v.show(v.spec(charts.line_band, summary, "x", x_title="step", order=v.order,
+                  y_title=f"agreement, subject {LONG_DISTANCE}+ chars back", highlight=v.highlight,
+                  rule=CHANCE, percent_y=True))
     st.caption(f"{charts.BAND_TEXT}. Measured at each checkpoint on a smaller reading of "
                "held-out text (8 tracks of 1,000 characters), so it is noisier than the "
                "end-of-run tables. Chance is 50%.")

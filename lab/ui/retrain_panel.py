@@ -9,6 +9,7 @@ Torch is imported by the retrain worker thread only when a training starts.
 from __future__ import annotations
 
 import math
+import os
 
 import pandas as pd
 import streamlit as st
@@ -23,16 +24,24 @@ from lab.ui import urlstate
 from lab.ui.views import VIEWS, View
 
 DEFAULT_STEPS = 2000
+# a running job's panel redraws this often: each redraw builds its growing loss chart and
+# the browser draws it again, CPU taken from the training it shows
+POLL_SECONDS = 2
 PARAMS = (
     urlstate.Param("steps", "int", DEFAULT_STEPS, bounds=(10, RETRAIN_MAX_STEPS)),
     urlstate.Param("rseed", "int", SEEDS[0], bounds=BOUNDS["seed"]),
 )
 
 
-@st.cache_resource(show_spinner=False)
 def service() -> RetrainService:
-    """One retrain service per server: shared jobs, cache and training slots."""
-    return RetrainService()
+    """One retrain service per server and cache directory (env LAB_RETRAIN_CACHE): shared
+    jobs, cache and training slots."""
+    return _service(os.environ.get("LAB_RETRAIN_CACHE"))
+
+
+@st.cache_resource(show_spinner=False)
+def _service(cache_dir: str | None) -> RetrainService:
+    return RetrainService(cache_dir)
 
 
 def _configs(study_id: str, arm_keys: list[str], steps: int, seed: int) -> list[RunConfig]:
@@ -66,7 +75,8 @@ def render(study_id: str, arm_keys: list[str], data: StudyData) -> None:
         job = safe_job(configs)
     if job is not None:
         active = job.state in ("queued", "running")
-        st.fragment(run_every=1 if active else None)(_live)(job, study_id, data, active)
+        st.fragment(run_every=POLL_SECONDS if active else None)(_live)(job, study_id, data,
+                                                                       active)
 
 
 def safe_job(configs: list[RunConfig]):
@@ -90,12 +100,13 @@ def progress(job) -> bool:
 
 
 def _live(job, study_id: str, data: StudyData, was_active: bool) -> None:
-    """Polled every second while the job runs: queue place, progress, partial curves."""
+    """Polled every POLL_SECONDS while the job runs: queue place, progress, partial curves."""
     if progress(job):
         curves = job.partial_curves() if job.state == "running" else []
         if len(curves):
             mine = results.from_partial(study_id, data.arms, job.configs, curves)
-            _draw(results.beside_stored(data, mine), job.configs[0].seed, ("loss_curves",))
+            _draw(results.beside_stored(data, mine), job.configs[0].seed, ("loss_curves",),
+                  live=True)
     elif job.state == "failed":
         st.error(job.error or "The retrain failed.")
     else:
@@ -115,9 +126,9 @@ def _loss(x: float) -> str:
     return f"{x:.4f}" if math.isfinite(x) else "-"
 
 
-def _draw(both: StudyData, seed: int, views: tuple[str, ...]) -> None:
+def _draw(both: StudyData, seed: int, views: tuple[str, ...], live: bool = False) -> None:
     """The retrain beside the stored seeds of its arms, through the study page's own views."""
-    view = View(both, floor(), None, seed)
+    view = View(both, floor(), None, seed, live=live)
     for name in views:
         VIEWS[name](view)
 

@@ -104,7 +104,8 @@ def render() -> None:
         job = retrain_panel.safe_job([cfg])
     if job is not None:
         active = job.state in ("queued", "running")
-        st.fragment(run_every=1 if active else None)(_live)(job, arm, stored, active)
+        poll = retrain_panel.POLL_SECONDS if active else None
+        st.fragment(run_every=poll)(_live)(job, arm, stored, active)
 
 
 def _live(job, arm: Arm, stored: StudyData, was_active: bool) -> None:

@@ -19,7 +19,6 @@ from lab.measure.metrics import REACH_THRESHOLD, probe_bin
 from lab.measure.registry import METRICS, PROBE_BIN_LABELS, SATURATION_RULE, markdown_safe
 from lab.studies import memory as mem
 from lab.ui import charts, chartspec, db
-from lab.ui.chartspec import spec
 from lab.ui.memory_views import MEMORY_VIEWS
 
 
@@ -30,6 +29,7 @@ class View:
     highlight: str | None  # an arm label, or None
     seed: int  # the seed picked for samples and per-seed views
     on_pick: Callable[[str | None], None] | None = None  # a legend click picked an arm label
+    live: bool = False  # drawn once (a retrain in progress): its specs are not cached
     _charts: list[int] = field(default_factory=lambda: [0])  # charts drawn so far this run
 
     def show(self, chart: dict) -> None:
@@ -50,6 +50,10 @@ class View:
         st.session_state[f"{key}_seen"] = picked
         if seen is not None and picked != seen:  # the student clicked this chart's legend
             self.on_pick(picked[0] if picked else None)
+
+    def spec(self, builder, *args, **kwargs) -> dict:
+        """A chart of lab.ui.charts as a finished spec: cached, unless the view is live."""
+        return (chartspec.build if self.live else chartspec.spec)(builder, *args, **kwargs)
 
     @property
     def order(self) -> list[str]:
@@ -110,9 +114,9 @@ def curve_chart(v: View, table: str, y: str, *, y_title: str, x: str = "step",
         df = df[df[y] > 0]
     summary = charts.seed_summary(df, x, y)
     stops = _stops(v, y) if table == "curves" and y == "loss" else None
-    return spec(charts.line_band, summary, x, x_title=x, y_title=y_title, order=v.order,
-                log_y=log_y, floor=v.floor if floor else None, highlight=v.highlight,
-                stops=stops, rule=rule, title=title, ladder=ladder)
+    return v.spec(charts.line_band, summary, x, x_title=x, y_title=y_title, order=v.order,
+                  log_y=log_y, floor=v.floor if floor else None, highlight=v.highlight, stops=stops,
+                  rule=rule, title=title, ladder=ladder)
 
 
 LADDER_K = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48)  # the h(k) rungs drawn on loss charts
@@ -198,8 +202,8 @@ def _num(x: float) -> str:
 
 def final_loss(v: View) -> None:
     st.subheader("Final held-out loss")
-    v.show(spec(charts.dots_with_range, v.summary("final_val_loss"), order=v.order,
-                highlight=v.highlight, floor=v.floor, y_title="final held-out loss (nats/char)"))
+    v.show(v.spec(charts.dots_with_range, v.summary("final_val_loss"), order=v.order,
+                  highlight=v.highlight, floor=v.floor, y_title="final held-out loss (nats/char)"))
     failed = [a.label for a in v.data.arms if not np.isfinite(v.data.median(a.key,
                                                                               "final_val_loss"))]
     st.caption("Dot = median over seeds, a failed seed counting as the worst loss; rule = "
@@ -213,15 +217,15 @@ def final_loss_vs_params(v: View) -> None:
     st.subheader("Final loss against parameter count")
     s = v.summary("final_val_loss")
     s["params"] = s["key"].map(v.data.runs.groupby("arm")["params"].first())
-    v.show(spec(charts.points_with_range, s, "params", x_title="trainable parameters (log)",
-                y_title="final held-out loss (nats/char)", log_x=True, order=v.order,
-                highlight=v.highlight, floor=v.floor))
+    v.show(v.spec(charts.points_with_range, s, "params", x_title="trainable parameters (log)",
+                  y_title="final held-out loss (nats/char)", log_x=True, order=v.order,
+                  highlight=v.highlight, floor=v.floor))
 
 
 def memory_horizon(v: View) -> None:
     st.subheader("Memory horizon and gradient reach")
-    v.show(spec(charts.bars_with_range, v.summary("memory_horizon"), order=v.order,
-                highlight=v.highlight, y_title="memory horizon (characters)"))
+    v.show(v.spec(charts.bars_with_range, v.summary("memory_horizon"), order=v.order,
+                  highlight=v.highlight, y_title="memory horizon (characters)"))
     tab = pd.DataFrame({"arm": v.order})
     for col in ("memory_horizon", "gradient_reach"):
         s = v.summary(col).set_index("arm")
@@ -251,8 +255,8 @@ def probe_bins(v: View) -> None:
         index=v.order, columns=bins)
     st.dataframe(wide.map(lambda x: f"{x:.0%}" if pd.notna(x) else "-"))
     pr = v.labelled(v.data.table("probe"))
-    v.show(spec(charts.line_band, charts.seed_summary(pr, "k", "accuracy"), "k", order=v.order,
-                x_title="characters back (k)", y_title="probe accuracy", highlight=v.highlight))
+    v.show(v.spec(charts.line_band, charts.seed_summary(pr, "k", "accuracy"), "k", order=v.order,
+                  x_title="characters back (k)", y_title="probe accuracy", highlight=v.highlight))
     chance = tab.groupby("bin")["chance"].median().reindex(bins)
     st.caption(METRICS["probe_accuracy"].quote() + " Best constant guess per bin (median): "
                + ", ".join(f"{b} {c:.0%}" for b, c in chance.items() if pd.notna(c)) + ". "
@@ -314,9 +318,9 @@ def final_loss_vs_clip(v: View) -> None:
     st.subheader("Final loss against clip threshold")
     s = v.summary("final_val_loss")
     s["clip"] = s["key"].map(v.data.runs.groupby("arm")["clip"].first())
-    v.show(spec(charts.points_with_range, s, "clip", x_title="clip threshold (log)", log_x=True,
-                y_title="final held-out loss (nats/char)", order=v.order, highlight=v.highlight,
-                floor=v.floor))
+    v.show(v.spec(charts.points_with_range, s, "clip", x_title="clip threshold (log)", log_x=True,
+                  y_title="final held-out loss (nats/char)", order=v.order, highlight=v.highlight,
+                  floor=v.floor))
 
 
 def _medians(v: View, columns: dict[str, str]) -> pd.DataFrame:
@@ -329,8 +333,8 @@ def context_accuracy(v: View) -> None:
     st.subheader("Illegal next characters: true context vs own context")
     df = _medians(v, {"illegal_mass_true": "given the true text",
                       "illegal_mass_own": "given its own text"})
-    v.show(spec(charts.grouped_bars, df, category="measure", value="value", order=v.order, log=True,
-                fmt=".5f", y_title="P(illegal next char), median"))
+    v.show(v.spec(charts.grouped_bars, df, category="measure", value="value", order=v.order,
+                  log=True, fmt=".5f", y_title="P(illegal next char), median"))
     legal = _medians(v, {"next_char_legal_true": "true", "next_char_legal_own": "own"})
     top = ", ".join(f"{r.arm} {r.value:.1%} ({r.measure} text)" for r in legal.itertuples())
     mass = markdown_safe(METRICS["illegal_mass"].definition)
@@ -342,8 +346,8 @@ def error_compounding(v: View) -> None:
     v.show(_error_free_chart(v))
     df = _medians(v, {"p_invalid_after_valid": "after a valid sentence",
                       "p_invalid_after_invalid": "after an invalid sentence"})
-    v.show(spec(charts.grouped_bars, df, category="measure", value="value", order=v.order,
-                y_title="P(sentence invalid)"))
+    v.show(v.spec(charts.grouped_bars, df, category="measure", value="value", order=v.order,
+                  y_title="P(sentence invalid)"))
     gram = _medians(v, {"free_valid_words": "valid words", "free_valid_sentences":
                         "valid sentences"})
     st.dataframe(gram.pivot(index="arm", columns="measure", values="value").reindex(v.order)
@@ -354,17 +358,17 @@ def error_compounding(v: View) -> None:
 def _error_free_chart(v: View):
     series = v.data.table("series")
     df = v.labelled(series[series["analysis"] == "error_free_by_length"])
-    return spec(charts.line_band, charts.seed_summary(df, "x", "y"), "x", order=v.order,
-                            x_title="generated characters", highlight=v.highlight,
-                            y_title="share of samples still error-free")
+    return v.spec(charts.line_band, charts.seed_summary(df, "x", "y"), "x", order=v.order,
+                  x_title="generated characters", highlight=v.highlight,
+                  y_title="share of samples still error-free")
 
 
 def category_separation(v: View) -> None:
     st.subheader("Category separation of word-end hidden states")
     chance = float(np.nanmedian(v.data.runs.get("category_chance", pd.Series([np.nan]))))
-    v.show(spec(charts.bars_with_range, v.summary("category_separation"), order=v.order,
-                highlight=v.highlight, chance=chance if np.isfinite(chance) else None,
-                y_title="nearest-centroid accuracy"))
+    v.show(v.spec(charts.bars_with_range, v.summary("category_separation"), order=v.order,
+                  highlight=v.highlight, chance=chance if np.isfinite(chance) else None,
+                  y_title="nearest-centroid accuracy"))
     st.caption(METRICS["category_separation"].quote() + " Chance = always guessing the most common "
                "category.")
 
