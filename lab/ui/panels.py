@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import pandas as pd
 import streamlit as st
 
@@ -114,9 +116,15 @@ def download(data: StudyData, study_id: str) -> None:
     runs = data.runs[[*[c for c in _FIXED_COLUMNS if c in cols],
                       *[c for c in cols if c not in _FIXED_COLUMNS]]]
     left, right = st.columns(2)
-    left.download_button("Runs and end-of-run metrics (CSV)", runs.to_csv(index=False),
+    # data as a callable: the CSV is written when a student clicks, not on every page load
+    # (and not held in memory per session)
+    left.download_button("Runs and end-of-run metrics (CSV)", partial(_csv, runs),
                          file_name=f"{study_id}_runs.csv", mime="text/csv")
     curves = data.tables.get("curves")
     if curves is not None and len(curves):
-        right.download_button("Training curves (CSV)", curves.to_csv(index=False),
+        right.download_button("Training curves (CSV)", partial(_csv, curves),
                               file_name=f"{study_id}_curves.csv", mime="text/csv")
+
+
+def _csv(frame: pd.DataFrame) -> str:
+    return frame.to_csv(index=False)
