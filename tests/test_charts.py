@@ -135,3 +135,32 @@ def test_heatmap_colour_scale_is_not_stretched_by_one_bad_cell():
     marked = [r["final_loss"] for r in labels if "▲" in r["label"]]
     assert 3.3 in marked and all(v > domains[0][1] for v in marked)
     assert all(r["final_loss"] <= domains[0][1] for r in labels if "▲" not in r["label"])
+
+
+def test_chartspec_builds_once_per_distinct_input_and_keeps_the_legend_pick(monkeypatch):
+    from lab.ui import chartspec
+
+    calls = []
+    real = charts.line_band
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    counted.__name__ = "line_band"
+    monkeypatch.setattr(charts, "line_band", counted)
+    summary = charts.seed_summary(_curves(), "step", "loss")
+    first = chartspec.spec(charts.line_band, summary, "step", x_title="step", y_title="loss",
+                           floor=FLOOR, highlight="b")
+    again = chartspec.spec(charts.line_band, summary.copy(), "step", x_title="step",
+                           y_title="loss", floor=FLOOR, highlight="b")
+    other = chartspec.spec(charts.line_band, summary, "step", x_title="step", y_title="loss",
+                           floor=FLOOR, highlight="a")
+    assert len(calls) == 2  # the equal input was served from the cache
+    assert first == again and first != other
+    assert first == real(summary, "step", x_title="step", y_title="loss", floor=FLOOR,
+                         highlight="b").to_dict()
+    assert charts.ARM_PICK in chartspec.param_names(first)
+    assert "datasets" in first  # the data travels inside the spec
+    with pytest.raises(ValueError, match="not a chart builder"):
+        chartspec.spec(_curves)
