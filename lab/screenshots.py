@@ -24,6 +24,20 @@ _SETTLED = """() => !document.querySelector('[data-testid="stStatusWidget"]')
         .every(c => c.querySelector('canvas, svg'))"""
 
 
+def _steady_height(page, every_s: float = 0.5, most_s: float = 60.0) -> int:
+    """The page's scroll height once it stops growing (three equal readings in a row): a
+    page still streaming its elements would otherwise be cut where it stood."""
+    readings, waited = [], 0.0
+    while waited < most_s:
+        readings.append(int(page.evaluate(_SCROLL_HEIGHT)))
+        if len(readings) >= 3 and len(set(readings[-3:])) == 1:
+            break
+        time.sleep(every_s)
+        waited += every_s
+    page.wait_for_function(_SETTLED, timeout=120_000)
+    return readings[-1]
+
+
 def default_paths() -> list[str]:
     """Home and every study page, as URL paths."""
     from lab.ui import nav
@@ -44,7 +58,7 @@ def shoot(url: str, paths: list[str], widths: list[int], out: Path, settle_s: fl
                 page.goto(url + path, wait_until="networkidle", timeout=120_000)
                 page.wait_for_function(_SETTLED, timeout=120_000)
                 time.sleep(settle_s)  # late reruns (URL state) redraw once more
-                height = min(int(page.evaluate(_SCROLL_HEIGHT)) + 40, 30_000)
+                height = min(_steady_height(page) + 40, 30_000)
                 page.set_viewport_size({"width": width, "height": height})
                 time.sleep(0.5)
                 name = (path.strip("/").replace("/", "_").split("?")[0] or "home")
