@@ -82,12 +82,12 @@ def warm_renders(server: AppServer, browser, paths: dict[str, str],
         full[name] = statistics.median(visit(page, server.url, path, name)
                                        for _ in range(visits))
         if name != "Home":
-            in_app[name] = statistics.median(back_to(page, name) for _ in range(visits))
+            in_app[name] = statistics.median(back_to(page) for _ in range(visits))
     page.context.close()
     return full, in_app
 
 
-def back_to(page, name: str) -> float:
+def back_to(page) -> float:
     """Seconds from the back button to the page drawn again, from Home reached in-app."""
     page.locator('[data-testid="stSidebarNav"] a[href$="/"]').first.click()
     wait_home(page, TIMEOUT_MS)

@@ -75,8 +75,8 @@ def render(study_id: str, arm_keys: list[str], data: StudyData) -> None:
         job = safe_job(configs)
     if job is not None:
         active = job.state in ("queued", "running")
-        st.fragment(run_every=POLL_SECONDS if active else None)(_live)(job, study_id, data,
-                                                                       active)
+        poll = POLL_SECONDS if active else None
+        st.fragment(run_every=poll)(_live)(job, study_id, data, active)
 
 
 def safe_job(configs: list[RunConfig]):
