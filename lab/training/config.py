@@ -56,7 +56,7 @@ class RunConfig:
     seed: int = 42  # init weights, batch offsets, sampling draws
     # lab-wide choices, fixed once by calibration (see README); in the hash all the same
     optimizer: str = "sgd"
-    batch_size: int = 32  # parallel tracks of the training stream (calibrated: README)
+    batch_size: int = 64  # parallel tracks of the training stream (calibrated: README)
     loss_scale: str = "sum_chunk"  # loss summed over the chunk, mean over the batch
     notes: tuple = field(default=(), compare=False, hash=False, repr=False)
 
