@@ -95,7 +95,8 @@ def assert_no_error(page) -> None:
 LEAKS = {"doubled word": re.compile(r"\b([A-Za-z]{2,})\s+\1\b", re.IGNORECASE),
          "None": re.compile(r"\bNone\b"), "nan": re.compile(r"\bnan\b"),
          "snake_case": re.compile(r"\b[a-z]{2,}_[a-z]{2,}\w*"),
-         "negative zero": re.compile(r"-0\.0+(?![0-9])")}
+         "negative zero": re.compile(r"-0\.0+(?![0-9])"),
+         "missing value as a number": re.compile(r"\b(?:at|to) (?:failed|not stored)\b")}
 # the page's prose: text of the main area, hidden expanders included, without code blocks
 # (model samples), dataframes (canvas) or charts (their tooltips carry raw field names)
 _PROSE = """() => {
@@ -123,7 +124,8 @@ def assert_no_template_leak(page) -> None:
 
 
 def test_leak_patterns_catch_what_they_name():
-    bad = ("closest to the the category; None; nan; curve_mean_loss; -0.000", )
+    bad = ("closest to the the category; None; nan; curve_mean_loss; -0.000; ended at failed "
+           "to not stored", )
     for name, rx in LEAKS.items():
         assert rx.search(bad[0]), name
     assert not any(rx.search("the cat that the dogs chase runs. W_hh at 0.003, h_t, lr=0.1 1.4")

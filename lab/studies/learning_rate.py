@@ -3,6 +3,8 @@ diverged (lr 0.1)."""
 
 from __future__ import annotations
 
+import math
+
 from lab.data.studydata import StudyData
 from lab.measure.registry import METRICS
 from lab.studies import evidence as ev
@@ -67,8 +69,10 @@ def takeaway(data: StudyData, v: Verdict) -> str:
             f"same number of steps it sits at {pr.f3(ls)} nats/char against {pr.f3(lb)}, and "
             f"agrees over long distances {pr.pct(a_s)} of the time against {pr.pct(a_b)}, "
             "since carrying a number across a clause is the last thing the network learns.")
-    fast = (f"{data.label(FAST)} ended at {pr.f3(lf)} with {bad} of "
-            f"{len(data.of_arm(FAST))} seeds diverged or unstable: steps that large jump "
+    state = (pr.end_state(data, FAST) if not math.isfinite(lf) else
+             f"{pr.end_state(data, FAST)} with {bad} of {len(data.of_arm(FAST))} seeds "
+             "diverged or unstable")
+    fast = (f"{data.label(FAST)} {state}: steps that large jump "
             "across the valley instead of descending it, and a recurrent weight pushed too "
             "far makes the state, and the gradient, grow with every character.")
     if v.outcome == "supported":

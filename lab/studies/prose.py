@@ -19,6 +19,21 @@ NA = "not stored"
 FAILED = "failed"
 
 
+def and_list(items: list[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    items = [str(i) for i in items]
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def end_state(data: StudyData, key: str) -> str:
+    """'ended at 0.367 nats/char', or 'failed in 3 of 3 seeds' where the median failed (a
+    failed median has no loss to quote)."""
+    x = data.median(key, "final_val_loss")
+    if math.isfinite(x):
+        return f"ended at {f3(x)} nats/char"
+    return f"failed in {data.n_failed(key)} of {len(data.of_arm(key))} seeds"
+
+
 def f3(x: float, d: int = 3) -> str:
     """x with d decimals; 'failed' for a failed median (inf), 'not stored' for none."""
     if x == math.inf:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from lab.data.studydata import StudyData
+from lab.measure.metrics import AGREEMENT_BINS
 from lab.measure.registry import METRICS
 from lab.studies import evidence as ev
 from lab.studies import memory as mem
@@ -63,12 +64,15 @@ def shortest(data: StudyData) -> str:
 def ceiling(data: StudyData) -> str:
     parts = [f"chunks of {_length(data, k)}: {mem.pc(data.median(k, 'agreement_long'))}, "
              f"horizon {data.median(k, 'memory_horizon'):.0f} chars" for k in data.arm_keys]
+    low = {hi: lo for lo, hi in AGREEMENT_BINS}  # a horizon is its bin's far edge
     over = [_length(data, k) for k in data.arm_keys
-            if data.median(k, "memory_horizon") > _length(data, k)]
-    tail = (" The horizon is counted in distance bins, so it can exceed the chunk by up to a "
-            f"bin's width; chunks of {', '.join(map(str, over))} reach past their own length, "
-            "which only the state's own dynamics can explain." if over else
-            " No arm agrees clearly beyond its own chunk length: the chunk is a ceiling.")
+            if low.get(data.median(k, "memory_horizon"), 0) > _length(data, k)]
+    tail = (f" Chunks of {pr.and_list(over)} agree clearly with subjects in a "
+            "distance bin that starts beyond their own length: no gradient ever covered "
+            "those distances, so what carries the number there is the state's own dynamics, "
+            "shaped on shorter dependencies, not training aimed at them." if over else
+            " No arm agrees clearly in a distance bin that starts beyond its own chunk "
+            "length: the chunk is a ceiling.")
     return (f"Median agreement for subjects {mem.LONG}+ characters back, and memory "
             "horizon: "
             + "; ".join(parts) + ". A dependency that fits in a chunk gets a gradient on every "

@@ -18,6 +18,7 @@ from lab.language.floors import effective_memory
 from lab.measure.metrics import REACH_THRESHOLD, probe_bin
 from lab.measure.registry import METRICS, PROBE_BIN_LABELS, SATURATION_RULE, markdown_safe
 from lab.studies import memory as mem
+from lab.studies.prose import and_list
 from lab.ui import charts, chartspec, db
 from lab.ui.memory_views import MEMORY_VIEWS
 
@@ -305,13 +306,8 @@ def clip_fraction(v: View) -> None:
         f"{r.arm} {r.median:.0%}" for r in s.itertuples()))
     always = [r.arm for r in s.itertuples() if r.median >= 0.999]
     if len(always) > 1:  # their lines coincide at 1: say so, or the first ones seem missing
-        st.caption(f"{_and(always)} clip on every step: their lines lie on top of each other "
+        st.caption(f"{and_list(always)} clip on every step: their lines lie on top of each other "
                    "at 1, so only the last one drawn shows.")
-
-
-def _and(items: list[str]) -> str:
-    """'a, b and c'."""
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def final_loss_vs_clip(v: View) -> None:
