@@ -255,9 +255,10 @@ _ENTRIES = (
            "lower", 5, f"illegal probability mass over {_TRUE}.", MASS_MIN_EFFECT),
     Metric("illegal_mass_own", "probability on illegal next characters in its own text", "",
            "lower", 5, f"illegal probability mass over {_FREE}.", MASS_MIN_EFFECT),
-    _share_metric("free_valid_words", "valid words in free-running text", "higher",
+    _share_metric("free_valid_words", "share of valid words in free-running text", "higher",
                   f"the share of words of {_FREE} that are in the vocabulary."),
-    _share_metric("free_valid_sentences", "valid sentences in free-running text", "higher",
+    _share_metric("free_valid_sentences", "share of valid sentences in free-running text",
+                  "higher",
                   f"the share of complete sentences of {_FREE} the grammar can produce."),
     _share_metric("p_invalid_after_valid", "P(invalid sentence | previous valid)", "lower",
                   f"in {_FREE}, the chance a sentence is invalid when the one before it was "

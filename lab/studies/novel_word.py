@@ -69,9 +69,10 @@ def rate(data: StudyData) -> str:
         return _NONE
     per_seed = h.groupby("run_id")["hit"].mean()
     return (f"Over {len(h)} (word, seed) readings, zog's nearest category is the replaced "
-            f"word's in {pr.pct(h['hit'].mean())} (per seed {pr.pct(per_seed.min())} to "
-            f"{pr.pct(per_seed.max())}); a random pick among the {len(grammar.CATEGORIES)} "
-            f"categories would be right {pr.pct(1 / len(grammar.CATEGORIES))} of the time.")
+            f"word's in {pr.pct(per_seed.median())} of them (median over seeds; per seed "
+            f"{pr.pct(per_seed.min())} to {pr.pct(per_seed.max())}); a random pick among "
+            f"the {len(grammar.CATEGORIES)} categories would be right "
+            f"{pr.pct(1 / len(grammar.CATEGORIES))} of the time.")
 
 
 def by_category(data: StudyData) -> str:
@@ -89,8 +90,10 @@ def takeaway(data: StudyData, v: Verdict) -> str:
     if h.empty:
         return _NONE
     chance = 1 / len(grammar.CATEGORIES)
+    per_seed = h.groupby("run_id")["hit"].mean()  # the verdict's share, seed by seed
     first = (f"With no training on it, zog lands nearest the replaced word's own category in "
-             f"{pr.pct(h['hit'].mean())} of {len(h)} readings, where a blind pick among "
+             f"{pr.pct(per_seed.median())} of its readings (median over seeds), where a "
+             "blind pick among "
              f"{len(grammar.CATEGORIES)} categories would manage {pr.pct(chance)}.")
     why = ("That is because the state after a word is built by the same recurrence from the "
            "same preceding context and the same letters that follow: a word read in a noun's "

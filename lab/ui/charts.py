@@ -14,6 +14,7 @@ import pandas as pd
 BAND_TEXT = "line = median over seeds, band = min to max across seeds"
 FLOOR_LABEL = "entropy floor"
 WIDTH, HEIGHT = "container", 300
+ARM_HEIGHT = HEIGHT + 100  # with the arm legend's rows below the plot (ARM_LEGEND)
 PALETTE = "tableau10"  # distinct, legible on white
 CATEGORY_SHADES = ["#444", "#aaa", "#777"]  # a chart's non-arm categories: greys, never an arm's
 RULE_COLOR = "#555"  # reference lines (chance, thresholds): grey, never an arm's colour
@@ -74,10 +75,16 @@ def _arm_selection(highlight: str | None) -> alt.Parameter:
     return alt.selection_point(name=ARM_PICK, fields=["arm"], bind="legend", value=value)
 
 
+# below the plot, two entries a row: a legend at the side took most of a phone's 390 px and
+# squeezed the plot to a sliver
+ARM_LEGEND = alt.Legend(symbolOpacity=1, labelLimit=180, orient="bottom", columns=2,
+                        columnPadding=16)
+
+
 def _color(order: list[str] | None) -> alt.Color:
     scale = alt.Scale(domain=order, scheme=PALETTE) if order else alt.Scale(scheme=PALETTE)
     return alt.Color("arm:N", title="arm", sort=order, scale=scale,
-                     legend=alt.Legend(symbolOpacity=1, labelLimit=220))
+                     legend=ARM_LEGEND)
 
 
 def _emphasis(highlight: str | None, on: float = 1.0):
@@ -147,7 +154,7 @@ def line_band(summary: pd.DataFrame, x: str, *, x_title: str, y_title: str,
         layers.append(ladder_rules(ladder))
     if floor is not None:
         layers.append(floor_rule(floor))
-    return alt.layer(*layers).properties(width=WIDTH, height=HEIGHT, title=title)
+    return alt.layer(*layers).properties(width=WIDTH, height=ARM_HEIGHT, title=title)
 
 
 LADDER_TEXT = ("faint grey rules: h(k), the best loss possible with only the last k "
@@ -215,7 +222,7 @@ def dots_with_range(summary: pd.DataFrame, *, y_title: str, order: list[str] | N
     layers = [rng, dots, text]
     if floor is not None:
         layers.append(floor_rule(floor))
-    return alt.layer(*layers).properties(width=WIDTH, height=HEIGHT, title=title)
+    return alt.layer(*layers).properties(width=WIDTH, height=ARM_HEIGHT, title=title)
 
 
 def bars_with_range(summary: pd.DataFrame, *, y_title: str, order: list[str] | None = None,
@@ -239,7 +246,7 @@ def bars_with_range(summary: pd.DataFrame, *, y_title: str, order: list[str] | N
         layers.append(floor_rule(floor))
     if chance is not None:
         layers.append(_labelled_rule(chance, f"chance {chance:.2f}"))
-    return alt.layer(*layers).properties(width=WIDTH, height=HEIGHT, title=title)
+    return alt.layer(*layers).properties(width=WIDTH, height=ARM_HEIGHT, title=title)
 
 
 def _labelled_rule(y: float, label: str) -> alt.LayerChart:
@@ -269,7 +276,7 @@ def points_with_range(summary: pd.DataFrame, x: str, *, x_title: str, y_title: s
     layers = [path, rng, pts]
     if floor is not None:
         layers.append(floor_rule(floor))
-    return alt.layer(*layers).properties(width=WIDTH, height=HEIGHT, title=title)
+    return alt.layer(*layers).properties(width=WIDTH, height=ARM_HEIGHT, title=title)
 
 
 def grouped_bars(df: pd.DataFrame, *, category: str, value: str, y_title: str,

@@ -16,7 +16,7 @@ from lab.studies import memory as mem
 from lab.ui import charts
 
 CHANCE = (0.5, "chance 50%")
-BIN_AXIS = "characters from the subject's number cue to the verb (bin's far edge)"
+BIN_AXIS = "chars back to the subject (bin's far edge)"  # short: a phone's chart is ~330 px
 
 
 def _series(v, analysis: str) -> pd.DataFrame:
@@ -77,8 +77,8 @@ def agreement_by_condition(v) -> None:
 
 def number_probe(v) -> None:
     st.subheader("Is the subject's number still in the hidden state?")
-    v.show(_chart(v, "number_probe_by_bin", x_title="characters since the subject's number "
-                  "cue (bin's far edge)", y_title="number probe accuracy"))
+    v.show(_chart(v, "number_probe_by_bin", x_title="chars since the subject (bin's far edge)",
+                  y_title="number probe accuracy"))
     st.caption(f"{charts.BAND_TEXT}. " + METRICS["number_probe_long"].quote()
                + " Each point here covers one distance bin. The probe can find the number in "
                "the state even where the readout does not use it, so a gap between this "

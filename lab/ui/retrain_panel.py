@@ -52,9 +52,8 @@ def render(study_id: str, arm_keys: list[str], data: StudyData) -> None:
     """The form (steps and seed, both in the URL), the submit button and the live job."""
     st.subheader("Retrain now")
     n = len(arm_keys)
-    what = "arm" if n == 1 else f"{n} arms"
-    st.markdown(f"Train this page's {what} (the options it compares) yourself, with one seed, "
-                "through "
+    what = "arm" if n == 1 else f"{n} arms (the options it compares)"
+    st.markdown(f"Train this page's {what} yourself, with one seed, through "
                 "the same code that trained the stored runs. The stored runs ran "
                 f"{BASELINE.steps:,} steps with seeds {', '.join(map(str, SEEDS))}: the same "
                 "steps and seed reproduce them exactly.")

@@ -99,8 +99,9 @@ def status_sentence(v: View) -> str | None:
             bad = runs[runs["status"] == status]
             if len(bad):
                 seeds = ", ".join(str(s) for s in bad["seed"])
+                which = "seed" if len(bad) == 1 else "seeds"
                 parts.append(f"**{a.label}**: {len(bad)} of {len(runs)} seeds {status} "
-                             f"(seed {seeds}): {what}.")
+                             f"({which} {seeds}): {what}.")
     return " ".join(parts) or None
 
 
