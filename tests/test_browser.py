@@ -227,12 +227,11 @@ def test_a_legend_click_highlights_the_arm_in_the_selector_and_the_url(sidebar_l
     wait_study(page)
     chart = page.locator('[data-testid="stVegaLiteChart"]').first
     chart.locator("canvas, svg").first.wait_for()
-    box = chart.bounding_box()
-    # the legend sits at the chart's right edge: its second entry is seq_len=10
-    page.mouse.click(box["x"] + box["width"] - 60, box["y"] + 66)
+    # the legend (below the plot) draws each arm's label as SVG text: click seq_len=10's
+    chart.locator(".role-legend-label text", has_text="seq_len=10").first.click()
     page.wait_for_function("() => /[?&]arm=/.test(window.location.search)", timeout=RENDER_MS)
     picked = page.evaluate("() => new URLSearchParams(window.location.search).get('arm')")
-    assert picked in {a.key for a in catalog.get("tbptt").arms}
+    assert picked == "10" and picked in {a.key for a in catalog.get("tbptt").arms}
     sync_api.expect(page.get_by_role("combobox", name="Highlight an arm")).to_have_value(
         f"seq_len={picked}")
     assert_no_error(page)
