@@ -69,9 +69,8 @@ def takeaway(data: StudyData, v: Verdict) -> str:
             f"same number of steps it sits at {pr.f3(ls)} nats/char against {pr.f3(lb)}, and "
             f"agrees over long distances {pr.pct(a_s)} of the time against {pr.pct(a_b)}, "
             "since carrying a number across a clause is the last thing the network learns.")
-    state = (pr.end_state(data, FAST) if not math.isfinite(lf) else
-             f"{pr.end_state(data, FAST)} with {bad} of {len(data.of_arm(FAST))} seeds "
-             "diverged or unstable")
+    state = pr.end_state(data, FAST) + (f" with {bad} of {len(data.of_arm(FAST))} seeds "
+                                        "diverged or unstable" if math.isfinite(lf) else "")
     fast = (f"{data.label(FAST)} {state}: steps that large jump "
             "across the valley instead of descending it, and a recurrent weight pushed too "
             "far makes the state, and the gradient, grow with every character.")

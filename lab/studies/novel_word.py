@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import pandas as pd
+
 from lab.data.studydata import StudyData, zog_hits
 from lab.language import grammar
 from lab.measure.metrics import LONG_DISTANCE
@@ -63,11 +65,17 @@ def agreement(data: StudyData) -> str:
             "applies agreement to a word it has never read.")
 
 
+def _seed_hits(h: pd.DataFrame) -> pd.Series:
+    """Per seed, the share of replaced words whose nearest category is their own (the
+    verdict's per-seed hit rate)."""
+    return h.groupby("run_id")["hit"].mean()
+
+
 def rate(data: StudyData) -> str:
     h = zog_hits(data.novel)
     if h.empty:
         return _NONE
-    per_seed = h.groupby("run_id")["hit"].mean()
+    per_seed = _seed_hits(h)
     return (f"Over {len(h)} (word, seed) readings, zog's nearest category is the replaced "
             f"word's in {pr.pct(per_seed.median())} of them (median over seeds; per seed "
             f"{pr.pct(per_seed.min())} to {pr.pct(per_seed.max())}); a random pick among "
@@ -90,7 +98,7 @@ def takeaway(data: StudyData, v: Verdict) -> str:
     if h.empty:
         return _NONE
     chance = 1 / len(grammar.CATEGORIES)
-    per_seed = h.groupby("run_id")["hit"].mean()  # the verdict's share, seed by seed
+    per_seed = _seed_hits(h)
     first = (f"With no training on it, zog lands nearest the replaced word's own category in "
              f"{pr.pct(per_seed.median())} of its readings (median over seeds), where a "
              "blind pick among "
