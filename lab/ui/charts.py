@@ -14,7 +14,6 @@ import pandas as pd
 BAND_TEXT = "line = median over seeds, band = min to max across seeds"
 FLOOR_LABEL = "entropy floor"
 WIDTH, HEIGHT = "container", 300
-ARM_HEIGHT = HEIGHT + 100  # with the arm legend's rows below the plot (ARM_LEGEND)
 PALETTE = "tableau10"  # distinct, legible on white
 CATEGORY_SHADES = ["#444", "#aaa", "#777"]  # a chart's non-arm categories: greys, never an arm's
 RULE_COLOR = "#555"  # reference lines (chance, thresholds): grey, never an arm's colour
@@ -77,8 +76,16 @@ def _arm_selection(highlight: str | None) -> alt.Parameter:
 
 # below the plot, two entries a row: a legend at the side took most of a phone's 390 px and
 # squeezed the plot to a sliver
-ARM_LEGEND = alt.Legend(symbolOpacity=1, labelLimit=180, orient="bottom", columns=2,
-                        columnPadding=16)
+LEGEND_COLUMNS = 2
+ARM_LEGEND = alt.Legend(symbolOpacity=1, labelLimit=180, orient="bottom",
+                        columns=LEGEND_COLUMNS, columnPadding=16)
+
+
+def arm_height(summary: pd.DataFrame, order: list[str] | None) -> int:
+    """A chart's height with the arm legend's rows below it: the legend shares the height,
+    so each row adds its own, and the plot keeps about HEIGHT whatever the arm count."""
+    arms = len(order) if order else summary["arm"].nunique()
+    return HEIGHT + 60 + 30 * -(-arms // LEGEND_COLUMNS)
 
 
 def _color(order: list[str] | None) -> alt.Color:
@@ -154,7 +161,8 @@ def line_band(summary: pd.DataFrame, x: str, *, x_title: str, y_title: str,
         layers.append(ladder_rules(ladder))
     if floor is not None:
         layers.append(floor_rule(floor))
-    return alt.layer(*layers).properties(width=WIDTH, height=ARM_HEIGHT, title=title)
+    return alt.layer(*layers).properties(width=WIDTH, height=arm_height(summary, order),
+                                         title=title)
 
 
 LADDER_TEXT = ("faint grey rules: h(k), the best loss possible with only the last k "
@@ -222,7 +230,8 @@ def dots_with_range(summary: pd.DataFrame, *, y_title: str, order: list[str] | N
     layers = [rng, dots, text]
     if floor is not None:
         layers.append(floor_rule(floor))
-    return alt.layer(*layers).properties(width=WIDTH, height=ARM_HEIGHT, title=title)
+    return alt.layer(*layers).properties(width=WIDTH, height=arm_height(summary, order),
+                                         title=title)
 
 
 def bars_with_range(summary: pd.DataFrame, *, y_title: str, order: list[str] | None = None,
@@ -246,7 +255,8 @@ def bars_with_range(summary: pd.DataFrame, *, y_title: str, order: list[str] | N
         layers.append(floor_rule(floor))
     if chance is not None:
         layers.append(_labelled_rule(chance, f"chance {chance:.2f}"))
-    return alt.layer(*layers).properties(width=WIDTH, height=ARM_HEIGHT, title=title)
+    return alt.layer(*layers).properties(width=WIDTH, height=arm_height(summary, order),
+                                         title=title)
 
 
 def _labelled_rule(y: float, label: str) -> alt.LayerChart:
@@ -276,7 +286,8 @@ def points_with_range(summary: pd.DataFrame, x: str, *, x_title: str, y_title: s
     layers = [path, rng, pts]
     if floor is not None:
         layers.append(floor_rule(floor))
-    return alt.layer(*layers).properties(width=WIDTH, height=ARM_HEIGHT, title=title)
+    return alt.layer(*layers).properties(width=WIDTH, height=arm_height(summary, order),
+                                         title=title)
 
 
 def grouped_bars(df: pd.DataFrame, *, category: str, value: str, y_title: str,
