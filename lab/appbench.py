@@ -12,8 +12,10 @@
   with 5 browser sessions open on different pages;
 - every study page's retrain, one study after another, full length (30,000 steps, the
   default seed) with an emptied retrain cache each time: click -> first progress on the page,
-  click -> "Retrain finished"; the slowest as `retrain_slowest_study_s: N`; the render time of
-  the first study page opened 3 s into the second study's retrain, against its idle render;
+  click -> "Retrain finished"; the slowest as `retrain_slowest_study_s: N`; the first study
+  page's render 3 s into the second study's retrain, by another student in another browser
+  context, timed as its idle renders are (warmed, then medians of full loads and in-app
+  navigations), against them;
   the server's memory after the retrains.
 `--quick` is a smoke run: Home and two study pages, one timed visit, 100-step retrains.
 """
@@ -131,19 +133,26 @@ def status(page, pattern: re.Pattern):
 
 
 def retrain(server: AppServer, browser, paths: dict[str, str], study: str, steps: int,
-            other: str | None = None) -> dict[str, float]:
+            other: str | None = None, visits: int = 1) -> dict[str, float]:
     """Seconds from the click to the first progress (or queue note) and to "Retrain
-    finished"; with `other`, the render time of that page opened while the retrain runs."""
+    finished"; with `other`, that page's render while the retrain runs, timed as the idle
+    renders are (warm_renders: one warm-up visit, then the median of `visits` full loads and
+    of `visits` in-app navigations), by another student in another browser context."""
+    student = None
+    if other:  # warmed before the click, as the idle renders were: a fresh context would
+        student = browser.new_context().new_page()  # time its download of the app's scripts
+        visit(student, server.url, paths[other], other)
     page = browser.new_page()
     visit(page, server.url, _query(paths[study], f"steps={steps}"), study)
     started = time.perf_counter()
     page.get_by_role("button", name="Retrain now").click()
     status(page, STARTED).first.wait_for(timeout=RETRAIN_TIMEOUT_MS)
     out = {"first": time.perf_counter() - started}
-    if other:
+    if student:
         page.wait_for_timeout(SETTLE_MS)  # into the training proper
-        student = browser.new_page()  # another student, while the server trains
-        out["render_during"] = visit(student, server.url, paths[other], other)
+        out["full_during"] = statistics.median(visit(student, server.url, paths[other], other)
+                                               for _ in range(visits))
+        out["in_app_during"] = statistics.median(back_to(student) for _ in range(visits))
         out["busy"] = status(page, FINISHED).count() == 0
         student.context.close()
     status(page, FINISHED).first.wait_for(timeout=RETRAIN_TIMEOUT_MS)
@@ -153,23 +162,28 @@ def retrain(server: AppServer, browser, paths: dict[str, str], study: str, steps
 
 
 def retrain_every_study(server: AppServer, browser, paths: dict[str, str], cache: Path,
-                        steps: int, renders: dict[str, float]) -> list[tuple[str, str]]:
-    """Each study page's retrain in turn, each from an empty cache (studies share configs)."""
+                        steps: int, idle: tuple[dict, dict],
+                        visits: int) -> list[tuple[str, str]]:
+    """Each study page's retrain in turn, each from an empty cache (studies share configs);
+    idle is warm_renders()'s (full loads, in-app navigations), for the render during one."""
     studies = [n for n in paths if n != "Home"]
     rows, done = [], {}
     for i, study in enumerate(studies):
         for entry in cache.glob("*"):
             shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
         other = studies[0] if i == 1 else None  # torch is loaded: a student's render mid-run
-        r = retrain(server, browser, paths, study, steps, other)
+        r = retrain(server, browser, paths, study, steps, other, visits)
         done[study] = r["done"]
         rows += [(f"retrain {study} ({steps:,} steps): click -> first progress",
                   f"{r['first']:.1f} s"),
                  (f"retrain {study} ({steps:,} steps): click -> finished", f"{r['done']:.1f} s")]
         if other:
             during = "while it trained" if r["busy"] else "(it had already finished)"
-            rows.append((f"render of {other} {during} (idle {renders[other]:.2f} s)",
-                         f"{r['render_during']:.2f} s"))
+            for how, key, base in (("full load", "full_during", idle[0]),
+                                   ("in-app navigation", "in_app_during", idle[1])):
+                rows.append((f"render of {other} {during}, {how} (median of {visits}; idle "
+                             f"{base[other]:.2f} s)",
+                             f"{r[key]:.2f} s ({r[key] / base[other]:.2f}x idle)"))
     rows.append(("server RSS after the retrains (torch loaded)", f"{server.rss_mb():.0f} MB"))
     slowest = max(done, key=done.get)
     rows.append(("slowest study retrain", slowest))
@@ -206,7 +220,7 @@ def run(db: Path, quick: bool, retrains: bool = True) -> list[tuple[str, str]]:
                          f"{sessions_rss(server, browser, paths):.0f} MB"))
             if retrains:
                 rows += retrain_every_study(server, browser, paths, Path(cache), steps,
-                                            renders)
+                                            (renders, in_app), visits)
         finally:
             server.stop()
             browser.close()

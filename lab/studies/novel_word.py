@@ -6,7 +6,7 @@ import math
 
 import pandas as pd
 
-from lab.data.studydata import StudyData, zog_hits
+from lab.data.studydata import StudyData
 from lab.language import grammar
 from lab.measure.metrics import LONG_DISTANCE
 from lab.measure.registry import METRICS
@@ -25,7 +25,7 @@ _NONE = "No novel-word readings are stored (0 replaced words)."
 def verdict(data: StudyData) -> Verdict:
     """Per seed, mean cosine of zog to its replaced word's category-mates vs to other words;
     and in every seed zog's nearest category is its own for most replaced words."""
-    hits = zog_hits(data.novel)
+    hits = data.zog_hits()
     if hits.empty:
         return inconclusive(CLAIM, "no novel-word readings are stored")
     per_run = hits.groupby("run_id")[["own_cos", "other_cos", "hit"]].mean()
@@ -72,7 +72,7 @@ def _seed_hits(h: pd.DataFrame) -> pd.Series:
 
 
 def rate(data: StudyData) -> str:
-    h = zog_hits(data.novel)
+    h = data.zog_hits()
     if h.empty:
         return _NONE
     per_seed = _seed_hits(h)
@@ -84,7 +84,7 @@ def rate(data: StudyData) -> str:
 
 
 def by_category(data: StudyData) -> str:
-    h = zog_hits(data.novel)
+    h = data.zog_hits()
     if h.empty:
         return _NONE
     share = h.groupby("own")["hit"].mean().sort_values(ascending=False)
@@ -94,7 +94,7 @@ def by_category(data: StudyData) -> str:
 
 
 def takeaway(data: StudyData, v: Verdict) -> str:
-    h = zog_hits(data.novel)
+    h = data.zog_hits()
     if h.empty:
         return _NONE
     chance = 1 / len(grammar.CATEGORIES)
