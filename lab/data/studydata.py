@@ -89,6 +89,15 @@ class StudyData:
         give inf for failed runs; other columns drop missing values (a failed run has no
         end-of-run analyses).
         """
+        cache = self.__dict__.get("_values_memo")
+        if cache is None or cache[0] is not self.runs:
+            cache = (self.runs, {})
+            self.__dict__["_values_memo"] = cache
+        if (key, column) not in cache[1]:  # a page's verdict and prose ask for the same
+            cache[1][key, column] = self._seed_values(key, column)  # values hundreds of times
+        return cache[1][key, column].copy()
+
+    def _seed_values(self, key: str, column: str) -> pd.Series:
         rows = self.of_arm(key)
         if column not in rows.columns:
             return pd.Series(dtype=float)
