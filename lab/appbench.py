@@ -7,7 +7,9 @@
   a full load (open its link in the tab: the browser loads the app, opens a websocket and
   a session) and an in-app navigation (from Home, the browser's back button to the page,
   query included: the app is loaded and the session open, as when a student moves between
-  pages); timed until its verdict and every chart are drawn (Home: its last section);
+  pages); timed until the page is drawn, as the page itself sees it on every animation
+  frame (lab/appserver.py: its script finished, no element waiting for its code, the
+  verdict visible, every chart drawn; Home: its last section and its chart);
 - the server's resident memory (VmRSS, children included) after visiting every page, and
   with 5 browser sessions open on different pages;
 - every study page's retrain, one study after another, full length (30,000 steps, the

@@ -29,19 +29,25 @@ LOG_LABELS = ("datum.value >= 1000 || datum.value < 0.01 ? replace(replace(forma
               "'.0e'), 'e+', 'e'), 'e-0', 'e-') : format(datum.value, '~g')")
 
 
-LOG_TICKS = [10.0 ** e for e in range(-15, 10)] + [0.2, 0.5, 2.0, 5.0]  # vega keeps those in range
+DECADES = [10.0 ** e for e in range(-15, 10)]
+MID_TICKS = [m * d for d in DECADES for m in (2.0, 5.0)]  # only on axes under 2 decades
 
 
 def y_axis(log: bool = False, percent: bool = False,
            domain: tuple[float, float] | None = None) -> alt.Axis:
-    """A y axis whose ticks read well: 1e8 style on log scales, 50% on accuracies; on a log
-    scale with a fixed domain, only the ticks inside it (vega would label the others at
-    the clamped edge)."""
+    """A y axis whose ticks read well: 1e8 style on log scales, 50% on accuracies. A log
+    axis ticks at decades inside `domain` (its scale's, or the data's span), and at 2 and 5
+    between them only when the axis spans under two decades: mixing both on a wide axis
+    left vega to drop overlapping labels unevenly (10, 0.5, 1e-3, 1e-7)."""
     if percent:
         return alt.Axis(format=".0%")
     if not log:
         return alt.Axis(format="~g")
-    ticks = [t for t in LOG_TICKS if domain is None or domain[0] <= t <= domain[1]]
+    if domain is None:
+        return alt.Axis(labelExpr=LOG_LABELS, values=DECADES)
+    lo, hi = domain
+    narrow = hi <= 100 * lo
+    ticks = [t for t in DECADES + (MID_TICKS if narrow else []) if lo <= t <= hi]
     return alt.Axis(labelExpr=LOG_LABELS, values=sorted(ticks))
 
 
@@ -135,6 +141,10 @@ def line_band(summary: pd.DataFrame, x: str, *, x_title: str, y_title: str,
         top = max(float(summary["hi"].max()), 1.5 * floor)  # gap to it is what matters
         domain = (0.92 * floor, top)
         yscale = alt.Scale(type="log", domain=list(domain), nice=False, clamp=True)
+    elif log_y and len(summary):  # the data's span, for the ticks only
+        vals = pd.concat([summary["lo"], summary["hi"], summary["median"]]).to_numpy(float)
+        vals = vals[np.isfinite(vals) & (vals > 0)]
+        domain = (float(vals.min()), float(vals.max())) if len(vals) else None
     xscale = alt.Scale(type="log") if log_x else alt.Undefined
     base = alt.Chart(summary).encode(
         x=alt.X(f"{x}:Q", title=x_title, scale=xscale, axis=_x_axis(x)), color=_color(order))
