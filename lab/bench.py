@@ -1,12 +1,14 @@
 """Benchmark: the lab's stacked engine against the straightforward torch.nn.RNN training loop.
 
 `python -m lab.bench` measures, in one process, interleaved (nn.RNN, engine 1 run, 4 runs,
-15 runs, nn.RNN, ...) and takes medians of three, at two shapes, with one torch thread each
-(as training runs). The engine side is `train_stack` with every recorder on, its end-of-run
+15 runs, nn.RNN, ...) and takes medians of three, at two shapes (the baseline, and H=128 with
+seq_len=50), each at the lab's batch (64) and at batch 16, with one torch thread each (as
+training runs). The engine side is `train_stack` with every recorder on, its end-of-run
 cost (final checkpoint, analyses) measured apart from the per-step cost and amortised over a
 full 30,000-step run. The last three lines are machine-readable: `speedup_vs_nn_rnn` (15-run
 stack, baseline), `single_run_speedup_vs_nn_rnn` (baseline), `speedup_large_vs_nn_rnn`
-(single run, H=128, seq_len=50). `--quick` is a seconds-long smoke of the same;
+(single run, H=128, seq_len=50), all at the lab's batch, after one line with the same three
+at batch 16. `--quick` is a seconds-long smoke of the same;
 `--precompute` adds an estimate of the whole precompute.
 """
 
@@ -32,9 +34,10 @@ from lab.training.results import Contribution
 from lab.training.stacks import make_tasks, stack_cost
 
 SHAPES = {"baseline": {"hidden": 64, "seq_len": 25}, "large": {"hidden": 128, "seq_len": 50},
-          # the baseline at the batch it had when issue 10 set its targets: small steps, where
+          # both at the batch the lab had when issue 10 set its targets: small steps, where
           # per-call overhead is most of the time and stacking pays most
-          "baseline, batch 16": {"hidden": 64, "seq_len": 25, "batch_size": 16}}
+          "baseline, batch 16": {"hidden": 64, "seq_len": 25, "batch_size": 16},
+          "large, batch 16": {"hidden": 128, "seq_len": 50, "batch_size": 16}}
 BENCH_STUDY = "clipping"  # its 5 arms x 3 seeds share one shape: a 15-run stack
 WORKERS = 2  # the precompute's default: 2 worker processes of 1 torch thread each
 
@@ -276,6 +279,9 @@ def main(argv=None) -> int:
               f"{serial / 3600:.2f} h of one core; {WORKERS} workers x 1 thread: "
               f"{wall / 3600:.2f} h wall (novel word included; two busy cores may each run "
               f"slower than one measured alone)")
+    print(f"at batch 16: 15-run stack {ratios['baseline, batch 16', 15]:.2f}x, single run "
+          f"{ratios['baseline, batch 16', 1]:.2f}x, large single run "
+          f"{ratios['large, batch 16', 1]:.2f}x nn.RNN")
     print(f"speedup_vs_nn_rnn: {ratios['baseline', 15]:.2f}")
     print(f"single_run_speedup_vs_nn_rnn: {ratios['baseline', 1]:.2f}")
     print(f"speedup_large_vs_nn_rnn: {ratios['large', 1]:.2f}")
