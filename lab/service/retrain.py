@@ -73,6 +73,20 @@ def _give_memory_back() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
+SERVER_ARENAS = 2  # glibc malloc arenas the server's threads share (M_ARENA_MAX)
+
+
+def _share_arenas() -> None:
+    """Let the training threads share glibc's existing malloc arenas instead of each taking a
+    new one (up to 8 per core by default) that keeps its freed tensor buffers: measured with
+    the server started under MALLOC_ARENA_MAX=2, ten 3,000-step retrains left it at 542 MB
+    instead of 692 MB. The environment variable must be set before the process starts, which
+    a Community Cloud app cannot do; mallopt applies from now on, before any training thread
+    exists. A no-op off glibc."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").mallopt(-8, SERVER_ARENAS)  # -8: M_ARENA_MAX
+
+
 def _stop_if_exiting() -> None:
     if _STOPPING.is_set():
         raise RetrainStopped("the server is shutting down")
@@ -183,6 +197,7 @@ class RetrainService:
 
     def __init__(self, cache_dir: Path | str | None = None, max_trainings: int | None = None):
         cache_dir = cache_dir or os.environ.get("LAB_RETRAIN_CACHE") or DEFAULT_CACHE
+        _share_arenas()  # before the first training thread
         self.cache = RetrainCache(Path(cache_dir))
         self.slots = TrainingSlots(max_trainings or _env_limit())
         self._jobs: dict[tuple[str, ...], Job] = {}
