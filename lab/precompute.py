@@ -44,19 +44,22 @@ def train_task(configs: list[RunConfig]):
 
 @contextmanager
 def parallel_backend(name: str, address: str | None, jobs: int):
-    """joblib's backend for the stacks: local processes, or an existing Dask / Ray cluster."""
+    """joblib's backend for the stacks: local processes, or an existing Dask / Ray cluster.
+    Yields the `return_as` the backend supports: stacks as they finish (each written to the
+    store at once, so a stopped run resumes), except on Ray, whose joblib backend hands back
+    no generator ("list": every stack is written when the last one finishes)."""
     import joblib
 
     if name == "local":
         with joblib.parallel_config(backend="loky", n_jobs=jobs):
-            yield
+            yield "generator_unordered"
     elif name == "dask":
         from dask.distributed import Client, LocalCluster
 
         # joblib's dask backend uses the current Client; without an address, a local cluster
         cluster = None if address else LocalCluster(n_workers=jobs, threads_per_worker=1)
         with Client(address or cluster), joblib.parallel_config(backend="dask", n_jobs=-1):
-            yield
+            yield "generator_unordered"
         if cluster is not None:
             cluster.close()
     elif name == "ray":
@@ -66,7 +69,7 @@ def parallel_backend(name: str, address: str | None, jobs: int):
         ray.init(address=address or None, ignore_reinit_error=True)
         register_ray()
         with joblib.parallel_config(backend="ray", n_jobs=-1):
-            yield
+            yield "list"
     else:
         raise ValueError(f"unknown backend {name!r}; choose local, dask or ray")
 
@@ -147,8 +150,8 @@ def precompute(db: Path, studies, seeds, steps=None, backend="local", address=No
         if tasks:
             import joblib
 
-            with parallel_backend(backend, address, jobs):
-                results = joblib.Parallel(return_as="generator_unordered")(
+            with parallel_backend(backend, address, jobs) as return_as:
+                results = joblib.Parallel(return_as=return_as)(
                     joblib.delayed(train_task)(t) for t in tasks)
                 for res in results:
                     for r in res:
