@@ -90,8 +90,7 @@ ARM_LEGEND = alt.Legend(symbolOpacity=1, labelLimit=180, orient="bottom",
 def arm_height(summary: pd.DataFrame, order: list[str] | None) -> int:
     """A chart's height with the arm legend's rows below it: the legend shares the height,
     so each row adds its own, and the plot keeps about HEIGHT whatever the arm count."""
-    arms = len(order) if order else summary["arm"].nunique()
-    return HEIGHT + 60 + 30 * -(-arms // LEGEND_COLUMNS)
+    return legend_height(HEIGHT, len(order) if order else summary["arm"].nunique())
 
 
 def _color(order: list[str] | None) -> alt.Color:
@@ -139,7 +138,8 @@ def line_band(summary: pd.DataFrame, x: str, *, x_title: str, y_title: str,
     domain = None
     if log_y and floor is not None and len(summary):  # from just under the floor: the last
         top = max(float(summary["hi"].max()), 1.5 * floor)  # gap to it is what matters
-        domain = (0.92 * floor, top)
+        domain = (0.92 * floor, 1.15 * top)  # headroom: a plateau at the top (random init at
+        # uniform guessing, ln V) reads as a plateau, not as a line clipped by the axis
         yscale = alt.Scale(type="log", domain=list(domain), nice=False, clamp=True)
     elif log_y and len(summary):  # the data's span, for the ticks only
         vals = pd.concat([summary["lo"], summary["hi"], summary["median"]]).to_numpy(float)
@@ -360,20 +360,33 @@ def heatmap(df: pd.DataFrame, *, x: str, y: str, value: str, value_title: str,
     return alt.layer(*layers).properties(width=WIDTH, height=260, title=title)
 
 
-def category_color(categories: list[str]) -> alt.Color:
-    """One colour per word category, the same on every chart of the page."""
-    return alt.Color("category:N", scale=alt.Scale(domain=categories, scheme="tableau20"))
+def category_color(categories: list[str], shown: list[str] | None = None) -> alt.Color:
+    """One colour per word category, the same on every chart of the page; the legend sits
+    below the plot (at the side it squeezed a phone-width plot to a sliver) and lists
+    `shown` (default: every category)."""
+    legend = alt.Legend(orient="bottom", columns=LEGEND_COLUMNS, columnPadding=16,
+                        labelLimit=180, title="category",
+                        **({} if shown is None else {"values": shown}))
+    return alt.Color("category:N", scale=alt.Scale(domain=categories, scheme="tableau20"),
+                     legend=legend)
+
+
+def legend_height(height: int, entries: int) -> int:
+    """A chart's height with a legend of `entries` below it (see arm_height)."""
+    return height + 60 + 30 * -(-entries // LEGEND_COLUMNS)
 
 
 def cosine_bars(df: pd.DataFrame, *, categories: list[str], title: str = "") -> alt.Chart:
-    """Cosine similarity of zog to every word (df: word, category, cosine), sorted."""
+    """Cosine similarity of zog to every word (df: word, category, cosine), sorted; the
+    legend lists the categories that have a bar."""
+    shown = [c for c in categories if c in set(df["category"])]
     return alt.Chart(df).mark_bar().encode(
         x=alt.X("word:N", sort="-y", title=None,
                 axis=alt.Axis(labelAngle=-50, labelOverlap=False, labelFontSize=10)),
         y=alt.Y("cosine:Q", title="cosine similarity to zog"),
-        color=category_color(categories),
+        color=category_color(categories, shown),
         tooltip=["word:N", "category:N", alt.Tooltip("cosine:Q", format=".3f"), "rank:Q"],
-    ).properties(width=WIDTH, height=HEIGHT, title=title)
+    ).properties(width=WIDTH, height=legend_height(HEIGHT, len(shown)), title=title)
 
 
 PROJECTION_LABELS = 6  # words labelled on the projection besides zog and the replaced one
@@ -396,4 +409,5 @@ def projection(df: pd.DataFrame, *, replaced: str, categories: list[str],
     star = alt.Chart(focus).mark_point(shape="diamond", size=400, strokeWidth=3,
                                        color="#e4572e").encode(x="x:Q", y="y:Q",
                                                                tooltip=["word:N"])
-    return alt.layer(pts, labels, star).properties(width=WIDTH, height=420, title=title)
+    return alt.layer(pts, labels, star).properties(
+        width=WIDTH, height=legend_height(420, len(categories)), title=title)

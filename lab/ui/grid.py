@@ -80,7 +80,11 @@ def predict_first(data: StudyData) -> bool:
             + guess_result(data, mine["cell"]))
     tied = tied_best(data)
     if len(tied) > 1:
-        st.caption("Cells tied with the best: " + "; ".join(data.label(k) for k in tied) + ".")
+        others, count = (("this cell", "it counts") if len(tied) == 2
+                         else (f"these {len(tied) - 1} cells", "they count"))
+        st.caption(f"The best cell, {data.label(tied[0])}, does not beat {others} beyond the "
+                   f"seed spread and the minimum effect, so {count} as tied with it: "
+                   + "; ".join(data.label(k) for k in tied[1:]) + ".")
     return True
 
 

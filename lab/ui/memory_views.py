@@ -47,12 +47,17 @@ def agreement_by_distance(v) -> None:
                + METRICS["agreement_overall"].quote() + _sites_text(v))
 
 
-def _cell(v, key: str, column: str) -> str:
+def _cell(v, key: str, column: str, fmt=mem.pc, to: str = "-") -> str:
     vals = v.data.values(key, column)
     if vals.empty:
         return "-"
     med = v.data.median(key, column)
-    return f"{mem.pc(med)} ({mem.pc(vals.min())}-{mem.pc(vals.max())})"
+    return f"{fmt(med)} ({fmt(vals.min())}{to}{fmt(vals.max())})"
+
+
+def _score(x: float) -> str:
+    text = f"{x:.2f}"
+    return "0.00" if text == "-0.00" else text
 
 
 def agreement_table(v) -> pd.DataFrame:
@@ -61,8 +66,12 @@ def agreement_table(v) -> pd.DataFrame:
     rows = {"agreement_overall": "all verbs",
             "agreement_long": f"subject {LONG_DISTANCE}+ chars back",
             **{f"agreement_{c}": short for c, (short, _) in CONDITION_TEXT.items()}}
-    return pd.DataFrame([{"verbs": name, **{a.label: _cell(v, a.key, col) for a in v.data.arms}}
-                         for col, name in rows.items()])
+    table = [{"verbs": name, **{a.label: _cell(v, a.key, col) for a in v.data.arms}}
+             for col, name in rows.items()]
+    score = "memory score, all verbs (1 sure, 0 forgot)"  # the caption quotes its definition
+    table.append({"verbs": score, **{a.label: _cell(v, a.key, "memory_score", _score, " to ")
+                                     for a in v.data.arms}})
+    return pd.DataFrame(table)
 
 
 def agreement_by_condition(v) -> None:

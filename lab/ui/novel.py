@@ -48,7 +48,7 @@ def novel_word(v: View) -> None:
         st.caption(_category_sentence(words, replaced, own))
     with right:
         chartspec.draw(spec(charts.projection, rows, replaced=replaced, categories=CATEGORIES,
-                            title="word-end states, first two principal components"))
+                            title=["word-end states,", "first two principal components"]))
         st.caption('Diamonds mark "zog" and the word it replaced.')
 
 
