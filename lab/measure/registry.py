@@ -172,7 +172,7 @@ _ENTRIES = (
           "the mean of the stored training-loss windows over the whole run: lower means the "
           "loss came down sooner."),
     Metric("gradient_reach", "gradient reach", "chars", "higher", 0,
-           f"Largest k such that the normalised ||dL_t/dh_{{t-k}}|| stays >= "
+           f"Largest k such that the normalised ‖dL_t/dh_(t-k)‖ stays >= "
            f"{REACH_THRESHOLD:g} for 0..k. That is, the gradient still carries at least "
            f"{REACH_THRESHOLD:.0%} of its size at k = 0.", 1.0),
     Metric("memory_horizon", "memory horizon", "chars", "higher", 0,
@@ -215,7 +215,7 @@ _ENTRIES = (
                   "50%: it says whether the number is still in the state, whatever the "
                   "readout does with it."),
     Metric("gradient_growth", "gradient growth per character", "x", None, 3,
-           "the geometric-mean factor by which the normalised ||dL_t/dh_{t-k}|| changes per "
+           "the geometric-mean factor by which the normalised ‖dL_t/dh_(t-k)‖ changes per "
            "character back, from k = 0 to the chunk's farthest k (below 1: it shrinks; above "
            "1: it grows)."),
     Metric("gradient_regime", "gradient regime", "", None, 0,
