@@ -35,10 +35,11 @@ def end_state(data: StudyData, key: str) -> str:
 
 
 def f3(x: float, d: int = 3) -> str:
-    """x with d decimals; 'failed' for a failed median (inf), 'not stored' for none."""
+    """x with d decimals ('0.000', never '-0.000'); 'failed' for a failed median (inf), 'not
+    stored' for none."""
     if x == math.inf:
         return FAILED
-    return f"{x:.{d}f}" if math.isfinite(x) else NA
+    return f"{x:.{d}f}".replace(f"-{0:.{d}f}", f"{0:.{d}f}") if math.isfinite(x) else NA
 
 
 def pct(x: float) -> str:

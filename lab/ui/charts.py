@@ -83,8 +83,15 @@ def _arm_selection(highlight: str | None) -> alt.Parameter:
 # below the plot, two entries a row: a legend at the side took most of a phone's 390 px and
 # squeezed the plot to a sliver
 LEGEND_COLUMNS = 2
-ARM_LEGEND = alt.Legend(symbolOpacity=1, labelLimit=180, orient="bottom",
-                        columns=LEGEND_COLUMNS, columnPadding=16)
+
+
+def bottom_legend(**kwargs) -> alt.Legend:
+    """The legend every chart uses: below the plot, LEGEND_COLUMNS entries a row."""
+    return alt.Legend(orient="bottom", columns=LEGEND_COLUMNS, columnPadding=16,
+                      labelLimit=180, **kwargs)
+
+
+ARM_LEGEND = bottom_legend(symbolOpacity=1)
 
 
 def arm_height(summary: pd.DataFrame, order: list[str] | None) -> int:
@@ -364,9 +371,7 @@ def category_color(categories: list[str], shown: list[str] | None = None) -> alt
     """One colour per word category, the same on every chart of the page; the legend sits
     below the plot (at the side it squeezed a phone-width plot to a sliver) and lists
     `shown` (default: every category)."""
-    legend = alt.Legend(orient="bottom", columns=LEGEND_COLUMNS, columnPadding=16,
-                        labelLimit=180, title="category",
-                        **({} if shown is None else {"values": shown}))
+    legend = bottom_legend(title="category", **({} if shown is None else {"values": shown}))
     return alt.Color("category:N", scale=alt.Scale(domain=categories, scheme="tableau20"),
                      legend=legend)
 

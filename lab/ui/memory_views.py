@@ -7,12 +7,15 @@ Each takes a lab.ui.views.View (duck-typed here, so this module does not import 
 
 from __future__ import annotations
 
+from functools import partial
+
 import pandas as pd
 import streamlit as st
 
 from lab.measure.metrics import LONG_DISTANCE
 from lab.measure.registry import AGREEMENT_BIN_TEXT, CONDITION_TEXT, METRICS
 from lab.studies import memory as mem
+from lab.studies import prose as pr
 from lab.ui import charts
 
 CHANCE = (0.5, "chance 50%")
@@ -55,11 +58,6 @@ def _cell(v, key: str, column: str, fmt=mem.pc, to: str = "-") -> str:
     return f"{fmt(med)} ({fmt(vals.min())}{to}{fmt(vals.max())})"
 
 
-def _score(x: float) -> str:
-    text = f"{x:.2f}"
-    return "0.00" if text == "-0.00" else text
-
-
 def agreement_table(v) -> pd.DataFrame:
     """Conditions (rows) by arm (columns, in arm order): median agreement (seed min-max), as
     text; rows are the few conditions, so the table stays narrow with any number of arms."""
@@ -69,7 +67,8 @@ def agreement_table(v) -> pd.DataFrame:
     table = [{"verbs": name, **{a.label: _cell(v, a.key, col) for a in v.data.arms}}
              for col, name in rows.items()]
     score = "memory score, all verbs (1 sure, 0 forgot)"  # the caption quotes its definition
-    table.append({"verbs": score, **{a.label: _cell(v, a.key, "memory_score", _score, " to ")
+    two = partial(pr.f3, d=2)
+    table.append({"verbs": score, **{a.label: _cell(v, a.key, "memory_score", two, " to ")
                                      for a in v.data.arms}})
     return pd.DataFrame(table)
 
