@@ -86,7 +86,8 @@ def build(claim: str, checks: list[Check], notes: Iterable[str] = (),
     tail = {
         "supported": f"all {n} checks clear the seed spread",
         "partly supported": f"of {n} checks, {h} {_hold(h)} beyond the seed spread, "
-        f"{f} {_go(f)} the other way and {within}",
+        f"{f} {_go(f)} the other way" + (f" and {within}" if not small else
+                                          f", {within}"),
         "not supported": f"none of {n} checks holds, and {f} {_go(f)} the other way "
         "beyond the seed spread",
         "inconclusive": (f"all {n} checks are within the seed spread" if not small else
