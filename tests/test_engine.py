@@ -75,6 +75,20 @@ def test_a_run_in_a_stack_equals_the_run_alone(stacked):
         assert_same_result(stacked[cfg.run_id], alone)
 
 
+def test_a_stopped_run_leaves_the_stack_and_changes_no_other_run():
+    # the diverged run is dropped from the step's tensors (engine.LiveRuns): the runs left,
+    # of every kind the step gathers (activations, a frozen W_hh, scheduled sampling, a
+    # clip), must still equal the same runs trained alone, and the stopped run itself too
+    bad = SMALL.replace(activation="identity", init="random", lr=1.0, clip=1e4)
+    others = [SMALL.replace(activation="relu", seed=3), SMALL.replace(freeze_whh=True, seed=4),
+              SMALL.replace(sampling=0.5, seed=5), CLIPPED]
+    results = {r.run_id: r for r in train_stack([bad, *others])}
+    assert results[bad.run_id].diverged_at < SMALL.steps // 2  # the rest trained without it
+    for cfg in (bad, *others):
+        (alone,) = train_stack([cfg])
+        assert_same_result(results[cfg.run_id], alone)
+
+
 def test_training_learns(stacked):
     r = stacked[SMALL.run_id]
     val = r.tables["checkpoints"]["val_loss"]

@@ -29,6 +29,7 @@ from lab.training.hooks import Recorder, Stack
 from lab.training.model import (
     PARAM_NAMES,
     StackedRNN,
+    activation_codes,
     loss_and_dlogits,
     param_count,
     script,
@@ -139,6 +140,58 @@ def train_step(stream: Tensor, starts: Tensor, step: int, h: Tensor, params: lis
     return loss_char, gnorm, clipped, bad, h
 
 
+class LiveRuns:
+    """What a step reads and updates, for the runs of a stack still training.
+
+    While every run trains these are the stack's own tensors. When a run stops (diverged,
+    its weights zeroed), drop() gathers the others into smaller tensors, so every later step
+    costs what the live runs cost instead of computing the stopped run for nothing. A run's
+    numbers do not depend on which runs share its stack (tests/test_engine.py), so this
+    changes the time, never the results. sync() writes the live weights back into the
+    model before anything reads it (a checkpoint, the end of the run).
+    """
+
+    def __init__(self, st: Stack, starts: Tensor, lr: Tensor, clip: Tensor,
+                 trains_whh: Tensor | None, h: Tensor):
+        self.st, self.rows = st, None  # rows: the live runs' stack indices; None: all, in place
+        self.params = [st.model.p[n] for n in PARAM_NAMES]
+        self.codes, self.alive = st.model.codes, st.alive
+        self.starts, self.lr, self.clip, self.trains_whh, self.h = starts, lr, clip, trains_whh, h
+
+    def sync(self) -> None:
+        if self.rows is not None:
+            for n, p in zip(PARAM_NAMES, self.params, strict=True):
+                self.st.model.p[n][self.rows] = p
+
+    def widen(self, *per_run: Tensor) -> list[Tensor]:
+        """Per-live-run values as (R,) values of the whole stack: NaN or False for the runs
+        that stopped (nothing reads a run's steps after its divergence step)."""
+        if self.rows is None:
+            return list(per_run)
+        out = []
+        for v in per_run:
+            full = torch.full((self.st.R,), math.nan) if v.is_floating_point() \
+                else torch.zeros(self.st.R, dtype=v.dtype)
+            full[self.rows] = v
+            out.append(full)
+        return out
+
+    def drop(self) -> None:
+        """Stop computing the runs that stopped at this step (their zeroed weights synced)."""
+        self.sync()
+        if self.rows is not None:
+            self.st.alive[self.rows] = self.alive
+        keep = self.alive.nonzero().flatten()
+        self.rows = keep if self.rows is None else self.rows[keep]
+        self.params = [p[keep] for p in self.params]
+        self.codes = activation_codes([self.st.configs[int(r)] for r in self.rows])
+        self.alive = torch.ones(len(keep), dtype=torch.bool)
+        self.starts, self.lr, self.clip, self.h = (
+            t[keep] for t in (self.starts, self.lr, self.clip, self.h))
+        if self.trains_whh is not None:
+            self.trains_whh = self.trains_whh[keep]
+
+
 def train_stack(
     configs: list[RunConfig],
     recorders: list[Recorder] | Callable[[Stack], list[Recorder]] | None = None,
@@ -168,38 +221,36 @@ def train_stack(
     if recorders is None or callable(recorders):
         recorders = (recorders or default_recorders)(st)
     st.recorders = recorders
-    params = [st.model.p[n] for n in PARAM_NAMES]
     starts = torch.stack([_tracks(c, N) for c in configs]).unsqueeze(-1) + torch.arange(T + 1)
     lr = torch.tensor([c.lr for c in configs])
     clip = torch.tensor([c.clip for c in configs])
     trains_whh = torch.tensor([0.0 if c.freeze_whh else 1.0 for c in configs]).view(R, 1, 1) \
         if any(c.freeze_whh for c in configs) else None
     sampler = ScheduledSampling(configs) if any(c.sampling > 0 for c in configs) else None
-    codes = st.model.codes
-    h = torch.zeros(R, B, st.model.H)  # carried hidden state (R, B, H)
+    live = LiveRuns(st, starts, lr, clip, trains_whh, torch.zeros(R, B, st.model.H))
 
     for rec in recorders:
         rec.on_checkpoint(st)
     for step in range(c0.steps):
         with torch.inference_mode():  # no autograd bookkeeping on any op
             if sampler is None:
-                loss_char, gnorm, clipped, bad, h = train_step(
-                    stream, starts, step, h, params, codes, lr, clip, trains_whh, st.alive)
+                loss_char, gnorm, clipped, bad, live.h = train_step(
+                    stream, live.starts, step, live.h, live.params, live.codes, live.lr,
+                    live.clip, live.trains_whh, live.alive)
             else:
-                chunk = stream[(starts + step * T) % N]  # (R, B, T+1): the next T+1 chars
-                targets = chunk[..., 1:].transpose(1, 2).reshape(R, T * B)
-                fw = st.model.forward(chunk[..., :-1], h, *sampler.chunk(step, c0.steps, T, B))
-                loss_char, gnorm, clipped, bad = learn(fw.x, fw.hs, fw.logits, targets, params,
-                                                       codes, lr, clip, trains_whh, st.alive)
-                h = fw.hs[:, -1].where(st.alive.view(R, 1, 1), 0.0)
+                loss_char, gnorm, clipped, bad = _sampled_step(live, sampler, stream, step,
+                                                               c0.steps)
+        loss_char, gnorm, clipped, bad = live.widen(loss_char, gnorm, clipped, bad)
         stopped = bool(bad.any())
         if stopped:
             for r in torch.nonzero(bad).flatten().tolist():
                 st.diverged_at[r] = step
+            live.drop()
         st.step = step + 1
         for rec in recorders:
             rec.on_step(st, loss_char, gnorm, clipped)
         if is_checkpoint(st):
+            live.sync()
             for rec in recorders:
                 rec.on_checkpoint(st)
         if progress and (st.step % progress_every == 0 or st.step == c0.steps):
@@ -208,9 +259,30 @@ def train_stack(
             if progress and st.step % progress_every:
                 progress(st)  # all runs stopped early: report where
             break
+    live.sync()
     for rec in recorders:
         rec.on_end(st)
     return _results(st, recorders)
+
+
+def _sampled_step(live: LiveRuns, sampler: ScheduledSampling, stream: Tensor, step: int,
+                  steps: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """One scheduled-sampling step of the live runs (model.recur_sampled, then learn());
+    every run draws from its own generator, stopped runs included, so the draws of a run do
+    not depend on its neighbours. Returns learn()'s four values; carries live.h."""
+    R, B, T1 = live.starts.shape
+    chunk = stream[(live.starts + step * (T1 - 1)) % stream.numel()]  # (R, B, T+1)
+    targets = chunk[..., 1:].transpose(1, 2).reshape(R, (T1 - 1) * B)
+    draws, eps = sampler.chunk(step, steps, T1 - 1, B)
+    if live.rows is not None:
+        draws, eps = draws[:, :, live.rows], eps[live.rows]
+    x, hs = rnn.recur_sampled(chunk[..., :-1], live.h, live.params, live.codes, draws, eps)
+    logits = rnn.readout(hs[:, 1:].reshape(R, (T1 - 1) * B, -1), live.params[3],
+                         live.params[4])
+    out = learn(x, hs, logits, targets, live.params, live.codes, live.lr, live.clip,
+                live.trains_whh, live.alive)
+    live.h = hs[:, -1].where(live.alive.view(R, 1, 1), 0.0)
+    return out
 
 
 def weights_bytes(model: StackedRNN, r: int) -> bytes:

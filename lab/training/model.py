@@ -251,7 +251,7 @@ class StackedRNN:
         per_run = [init_params(c) for c in configs]
         self.p = {n: torch.stack([w[n] for w in per_run]) for n in PARAM_NAMES}
         self.groups = activation_groups([c.activation for c in configs])
-        self.codes = [(ACTIVATIONS.index(a), s, e) for a, s, e in self.groups]  # for TorchScript
+        self.codes = activation_codes(configs)
 
     def activate(self, a: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
         """out = f_r(a) run by run; a and out have the run dimension first."""
@@ -327,6 +327,13 @@ def activation_groups(acts: list[str]) -> list[tuple[str, int, int]]:
         else:
             groups.append((a, i, i + 1))
     return groups
+
+
+def activation_codes(configs: list[RunConfig]) -> list[tuple[int, int, int]]:
+    """activation_groups as the TorchScript equations take them: (index in ACTIVATIONS,
+    start, end)."""
+    return [(ACTIVATIONS.index(a), s, e)
+            for a, s, e in activation_groups([c.activation for c in configs])]
 
 
 def sort_for_stack(configs: list[RunConfig]) -> list[RunConfig]:
