@@ -164,3 +164,17 @@ def test_chartspec_builds_once_per_distinct_input_and_keeps_the_legend_pick(monk
     assert "datasets" in first  # the data travels inside the spec
     with pytest.raises(ValueError, match="not a chart builder"):
         chartspec.spec(_curves)
+
+
+def test_a_live_retrain_chart_keeps_every_fourth_window_and_each_runs_last():
+    from lab.measure.metrics import CURVE_EVERY
+    from lab.ui.views import LIVE_EVERY, thinned
+
+    steps = [CURVE_EVERY * i for i in range(1, 4 * LIVE_EVERY + 3)]
+    curves = pd.DataFrame({"run_id": ["a"] * len(steps) + ["b"] * 3,
+                           "step": steps + steps[:3], "loss": 1.0})
+    kept = thinned(curves)
+    every = LIVE_EVERY * CURVE_EVERY
+    assert kept[kept["run_id"] == "a"]["step"].tolist() == [every, 2 * every, 3 * every,
+                                                           4 * every, steps[-1]]
+    assert kept[kept["run_id"] == "b"]["step"].tolist() == [steps[2]]  # only its last

@@ -176,3 +176,29 @@ def test_torchscript_and_plain_python_give_the_same_bits():
                          cwd=Path(__file__).resolve().parent.parent).stdout.split()
     scripted = train_stack(configs, recorders=NONE)
     assert [r.weights.hex() for r in scripted] == out
+
+
+def test_curve_windows_equal_the_window_by_window_reductions():
+    # StepRecorder.curve reduces all windows at once; the stored curves were made window by
+    # window, so both must give the same bits (a last partial window included)
+    from lab.measure.metrics import CURVE_EVERY
+    from lab.training.hooks import Stack
+
+    steps = 7 * CURVE_EVERY + 13
+    st = Stack([SMALL], None, torch.ones(1, dtype=torch.bool), [None], steps, step=steps)
+    rec = StepRecorder(st)
+    gen = torch.Generator().manual_seed(0)
+    rec.loss[0] = torch.rand(steps, generator=gen) * torch.randn(steps, generator=gen).exp()
+    rec.gnorm[0] = torch.randn(steps, generator=gen).exp() * 50
+    rec.clipped[0] = torch.rand(steps, generator=gen) < 0.3
+    for stop in (None, 3 * CURVE_EVERY + 7):  # a finished run, and one that diverged
+        st.diverged_at = [stop]
+        last = stop or steps
+        want = []
+        for start in range(0, last, CURVE_EVERY):
+            sl = slice(start, min(start + CURVE_EVERY, last))
+            g = rec.gnorm[0, sl].double()
+            want.append((sl.stop, rec.loss[0, sl].double().mean().item(), g.mean().item(),
+                         g.max().item(), rec.clipped[0, sl].double().mean().item()))
+        got = rec.curve(st, 0)
+        assert [tuple(row) for row in got.itertuples(index=False)] == want

@@ -15,12 +15,14 @@ import streamlit as st
 
 from lab.data.studydata import FAILED_LOSS, StudyData, arm_summary
 from lab.language.floors import effective_memory
-from lab.measure.metrics import REACH_THRESHOLD, probe_bin
+from lab.measure.metrics import CURVE_EVERY, REACH_THRESHOLD, probe_bin
 from lab.measure.registry import METRICS, PROBE_BIN_LABELS, SATURATION_RULE, markdown_safe
 from lab.studies import memory as mem
 from lab.studies.prose import and_list
 from lab.ui import charts, chartspec, db
 from lab.ui.memory_views import MEMORY_VIEWS
+
+LIVE_EVERY = 4  # a retrain's chart, while it trains, draws every 4th window of each curve
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,7 @@ class View:
 
     def spec(self, builder, *args, **kwargs) -> dict:
         """A chart of lab.ui.charts as a finished spec: cached, unless the view is live."""
-        return (chartspec.build if self.live else chartspec.spec)(builder, *args, **kwargs)
+        return (chartspec.live if self.live else chartspec.spec)(builder, *args, **kwargs)
 
     @property
     def order(self) -> list[str]:
@@ -110,6 +112,8 @@ def curve_chart(v: View, table: str, y: str, *, y_title: str, x: str = "step",
                 ladder: pd.DataFrame | None = None):
     """Median-and-band chart of a long table's column over x, arms labelled."""
     df = v.labelled(v.data.table(table))
+    if v.live and table == "curves":
+        df = thinned(df)
     if table == "curves" and y == "loss":
         df = df.assign(loss=df["loss"].replace([np.inf], np.nan).clip(upper=FAILED_LOSS))
     if log_y:
@@ -119,6 +123,13 @@ def curve_chart(v: View, table: str, y: str, *, y_title: str, x: str = "step",
     return v.spec(charts.line_band, summary, x, x_title=x, y_title=y_title, order=v.order,
                   log_y=log_y, floor=v.floor if floor else None, highlight=v.highlight, stops=stops,
                   rule=rule, title=title, ladder=ladder)
+
+
+def thinned(curves: pd.DataFrame) -> pd.DataFrame:
+    """Every LIVE_EVERY-th window of each run's curve and its last: a retrain's chart is
+    drawn again at every poll, by the server and the browser, on the cores that train."""
+    last = curves.groupby("run_id")["step"].transform("max")
+    return curves[(curves["step"] % (LIVE_EVERY * CURVE_EVERY) == 0) | (curves["step"] == last)]
 
 
 LADDER_K = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48)  # the h(k) rungs drawn on loss charts
@@ -168,7 +179,9 @@ def loss_curves(v: View) -> None:
     st.caption(f"{charts.BAND_TEXT}. Each point is the mean over a window of steps; the log "
                "scale keeps the approach to the floor visible next to arms that never learn. "
                f"A cross marks where a diverged run stopped; {charts.LADDER_TEXT}."
-               + effective_memory_text(v))
+               + effective_memory_text(v)
+               + (f" While the retrain trains, the chart shows one window in {LIVE_EVERY} "
+                  "(all of them once it finishes)." if v.live else ""))
     if sentence := status_sentence(v):
         st.warning(sentence)
 
