@@ -143,9 +143,17 @@ def test_a_link_cannot_reveal_the_grid_without_a_guess(lab_db):
     assert not at.exception and not at.success and not at.get("vega_lite_chart")
     assert any("no committed guess" in w.value for w in at.warning)
     assert nav.REVEAL_PARAM not in at.query_params
-    # a committed guess of the default cell is written out in full, so its link reveals it
+    # the guess starts empty and cannot be committed until all three are chosen
     at = run_page(PAGES["grid"])
-    next(b for b in at.button if b.label == "Commit my guess").click().run()
+    assert [sb.value for sb in at.selectbox[:3]] == [None, None, None]
+    commit = next(b for b in at.button if b.label == "Commit my guess")
+    assert commit.disabled
+    for box, p in zip(at.selectbox[:3], GUESS, strict=True):
+        box.set_value(p.choices[0])
+    at.run()
+    commit = next(b for b in at.button if b.label == "Commit my guess")
+    assert not commit.disabled
+    commit.click().run()
     assert {p.name for p in GUESS} <= set(at.query_params) and at.success
     again = run_page(PAGES["grid"], **dict(at.query_params))
     assert [s.value for s in again.success] == [s.value for s in at.success]

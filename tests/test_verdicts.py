@@ -221,6 +221,10 @@ def test_effect_rule_needs_non_overlapping_ranges():
     assert compare_values("a", [1.4, 1.5], "b", [1.2, 1.3], m, "c").status == "fails"
     assert compare_values("a", [1.0], "b", [1.2, 1.3], m, "c").status == "unclear"
     assert compare_values("a", [1.0, 1.1], "b", [math.inf, 1.3], m, "c").status == "holds"
+    # against an arm whose every seed failed there is no range: the sentence says so
+    dead = compare_values("a", [1.0, 1.1], "b", [math.inf, math.inf], m, "c")
+    assert dead.status == "holds" and "overlap" not in dead.sentence
+    assert "every seed of b failed" in dead.sentence
 
 
 def test_a_separated_gap_below_the_minimum_effect_is_no_practical_difference():

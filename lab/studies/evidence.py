@@ -88,6 +88,9 @@ def compare_values(name_a: str, a: Iterable[float], name_b: str, b: Iterable[flo
         status, why = "unclear", "the seed ranges overlap, so the gap is within seed noise"
     if status in ("holds", "fails") and (small := _below_min_effect(va, vb, metric)):
         status, why = "negligible", small
+    failed = {"holds": (name_b, vb), "fails": (name_a, va)}.get(status)
+    if failed and not np.isfinite(failed[1]).any():  # no range to speak of: say what happened
+        why = f"every seed of {failed[0]} failed, and a failed run counts as the worst value"
     unit = f" ({metric.unit})" if metric.unit else ""
     sentence = (f"Median {metric.label}{unit}: {_desc(name_a, va, metric)} vs "
                 f"{_desc(name_b, vb, metric)}; {why}.")

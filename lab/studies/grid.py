@@ -24,9 +24,10 @@ CLAIM = ("tanh is the best activation in most cells, longer chunks lengthen the 
 SELECT = (Param("H", "choice", 64, GRID_HIDDEN),
           Param("act", "choice", "tanh", ACTIVATIONS),
           Param("T", "choice", 25, GRID_SEQ_LEN))
-GUESS = (Param("guess_H", "choice", 16, GRID_HIDDEN),
-         Param("guess_act", "choice", "relu", ACTIVATIONS),
-         Param("guess_T", "choice", 5, GRID_SEQ_LEN))
+# no default: the boxes start empty, so a committed guess is a choice the student made
+GUESS = (Param("guess_H", "choice", None, GRID_HIDDEN),
+         Param("guess_act", "choice", None, ACTIVATIONS),
+         Param("guess_T", "choice", None, GRID_SEQ_LEN))
 REVEAL = Param("revealed", "choice", 0, (0, 1))  # 1 once a guess is committed
 
 

@@ -56,9 +56,11 @@ def predict_first(data: StudyData) -> bool:
         revealed = False
     urlstate.write(REVEAL, int(revealed))  # a refused value leaves the address
     committed = _pickers(GUESS, ("Your H", "Your activation", "Your seq_len"),
-                         disabled=revealed, keep_default=revealed)
+                         disabled=revealed, keep_default=revealed, placeholder="Choose")
     if not revealed:
-        if st.button("Commit my guess"):
+        chosen = None not in committed
+        if st.button("Commit my guess", disabled=not chosen,
+                     help=None if chosen else "Choose H, the activation and seq_len first."):
             for p, value in zip(GUESS, committed, strict=True):
                 urlstate.write(p, value, keep_default=True)  # the link records the guess
             urlstate.write(REVEAL, 1)

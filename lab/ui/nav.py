@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 # that shows a whole page.
 REVEAL_PARAM = REVEAL.name
 FULL_VIEW: dict[str, str] = {"grid": "&".join(
-    [f"{REVEAL_PARAM}=1", *(f"{p.name}={p.default}" for p in GUESS)])}
+    [f"{REVEAL_PARAM}=1", *(f"{p.name}={p.choices[0]}" for p in GUESS)])}
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,8 @@ def read(p: Param) -> object:
         return p.parse(raw)
     except (ValueError, TypeError) as e:
         st.warning(f"Link parameter `{p.name}={quoted(raw)}` was ignored ({e}); "
-                   f"showing the default `{p.default}`.")
+                   + ("leaving it unset." if p.default is None
+                      else f"showing the default `{p.default}`."))
         return p.default
 
 
