@@ -291,3 +291,25 @@ def test_a_gap_beyond_the_spread_but_below_the_minimum_effect_is_negligible():
     assert big.status == "holds"
     assert compare_values("a", [0.380, 0.390], "b", [0.350, 0.351], loss, "c").status == "fails"
     assert decide([Check("x", "negligible", "")]) == "inconclusive"
+
+
+def test_learning_rate_says_when_two_slow_rates_end_in_the_wrong_order():
+    from lab.studies import learning_rate as lr
+
+    data = scenario("learning_rate", 1)
+    runs = data.runs.drop(columns=["failed"])
+    held = {"0.001": (0.40, 0.40, 0.43), "0.003": (0.37, 0.41, 0.43)}  # overlapping seeds
+    train = {"0.001": (0.40, 0.40, 0.40), "0.003": (0.37, 0.37, 0.38)}  # 0.003 lower in all
+    for arm in held:
+        idx = runs.index[runs["arm"] == arm]
+        runs.loc[idx, LOSS] = held[arm]
+        runs.loc[idx, "final_train_loss"] = train[arm]
+    data = build("learning_rate", runs, pd.DataFrame(columns=["run_id", "name", "value"]), {},
+                 None, ARMS["learning_rate"])
+    text = lr.best(data)
+    assert "lr=0.003 ends above lr=0.001" in text and "seed noise" in text
+    assert "lower in every seed" in text and "cannot be ranked" in text
+    runs.loc[runs["arm"] == "0.003", LOSS] = (0.44, 0.45, 0.46)  # now beyond the spread
+    data = build("learning_rate", runs, pd.DataFrame(columns=["run_id", "name", "value"]), {},
+                 None, ARMS["learning_rate"])
+    assert "beyond the seed spread" in lr.best(data) and "noise" not in lr.best(data)

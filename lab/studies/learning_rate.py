@@ -4,6 +4,7 @@ diverged (lr 0.1)."""
 from __future__ import annotations
 
 import math
+from itertools import pairwise
 
 from lab.data.studydata import StudyData
 from lab.measure.registry import METRICS
@@ -36,8 +37,39 @@ def _status_counts(data: StudyData, key: str) -> str:
 
 
 def best(data: StudyData) -> str:
+    below = [k for k in data.arm_keys if float(k) < BASELINE.lr]  # should fall with the rate
     return (f"Median final held-out loss: {pr.per_arm(data, 'final_val_loss')} (floor "
-            f"{pr.FLOOR:.3f}). {pr.edge_or_middle(data, pr.best_arm(data))}.")
+            f"{pr.FLOOR:.3f}). {pr.edge_or_middle(data, pr.best_arm(data))}."
+            + "".join(f" {_out_of_order(data, slow, fast)}" for slow, fast in
+                      pairwise(below) if data.median(fast, LOSS.name)
+                      > data.median(slow, LOSS.name)))
+
+
+def _out_of_order(data: StudyData, slow: str, fast: str) -> str:
+    """A larger rate below the baseline that ends above a smaller one on held-out text:
+    whether that clears the seed spread, and how the two compare on their training text."""
+    ls, lf = data.label(slow), data.label(fast)
+
+    def span(key: str, column: str) -> str:
+        v = data.values(key, column)
+        return f"{pr.f3(v.min())} to {pr.f3(v.max())}"
+
+    out = (f"{lf} ends above {ls} on held-out text ({pr.f3(data.median(fast, LOSS.name))} "
+           f"against {pr.f3(data.median(slow, LOSS.name))})")
+    if ev.compare(data, slow, fast, LOSS).status == "holds":
+        return out + ", beyond the seed spread."
+    out += (f", but their seeds overlap ({span(fast, LOSS.name)} against "
+            f"{span(slow, LOSS.name)}), so that order is seed noise.")
+    if ev.compare(data, fast, slow, METRICS["final_train_loss"]).status == "holds":
+        gap = {k: data.values(k, LOSS.name) - data.values(k, "final_train_loss")
+               for k in (fast, slow)}
+        out += (f" On its training text {lf} is lower in every seed "
+                f"({span(fast, 'final_train_loss')} against {span(slow, 'final_train_loss')});"
+                f" its seeds read held-out text {pr.f3(gap[fast].min())} to "
+                f"{pr.f3(gap[fast].max())} nats/char worse than they train, against "
+                f"{pr.f3(gap[slow].min())} to {pr.f3(gap[slow].max())} for {ls}. With "
+                f"{len(gap[fast])} seeds, two rates this close cannot be ranked.")
+    return out
 
 
 def blowups(data: StudyData) -> str:

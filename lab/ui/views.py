@@ -354,10 +354,16 @@ def context_accuracy(v: View) -> None:
 def error_compounding(v: View) -> None:
     st.subheader("How errors compound in free-running text")
     v.show(_error_free_chart(v))
+    st.caption(f"The share of free-running samples with no error yet after each number of "
+               f"generated characters ({charts.BAND_TEXT}).")
+    st.markdown("**After a bad sentence, is the next one worse?**")
     df = _medians(v, {"p_invalid_after_valid": "after a valid sentence",
                       "p_invalid_after_invalid": "after an invalid sentence"})
     v.show(v.spec(charts.grouped_bars, df, category="measure", value="value", order=v.order,
                   y_title="P(sentence invalid)"))
+    st.caption(METRICS["p_invalid_after_valid"].quote() + " "
+               + METRICS["p_invalid_after_invalid"].quote() + " Errors compound when the bar "
+               "after an invalid sentence is the taller one.")
     gram = _medians(v, {"free_valid_words": "valid words", "free_valid_sentences":
                         "valid sentences"})
     st.dataframe(gram.pivot(index="arm", columns="measure", values="value").reindex(v.order)
