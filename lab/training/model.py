@@ -280,16 +280,11 @@ class StackedRNN:
         """Logits (R, N, V) from hidden states (R, N, H)."""
         return readout(h, self.p["Why"], self.p["by"])
 
-    def forward(self, x: torch.Tensor, h0: torch.Tensor, draws: torch.Tensor | None = None,
-                eps: torch.Tensor | None = None) -> Forward:
-        """Run a chunk x (R, B, T) from h0 (R, B, H); with draws and eps, scheduled sampling
-        (recur_sampled: the inputs actually fed come back in Forward.x)."""
+    def forward(self, x: torch.Tensor, h0: torch.Tensor) -> Forward:
+        """Run a teacher-forced chunk x (R, B, T) from h0 (R, B, H). (Scheduled sampling's
+        feed, recur_sampled, is called by the engine's sampled step on the live runs.)"""
         R, B, T = x.shape
-        if draws is None:
-            hs = recur(self.embed(x.transpose(1, 2)), h0, self.p["Whh"], self.codes)
-        else:
-            params = [self.p[n] for n in PARAM_NAMES]
-            x, hs = recur_sampled(x, h0, params, self.codes, draws, eps)
+        hs = recur(self.embed(x.transpose(1, 2)), h0, self.p["Whh"], self.codes)
         hout = hs[:, 1:].reshape(R, T * B, self.H)  # (R, T*B, H) t-major, a view
         return Forward(x=x, hs=hs, logits=self.readout(hout))
 
