@@ -18,23 +18,29 @@ LIMIT = 2
 
 @pytest.fixture
 def counted(monkeypatch):
-    """Wrap the service's training call: count configs trained and trainings at once."""
+    """Wrap the service's training: count configs trained (a stack's trainer is made once)
+    and stacks advancing at once (a thread advances one stack a block at a time)."""
     seen = {"trained": [], "now": 0, "most": 0}
     lock = threading.Lock()
-    real = retrain._train
+    make, advance = retrain._trainer, retrain._Task.advance
 
-    def train(stack, job):
+    def trainer(stack, job):
+        with lock:
+            seen["trained"] += [c.run_id for c in stack]
+        return make(stack, job)
+
+    def step(task):
         with lock:
             seen["now"] += 1
             seen["most"] = max(seen["most"], seen["now"])
-            seen["trained"] += [c.run_id for c in stack]
         try:
-            return real(stack, job)
+            return advance(task)
         finally:
             with lock:
                 seen["now"] -= 1
 
-    monkeypatch.setattr(retrain, "_train", train)
+    monkeypatch.setattr(retrain, "_trainer", trainer)
+    monkeypatch.setattr(retrain._Task, "advance", step)
     return seen
 
 

@@ -202,3 +202,22 @@ def test_curve_windows_equal_the_window_by_window_reductions():
                          g.max().item(), rec.clipped[0, sl].double().mean().item()))
         got = rec.curve(st, 0)
         assert [tuple(row) for row in got.itertuples(index=False)] == want
+
+
+def test_a_stack_advanced_in_blocks_from_two_threads_equals_it_trained_at_once(stacked):
+    # the retrain scheduler advances a stack BLOCK_STEPS at a time from whichever thread
+    # takes it; a diverging run stops inside one of the blocks
+    import threading
+
+    from lab.training.engine import StackTrainer
+
+    bad = SMALL.replace(activation="identity", init="random", lr=1.0, clip=1e4)
+    configs = [c.config for c in stacked.values()] + [bad]
+    trainer, finished = StackTrainer(configs), []
+    while not finished or not finished[-1]:
+        t = threading.Thread(target=lambda: finished.append(trainer.advance(7)))
+        t.start()
+        t.join()
+    again = {r.run_id: r for r in train_stack(configs)}
+    for r in trainer.results():
+        assert_same_result(r, again[r.run_id])

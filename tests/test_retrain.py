@@ -37,10 +37,11 @@ def diverging(seed: int = 42) -> RunConfig:
 
 
 def count_trainings(monkeypatch, gate: threading.Event | None = None) -> list:
-    """Wrap train_stack: record each call, and hold the first until `gate` is set."""
+    """Wrap the engine's StackTrainer (every stack trained, by the service or train_stack):
+    record each stack, and hold the first until `gate` is set."""
     from lab.training import engine
 
-    real, calls = engine.train_stack, []
+    real, calls = engine.StackTrainer, []
 
     def counted(configs, *args, **kwargs):
         calls.append([c.run_id for c in configs])
@@ -48,7 +49,7 @@ def count_trainings(monkeypatch, gate: threading.Event | None = None) -> list:
             assert gate.wait(60)
         return real(configs, *args, **kwargs)
 
-    monkeypatch.setattr(engine, "train_stack", counted)
+    monkeypatch.setattr(engine, "StackTrainer", counted)
     return calls
 
 
@@ -187,7 +188,7 @@ def test_a_failing_training_gives_one_line_and_is_retried(tmp_path, monkeypatch)
     def broken(*args, **kwargs):
         raise RuntimeError("out of memory\nwith a second line")
 
-    monkeypatch.setattr(engine, "train_stack", broken)
+    monkeypatch.setattr(engine, "StackTrainer", broken)
     service = RetrainService(tmp_path)
     job = service.submit([diverging()])
     assert job.wait(60) and job.state == "failed" and job.results is None
@@ -234,20 +235,20 @@ def test_exiting_mid_retrain_stops_the_training_cleanly(tmp_path):
 def test_a_jobs_stacks_train_at_once_on_idle_slots(tmp_path, monkeypatch):
     """Two shapes, two slots: the job's two stacks train at the same time; with one slot,
     one after the other."""
-    seen, lock, real = {"now": 0, "most": 0}, threading.Lock(), retrain._train
+    seen, lock, real = {"now": 0, "most": 0}, threading.Lock(), retrain._Task.advance
 
-    def train(stack, job):
+    def advance(task):
         with lock:
             seen["now"] += 1
             seen["most"] = max(seen["most"], seen["now"])
         try:
             time.sleep(0.3)  # long enough for the other stack to start meanwhile
-            return real(stack, job)
+            return real(task)
         finally:
             with lock:
                 seen["now"] -= 1
 
-    monkeypatch.setattr(retrain, "_train", train)
+    monkeypatch.setattr(retrain._Task, "advance", advance)
     two_shapes = [diverging(1), diverging(2).replace(hidden=4)]
     for limit, most in ((1, 1), (2, 2)):
         seen["most"] = 0
@@ -260,8 +261,10 @@ def test_a_jobs_stacks_train_at_once_on_idle_slots(tmp_path, monkeypatch):
 def test_split_for_halves_the_biggest_stack_for_idle_workers():
     five = [TANH.replace(seed=s) for s in range(5)]
     assert [len(s) for s in split_for([five], 1)] == [5]
-    assert [len(s) for s in split_for([five], 2)] == [3, 2]
-    assert [len(s) for s in split_for([five, [RELU]], 2)] == [5, 1]  # already two stacks
+    # one stack more than workers, so the scheduler keeps both cores busy to the end
+    assert [len(s) for s in split_for([five], 2)] == [2, 2, 1]
+    assert [len(s) for s in split_for([five, [RELU]], 2)] == [3, 2, 1]
+    assert [len(s) for s in split_for([five, [RELU], [RELU.replace(seed=9)]], 2)] == [5, 1, 1]
     assert [len(s) for s in split_for([[TANH], [RELU]], 4)] == [1, 1]  # single runs stay whole
     big_single = [TANH.replace(hidden=8, seq_len=50)]  # costlier than the pair, not split
     assert sorted(len(s) for s in split_for([big_single, [TANH, RELU]], 3)) == [1, 1, 1]

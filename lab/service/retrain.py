@@ -26,7 +26,6 @@ import logging
 import math
 import os
 import threading
-from collections import deque
 from pathlib import Path
 
 import joblib
@@ -45,6 +44,7 @@ RETRAIN_MAX_RUNS = max(len(arms) for study, arms in ARMS.items() if study != "gr
 RETRAIN_MAX_WAITING = 20  # jobs in line beyond this are refused: the server is saturated
 KEEP_FINISHED = 64  # finished jobs kept in the registry (the disk cache keeps them all)
 PROGRESS_EVERY = 10  # steps between progress snapshots
+BLOCK_STEPS = 500  # a thread advances one stack this many steps (0.2 to 2 s), then picks again
 # training threads yield a core to page renders (os.setpriority): at nice 10 a render
 # thread sharing a core with a training thread gets ~90% of it (CFS weights 1024 vs 110),
 # at nice 2 only ~60%. Nice only ranks threads of this machine (a Community Cloud
@@ -272,40 +272,58 @@ class RetrainService:
             _give_memory_back()
 
     def _train_stacks(self, job: Job, stacks: list[list[RunConfig]]) -> None:
-        """Train a job's stacks, costliest first: in this thread, on the job's slot, and in
-        helper threads on idle slots (TrainingSlots.take_idle); the first error is raised."""
-        pending, errors, lock = deque(stacks), [], threading.Lock()
+        """Train a job's stacks in this thread, on the job's slot, and in helper threads on
+        idle slots (TrainingSlots.take_idle). Each thread advances the stack with the most
+        work left that no other thread holds, BLOCK_STEPS at a time, so the cores finish
+        together: five runs of one shape as 2 + 2 + 1 take 2.5 runs' time per core, not the
+        3 of a 3 + 2 split. The first error is raised."""
+        tasks = [_Task(stack, job) for stack in stacks]
+        lock, errors, helpers = threading.Lock(), [], []
 
-        def take() -> list[RunConfig] | None:
+        def take() -> _Task | None:
             with lock:
-                return pending.popleft() if pending and not errors else None
+                free = [t for t in tasks if not t.done and not t.held] if not errors else []
+                if not free:
+                    return None
+                task = max(free, key=lambda t: t.left(tasks))
+                task.held = True
+                return task
 
-        def drain(helper: bool) -> None:
+        def work(helper: bool) -> None:
             try:
-                while (stack := take()) is not None:
-                    if not helper:  # more stacks waiting than threads: use idle cores
-                        while len(pending) > sum(t.is_alive() for t in helpers) \
-                                and self.slots.take_idle():
-                            helpers.append(_start_worker(drain, True, name=f"{job.key[0][:8]}+"))
-                    results = _train(stack, job)
-                    for r in results:
-                        self._save(r)
-                    job._stack_done(results)
+                while (task := take()) is not None:
+                    if not helper:  # more stacks free than threads: use idle cores
+                        while sum(not t.done and not t.held for t in tasks) > \
+                                sum(h.is_alive() for h in helpers) and self.slots.take_idle():
+                            helpers.append(_start_worker(work, True, name=f"{job.key[0][:8]}+"))
+                    try:
+                        finished = task.advance()
+                    finally:
+                        with lock:
+                            task.held = False
+                    if finished:
+                        results = task.trainer.results()
+                        for r in results:
+                            self._save(r)
+                        job._stack_done(results)
                     if helper and self.slots.waiting:
                         break  # a queued job gets this core next
             except BaseException as e:  # noqa: BLE001  (re-raised by the job's thread)
-                errors.append(e)
+                with lock:
+                    errors.append(e)
             finally:
                 if helper:
                     self.slots.leave()
                     _WORKERS.discard(threading.current_thread())
 
-        helpers: list[threading.Thread] = []
-        drain(helper=False)
-        for t in helpers:
-            t.join()
-        if errors:
-            raise errors[0]
+        while True:  # until every stack is done (a helper may leave for a queued job)
+            work(helper=False)
+            for t in helpers:
+                t.join()
+            if errors:
+                raise errors[0]
+            if all(t.done for t in tasks):
+                return
 
     def _claim(self, job: Job, todo: list[RunConfig]):
         """Split todo into configs this job trains and (config, job) pairs already in training
@@ -337,16 +355,44 @@ class RetrainService:
 
 
 def split_for(stacks: list[list[RunConfig]], workers: int) -> list[list[RunConfig]]:
-    """Halve the biggest stacks until there is one per worker (or only single runs are left),
-    so a study whose arms share one shape trains on every idle core. A run trained in a
+    """Halve the biggest stacks until there is one more than workers (or only single runs
+    are left), so the scheduler can keep every core busy to the end (five runs of one
+    shape on two cores: 2 + 2 + 1); with one worker, keep them whole. A run trained in a
     stack equals the run trained alone, so this changes the time, never the numbers."""
     stacks = list(stacks)
-    while len(stacks) < workers and any(len(s) > 1 for s in stacks):
+    want = workers + 1 if workers > 1 else 1
+    while len(stacks) < want and any(len(s) > 1 for s in stacks):
         big = max((s for s in stacks if len(s) > 1), key=stack_cost)
         stacks.remove(big)
         half = (len(big) + 1) // 2
         stacks += [big[:half], big[half:]]
     return sorted(stacks, key=stack_cost, reverse=True)
+
+
+class _Task:
+    """A stack of a job, trained BLOCK_STEPS at a time by whichever thread takes it."""
+
+    def __init__(self, configs: list[RunConfig], job: Job):
+        self.configs, self.job = configs, job
+        self.trainer = None  # made by the first thread that takes it (imports torch)
+        self.held = self.done = False
+
+    def advance(self) -> bool:
+        if self.trainer is None:
+            self.trainer = _trainer(self.configs, self.job)
+        self.done = self.trainer.advance(BLOCK_STEPS)
+        return self.done
+
+    def left(self, tasks: list[_Task]) -> float:
+        """Work left, in seconds once measured; before that, stack_cost scaled by what the
+        measured tasks took per unit of it (all in stack_cost units if none is measured)."""
+        per_step = stack_cost(self.configs) / self.configs[0].steps
+        if self.trainer is not None and self.trainer.st.step > 0:
+            return self.trainer.busy / self.trainer.st.step * self.trainer.steps_left
+        seen = [t for t in tasks if t.trainer is not None and t.trainer.st.step > 0]
+        scale = sum(t.trainer.busy / t.trainer.st.step for t in seen) / sum(
+            stack_cost(t.configs) / t.configs[0].steps for t in seen) if seen else 1.0
+        return per_step * scale * self.configs[0].steps
 
 
 def _start_worker(target, *args, name: str) -> threading.Thread:
@@ -366,8 +412,8 @@ def _niced(target, *args) -> None:
     target(*args)
 
 
-def _train(stack: list[RunConfig], job: Job) -> list[RunResult]:
-    """One stack through engine.train_stack with the default recorders, reporting to `job`."""
+def _trainer(stack: list[RunConfig], job: Job):
+    """One stack as an engine.StackTrainer with the default recorders, reporting to `job`."""
     from lab.training import engine  # imports torch: only here, when a training starts
     from lab.training.recorders import StepRecorder
 
@@ -375,7 +421,7 @@ def _train(stack: list[RunConfig], job: Job) -> list[RunResult]:
         _stop_if_exiting()
         job._advance(st, next(r for r in st.recorders if isinstance(r, StepRecorder)))
 
-    return engine.train_stack(stack, progress=progress, progress_every=PROGRESS_EVERY)
+    return engine.StackTrainer(stack, progress=progress, progress_every=PROGRESS_EVERY)
 
 
 def _one_line(e: Exception) -> str:

@@ -205,41 +205,87 @@ def train_stack(
     progress(stack) is called every progress_every steps and at the end; it may read
     stack.recorders (e.g. the StepRecorder's partial curves) but must not change them.
     """
-    from lab.training.recorders import default_recorders, is_checkpoint
+    trainer = StackTrainer(configs, recorders, progress, progress_every)
+    trainer.advance()
+    return trainer.results()
 
-    # one thread: torch splits big reductions (hidden-state statistics, losses) across its
-    # threads, so their last bits would depend on the machine's core count; process-wide
-    torch.set_num_threads(1)
-    configs = sort_for_stack(list(configs))
-    if len({c.shape for c in configs}) != 1:
-        raise ValueError("runs in one stack must share (hidden, seq_len, batch_size, steps)")
-    torch.manual_seed(0)  # nothing should draw from the global generator; pin it anyway
-    stream = torch.from_numpy(corpus.train_ids().astype(np.int64))
-    c0 = configs[0]
-    R, B, T, N = len(configs), c0.batch_size, c0.seq_len, stream.numel()
-    st = Stack(configs, StackedRNN(configs), torch.ones(R, dtype=torch.bool), [None] * R, c0.steps)
-    if recorders is None or callable(recorders):
-        recorders = (recorders or default_recorders)(st)
-    st.recorders = recorders
-    starts = torch.stack([_tracks(c, N) for c in configs]).unsqueeze(-1) + torch.arange(T + 1)
-    lr = torch.tensor([c.lr for c in configs])
-    clip = torch.tensor([c.clip for c in configs])
-    trains_whh = torch.tensor([0.0 if c.freeze_whh else 1.0 for c in configs]).view(R, 1, 1) \
-        if any(c.freeze_whh for c in configs) else None
-    sampler = ScheduledSampling(configs) if any(c.sampling > 0 for c in configs) else None
-    live = LiveRuns(st, starts, lr, clip, trains_whh, torch.zeros(R, B, st.model.H))
 
-    for rec in recorders:
-        rec.on_checkpoint(st)
-    for step in range(c0.steps):
+class StackTrainer:
+    """One stack's training, taken a block of steps at a time (advance), so a scheduler can
+    share the cores among more stacks than cores (lab.service.retrain); train_stack runs one
+    to the end. One thread at a time may advance it; the steps are the same whichever thread
+    takes them, so the results are too. Arguments as train_stack's."""
+
+    def __init__(self, configs: list[RunConfig],
+                 recorders: list[Recorder] | Callable[[Stack], list[Recorder]] | None = None,
+                 progress: Callable[[Stack], None] | None = None, progress_every: int = 100):
+        from lab.training.recorders import default_recorders
+
+        began = time.perf_counter()
+        # one thread: torch splits big reductions (hidden-state statistics, losses) across its
+        # threads, so their last bits would depend on the machine's core count; process-wide
+        torch.set_num_threads(1)
+        configs = sort_for_stack(list(configs))
+        if len({c.shape for c in configs}) != 1:
+            raise ValueError("runs in one stack must share (hidden, seq_len, batch_size, steps)")
+        torch.manual_seed(0)  # nothing should draw from the global generator; pin it anyway
+        self.stream = torch.from_numpy(corpus.train_ids().astype(np.int64))
+        c0 = configs[0]
+        R, B, T, N = len(configs), c0.batch_size, c0.seq_len, self.stream.numel()
+        st = Stack(configs, StackedRNN(configs), torch.ones(R, dtype=torch.bool), [None] * R,
+                   c0.steps)
+        if recorders is None or callable(recorders):
+            recorders = (recorders or default_recorders)(st)
+        st.recorders = recorders
+        starts = torch.stack([_tracks(c, N) for c in configs]).unsqueeze(-1) + torch.arange(T + 1)
+        lr = torch.tensor([c.lr for c in configs])
+        clip = torch.tensor([c.clip for c in configs])
+        trains_whh = torch.tensor([0.0 if c.freeze_whh else 1.0 for c in configs]).view(R, 1, 1) \
+            if any(c.freeze_whh for c in configs) else None
+        self.sampler = ScheduledSampling(configs) if any(c.sampling > 0 for c in configs) \
+            else None
+        self.live = LiveRuns(st, starts, lr, clip, trains_whh, torch.zeros(R, B, st.model.H))
+        self.st, self.progress, self.progress_every = st, progress, progress_every
+        self.done = False
+        for rec in recorders:
+            rec.on_checkpoint(st)
+        self.busy = time.perf_counter() - began  # seconds this stack has held a core
+
+    @property
+    def steps_left(self) -> int:
+        return 0 if self.done else self.st.steps - self.st.step
+
+    def advance(self, steps: int | None = None) -> bool:
+        """Take up to `steps` more steps (every step left by default); True once the stack
+        is finished: its last step taken, or every run stopped, and the end-of-run analyses
+        run."""
+        began = time.perf_counter()
+        torch.set_num_threads(1)  # process-wide; a scheduler's thread may be a new one
+        stop = self.st.steps if steps is None else min(self.st.steps, self.st.step + steps)
+        while not self.done and self.st.step < stop:
+            if self._step():
+                break
+        if not self.done and (self.st.step >= self.st.steps or not self.st.alive.any()):
+            self.live.sync()
+            for rec in self.st.recorders:
+                rec.on_end(self.st)
+            self.done = True
+        self.busy += time.perf_counter() - began
+        return self.done
+
+    def _step(self) -> bool:
+        """One step of every live run, its recorders and progress; True if no run is left."""
+        from lab.training.recorders import is_checkpoint
+
+        st, live, step = self.st, self.live, self.st.step
         with torch.inference_mode():  # no autograd bookkeeping on any op
-            if sampler is None:
+            if self.sampler is None:
                 loss_char, gnorm, clipped, bad, live.h = train_step(
-                    stream, live.starts, step, live.h, live.params, live.codes, live.lr,
+                    self.stream, live.starts, step, live.h, live.params, live.codes, live.lr,
                     live.clip, live.trains_whh, live.alive)
             else:
-                loss_char, gnorm, clipped, bad = _sampled_step(live, sampler, stream, step,
-                                                               c0.steps)
+                loss_char, gnorm, clipped, bad = _sampled_step(live, self.sampler, self.stream,
+                                                               step, st.steps)
         loss_char, gnorm, clipped, bad = live.widen(loss_char, gnorm, clipped, bad)
         stopped = bool(bad.any())
         if stopped:
@@ -247,22 +293,26 @@ def train_stack(
                 st.diverged_at[r] = step
             live.drop()
         st.step = step + 1
-        for rec in recorders:
+        for rec in st.recorders:
             rec.on_step(st, loss_char, gnorm, clipped)
         if is_checkpoint(st):
             live.sync()
-            for rec in recorders:
+            for rec in st.recorders:
                 rec.on_checkpoint(st)
-        if progress and (st.step % progress_every == 0 or st.step == c0.steps):
+        every, progress = self.progress_every, self.progress
+        if progress and (st.step % every == 0 or st.step == st.steps):
             progress(st)
         if stopped and not st.alive.any():
-            if progress and st.step % progress_every:
+            if progress and st.step % every:
                 progress(st)  # all runs stopped early: report where
-            break
-    live.sync()
-    for rec in recorders:
-        rec.on_end(st)
-    return _results(st, recorders)
+            return True
+        return False
+
+    def results(self) -> list[RunResult]:
+        """One RunResult per run, in stack order (once advance() has returned True)."""
+        if not self.done:
+            raise RuntimeError("the stack has not finished training")
+        return _results(self.st, self.st.recorders, self.busy)
 
 
 def _sampled_step(live: LiveRuns, sampler: ScheduledSampling, stream: Tensor, step: int,
@@ -292,8 +342,8 @@ def weights_bytes(model: StackedRNN, r: int) -> bytes:
     return buf.getvalue()
 
 
-def _results(st: Stack, recorders: list[Recorder]) -> list[RunResult]:
-    wall = (time.perf_counter() - st.started) / st.R
+def _results(st: Stack, recorders: list[Recorder], busy: float) -> list[RunResult]:
+    wall = busy / st.R  # a run's share of the time its stack held a core
     results = []
     for r, cfg in enumerate(st.configs):
         c = Contribution()

@@ -4,7 +4,6 @@ no import of the loop that calls it."""
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 
 import torch
@@ -24,7 +23,6 @@ class Stack:
     diverged_at: list[int | None]
     steps: int
     step: int = 0
-    started: float = field(default_factory=time.perf_counter)
     recorders: list = field(default_factory=list)  # attached instrumentation (recorders)
 
     @property
