@@ -7,12 +7,14 @@ One `RetrainService` per server process (the app holds it in st.cache_resource):
   (which includes the engine version), so a config trained before comes back at once.
   There are no locks across processes: two server processes sharing a cache dir could both
   train one config; both then write the same numbers, so that only costs time (acceptable);
-- a global limit: at most LAB_MAX_TRAININGS stacks train at once (default 2, one per core),
+- a global limit: at most LAB_MAX_TRAININGS threads train at once (default 2, one per core),
   jobs queued first come, first served with their place in line; a job's stacks (a study's
-  arms of different shapes) train in parallel on slots no waiting job needs.
+  arms of different shapes, or of one shape split) train on its slot and on the slots no
+  waiting job needs, each thread advancing the free stack with the most work left a block
+  of BLOCK_STEPS at a time (engine.StackTrainer).
 Torch is imported by the worker thread when a training starts, never by importing this.
-Each training uses one torch thread (lab.training.engine.train_stack sets it, process-wide: in the
-app's server only retrains use torch), so LAB_MAX_TRAININGS is also how many cores retrains
+Each training uses one torch thread (engine.StackTrainer sets it, process-wide: in the app's
+server only retrains use torch), so LAB_MAX_TRAININGS is also how many cores retrains
 take. Threads, not processes: the engine's steps run in TorchScript, outside the GIL, and a
 second torch process would cost ~300 MB of the container's memory.
 """
