@@ -220,6 +220,11 @@ def floors_curve(floors: pd.DataFrame, floor: float, marks: tuple[int, ...]) -> 
     return alt.layer(line, dots, text, floor_rule(floor)).properties(width=WIDTH, height=HEIGHT)
 
 
+# arm names under a per-arm chart: level where they fit, slanted on a narrow chart (at 390 px
+# Vega dropped every other one as overlapping)
+ARM_AXIS = alt.Axis(labelAngle=alt.ExprRef("width < 500 ? -35 : 0"), labelLimit=160)
+
+
 def dots_with_range(summary: pd.DataFrame, *, y_title: str, order: list[str] | None = None,
                     floor: float | None = None, title: str = "",
                     highlight: str | None = None) -> alt.LayerChart:
@@ -232,7 +237,7 @@ def dots_with_range(summary: pd.DataFrame, *, y_title: str, order: list[str] | N
     pad = 0.08 * (hi - lo or abs(hi) or 1.0)
     scale = alt.Scale(domain=[lo - pad, hi + pad], zero=False, nice=False)
     base = alt.Chart(summary).encode(x=alt.X("arm:N", sort=order, title=None,
-                                             axis=alt.Axis(labelAngle=0, labelLimit=160)))
+                                             axis=ARM_AXIS))
     tips = [alt.Tooltip("arm:N"), alt.Tooltip("median:Q", format=".4g"),
             alt.Tooltip("lo:Q", title="min", format=".4g"),
             alt.Tooltip("hi:Q", title="max", format=".4g"), alt.Tooltip("n:Q", title="seeds")]
@@ -259,7 +264,7 @@ def bars_with_range(summary: pd.DataFrame, *, y_title: str, order: list[str] | N
     lo, hi, n); optional entropy floor or chance line."""
     yscale = alt.Scale(type="log") if log_y else alt.Undefined
     base = alt.Chart(summary).encode(x=alt.X("arm:N", sort=order, title=None,
-                                             axis=alt.Axis(labelAngle=0, labelLimit=160)))
+                                             axis=ARM_AXIS))
     tips = [alt.Tooltip("arm:N"), alt.Tooltip("median:Q", format=".4g"),
             alt.Tooltip("lo:Q", title="min", format=".4g"),
             alt.Tooltip("hi:Q", title="max", format=".4g"), alt.Tooltip("n:Q", title="seeds")]
