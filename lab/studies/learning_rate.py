@@ -37,7 +37,7 @@ def _status_counts(data: StudyData, key: str) -> str:
 
 
 def best(data: StudyData) -> str:
-    below = [k for k in data.arm_keys if float(k) < BASELINE.lr]  # should fall with the rate
+    below = [a.key for a in data.arms if a.overrides["lr"] < BASELINE.lr]  # loss falls with lr
     return (f"Median final held-out loss: {pr.per_arm(data, 'final_val_loss')} (floor "
             f"{pr.FLOOR:.3f}). {pr.edge_or_middle(data, pr.best_arm(data))}."
             + "".join(f" {_out_of_order(data, slow, fast)}" for slow, fast in

@@ -250,8 +250,7 @@ class StackedRNN:
         self.R, self.H = len(configs), hidden.pop()
         per_run = [init_params(c) for c in configs]
         self.p = {n: torch.stack([w[n] for w in per_run]) for n in PARAM_NAMES}
-        self.groups = activation_groups([c.activation for c in configs])
-        self.codes = activation_codes(configs)
+        self.codes = activation_codes(configs)  # each activation's slice, for TorchScript
 
     def activate(self, a: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
         """out = f_r(a) run by run; a and out have the run dimension first."""

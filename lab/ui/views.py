@@ -354,7 +354,7 @@ def context_accuracy(v: View) -> None:
 def error_compounding(v: View) -> None:
     st.subheader("How errors compound in free-running text")
     v.show(_error_free_chart(v))
-    st.caption(f"The share of free-running samples with no error yet after each number of "
+    st.caption("The share of free-running samples with no error yet after each number of "
                f"generated characters ({charts.BAND_TEXT}).")
     st.markdown("**After a bad sentence, is the next one worse?**")
     df = _medians(v, {"p_invalid_after_valid": "after a valid sentence",
