@@ -7,7 +7,8 @@ from lab.ui import home, nav
 
 st.set_page_config(page_title="RNN Experiments Lab", page_icon="🔁", layout="wide")
 
-pages = {"Start": [st.Page(home.render, title="Home", icon="🏠", default=True)]}
+# a Material icon ships with Streamlit's own font; an emoji needs one on the student's machine
+pages = {"Start": [st.Page(home.render, title="Home", icon=":material/home:", default=True)]}
 for group, items in nav.grouped_pages().items():
     pages[group] = [st.Page(p.path, title=f"{p.number}. {p.title}") for p in items]
 pages[nav.EXPLORE_GROUP] = [st.Page(path, title=title) for title, path in nav.EXPLORE]

@@ -159,7 +159,8 @@ def test_chartspec_builds_once_per_distinct_input_and_keeps_the_legend_pick(monk
     assert len(calls) == 2  # the equal input was served from the cache
     assert first == again and first != other
     assert first == real(summary, "step", x_title="step", y_title="loss", floor=FLOOR,
-                         highlight="b").to_dict()
+                         highlight="b").properties(autosize=chartspec.AUTOSIZE).to_dict()
+    assert first["autosize"]["type"] == "fit-x"  # the legend adds to the plot's height
     assert charts.ARM_PICK in chartspec.param_names(first)
     assert "datasets" in first  # the data travels inside the spec
     with pytest.raises(ValueError, match="not a chart builder"):
@@ -178,3 +179,54 @@ def test_a_live_retrain_chart_keeps_every_fourth_window_and_each_runs_last():
     assert kept[kept["run_id"] == "a"]["step"].tolist() == [every, 2 * every, 3 * every,
                                                            4 * every, steps[-1]]
     assert kept[kept["run_id"] == "b"]["step"].tolist() == [steps[2]]  # only its last
+
+
+def _legend_columns(chart) -> list:
+    return [layer["encoding"]["color"]["legend"]["columns"] for layer in _layers(chart)
+            if "legend" in layer.get("encoding", {}).get("color", {})]
+
+
+def test_a_legend_with_a_long_label_takes_one_entry_a_row_on_a_narrow_chart():
+    summary = charts.seed_summary(_curves(), "step", "loss")
+    short = charts.line_band(summary, "step", x_title="step", y_title="loss", order=["a", "b"])
+    assert set(_legend_columns(short)) == {charts.LEGEND_COLUMNS}
+    long_label = "scheduled sampling (to 25%)"
+    renamed = summary.replace({"arm": {"b": long_label}})
+    long = charts.line_band(renamed, "step", x_title="step", y_title="loss",
+                            order=["a", long_label])
+    exprs = {json.dumps(c, sort_keys=True) for c in _legend_columns(long)}
+    assert exprs == {json.dumps({"expr": f"{charts.NARROW} ? 1 : {charts.LEGEND_COLUMNS}"})}
+
+
+def test_ladder_rungs_sit_far_enough_apart_for_their_labels(monkeypatch):
+    from lab.ui import views
+    floor = 0.35
+    dense = pd.DataFrame({"k": list(views.LADDER_K),
+                          "h": [floor * (1 + 2.0 / k) for k in views.LADDER_K]})
+    monkeypatch.setattr(views.db, "floors", lambda: dense)
+    top = 3.3
+    rungs = views.ladder(floor, top)
+    assert 2 <= len(rungs) < len(dense)  # some drawn, some too close to draw
+    low, high = charts.log_loss_domain(floor, top)
+    px = [views.LADDER_PLOT_PX * np.log(h / low) / np.log(high / low)
+          for h in [*rungs["h"], floor]]
+    assert min(np.diff(sorted(px))) >= views.LADDER_LABEL_PX
+    assert rungs["h"].max() <= min(top, views.LADDER_TOP)
+
+
+def test_projection_labels_that_would_overlap_are_left_to_tooltips():
+    df = pd.DataFrame({"word": ["zog", "man", "dog", "boy", "king", "lion", "girl", "far"],
+                       "x": [-3.4, -1.4, -3.1, -2.2, -2.5, -2.3, -2.4, 3.2],
+                       "y": [1.55, 1.35, 1.8, 2.1, 1.5, 1.5, 2.15, -4.1]})
+    plot = pd.concat([df, pd.DataFrame({"word": ["cat"], "x": [2.7], "y": [-3.6]})])
+    kept = charts.apart(df.iloc[:-1], plot)  # "far" has no label to give
+    assert kept["word"].tolist()[:2] == ["zog", "man"]  # the two that matter most, always
+    assert {"lion", "girl"}.isdisjoint(kept["word"])  # on top of king and boy
+    px_x = charts.LABEL_PLOT_PX / np.ptp(plot["x"])  # the whole plot's scale, not the labels'
+    px_y = charts.PROJECTION_HEIGHT / np.ptp(plot["y"])
+    rows = list(kept.itertuples(index=False))
+    for i, a in enumerate(rows):
+        for b in rows[i + 1:]:
+            wide = charts.LABEL_CHAR_PX * (len(a.word) + len(b.word)) / 2
+            assert (abs(a.x - b.x) * px_x >= wide
+                    or abs(a.y - b.y) * px_y >= charts.LABEL_LINE_PX), (a.word, b.word)

@@ -313,3 +313,18 @@ def test_learning_rate_says_when_two_slow_rates_end_in_the_wrong_order():
     data = build("learning_rate", runs, pd.DataFrame(columns=["run_id", "name", "value"]), {},
                  None, ARMS["learning_rate"])
     assert "beyond the seed spread" in lr.best(data) and "noise" not in lr.best(data)
+
+
+def test_the_headline_counts_only_the_kinds_of_check_that_occur():
+    def headline(*statuses):
+        return vd.build("x", [Check(f"c{i}", s, "") for i, s in enumerate(statuses)]).headline
+
+    mixed = headline("holds", "unclear")
+    assert "1 holds beyond the seed spread and 1 is within noise" in mixed
+    assert "0 " not in mixed  # "0 go the other way" read as a glitch
+    assert "1 goes the other way" in headline("holds", "fails")
+    assert "within noise" not in headline("holds", "fails")
+    everything = headline("holds", "fails", "unclear", "negligible")
+    assert ("1 holds beyond the seed spread, 1 goes the other way, 1 is within noise and 1 "
+            "shows no practical difference") in everything
+    assert "(1 shows no practical difference)" in headline("negligible")

@@ -61,8 +61,9 @@ def takeaway(data: StudyData, v: Verdict) -> str:
     a_t, a_s = data.median("tanh", "agreement_long"), data.median("sigmoid", "agreement_long")
     first = (f"tanh ended at {pr.f3(lt)} nats/char and agreed over long distances "
              f"{pr.pct(a_t)} of the time; sigmoid agreed {pr.pct(a_s)}.")
-    second = (f"The weakest was {data.label(worst)}, which {pr.end_state(data, worst)}: "
-              f"{_why(worst)}." if worst else "")
+    why = _why(worst) if worst else ""
+    second = (f"The weakest was {data.label(worst)}, which {pr.end_state(data, worst)}"
+              + (f", because {why}." if why else ".") if worst else "")
     third = ("tanh is bounded, centred on zero and has slope 1 near zero, so the gradient "
              "passes back through unsaturated units almost unshrunk while the state cannot "
              "run away.")

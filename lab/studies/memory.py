@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from lab.data.studydata import StudyData
+from lab.language.alphabet import VOCAB_SIZE
 from lab.measure.metrics import AGREEMENT_BINS, GRADIENT_REGIMES, LONG_DISTANCE
 
 BIN_EDGES = tuple(hi for _, hi in AGREEMENT_BINS)  # a series' x is its bin's upper edge
@@ -105,8 +106,8 @@ def _small(x: float) -> str:
 
 
 def uniform_loss() -> float:
-    """The loss of uniform guessing over the 29 characters: ln 29 nats/char."""
-    return math.log(29)
+    """The loss of uniform guessing over the alphabet's 29 characters: ln 29 nats/char."""
+    return math.log(VOCAB_SIZE)
 
 
 def near_uniform(data: StudyData, key: str, tol: float = 0.1) -> bool:

@@ -14,6 +14,7 @@ from lab.data.studydata import StudyData
 from lab.measure.registry import METRICS
 from lab.studies import evidence as ev
 from lab.studies.evidence import Check
+from lab.studies.prose import and_list
 
 OUTCOMES = ("supported", "partly supported", "not supported", "inconclusive")
 LOSS = METRICS["final_val_loss"]
@@ -80,19 +81,20 @@ def build(claim: str, checks: list[Check], notes: Iterable[str] = (),
     n = len(checks)
     h, f = (sum(c.status == s for c in checks) for s in ("holds", "fails"))
     small = sum(c.status == "negligible" for c in checks)
-    within = (f"{n - h - f} {_be(n - h - f)} within noise" if not small else
-              f"{n - h - f - small} {_be(n - h - f - small)} within noise and {small} "
-              f"{_show(small)} no practical difference")
+    noise = n - h - f - small
+    counts = [  # only the kinds that occur: "0 go the other way" reads as a glitch
+        (f, f"{f} {_go(f)} the other way"), (noise, f"{noise} {_be(noise)} within noise"),
+        (small, f"{small} {_show(small)} no practical difference")]
+    rest = [text for count, text in counts if count]
     tail = {
         "supported": f"all {n} checks clear the seed spread",
-        "partly supported": f"of {n} checks, {h} {_hold(h)} beyond the seed spread, "
-        f"{f} {_go(f)} the other way" + (f" and {within}" if not small else
-                                          f", {within}"),
+        "partly supported": and_list([f"of {n} checks, {h} {_hold(h)} beyond the seed spread",
+                                     *rest]),
         "not supported": f"none of {n} checks holds, and {f} {_go(f)} the other way "
         "beyond the seed spread",
         "inconclusive": (f"all {n} checks are within the seed spread" if not small else
                          f"no check clears both the seed spread and the minimum effect "
-                         f"({within})"),
+                         f"({and_list(rest)})"),
     }[outcome]
     numbers, spread = {}, {}
     for c in checks:

@@ -80,30 +80,27 @@ def _arm_selection(highlight: str | None) -> alt.Parameter:
     return alt.selection_point(name=ARM_PICK, fields=["arm"], bind="legend", value=value)
 
 
+# a Vega expression, true on a chart narrower than a tablet (a phone's 390 px)
+NARROW = "width < 500"
 # below the plot, two entries a row: a legend at the side took most of a phone's 390 px and
-# squeezed the plot to a sliver
-LEGEND_COLUMNS = 2
+# squeezed the plot to a sliver. Two labels longer than LEGEND_SHORT characters side by side
+# run past a phone-width chart's right edge, so such a legend takes one entry a row there.
+LEGEND_COLUMNS, LEGEND_SHORT = 2, 20
 
 
-def bottom_legend(**kwargs) -> alt.Legend:
-    """The legend every chart uses: below the plot, LEGEND_COLUMNS entries a row."""
-    return alt.Legend(orient="bottom", columns=LEGEND_COLUMNS, columnPadding=16,
-                      labelLimit=180, **kwargs)
-
-
-ARM_LEGEND = bottom_legend(symbolOpacity=1)
-
-
-def arm_height(summary: pd.DataFrame, order: list[str] | None) -> int:
-    """A chart's height with the arm legend's rows below it: the legend shares the height,
-    so each row adds its own, and the plot keeps about HEIGHT whatever the arm count."""
-    return legend_height(HEIGHT, len(order) if order else summary["arm"].nunique())
+def bottom_legend(labels: list[str] | None = None, **kwargs) -> alt.Legend:
+    """The legend every chart uses: below the plot, LEGEND_COLUMNS entries a row; one on a
+    narrow chart unless every label (None: not known) is short."""
+    short = labels is not None and max(map(len, labels), default=0) <= LEGEND_SHORT
+    columns = LEGEND_COLUMNS if short else alt.ExprRef(f"{NARROW} ? 1 : {LEGEND_COLUMNS}")
+    return alt.Legend(orient="bottom", columns=columns, columnPadding=16, labelLimit=180,
+                      **kwargs)
 
 
 def _color(order: list[str] | None) -> alt.Color:
     scale = alt.Scale(domain=order, scheme=PALETTE) if order else alt.Scale(scheme=PALETTE)
     return alt.Color("arm:N", title="arm", sort=order, scale=scale,
-                     legend=ARM_LEGEND)
+                     legend=bottom_legend(order, symbolOpacity=1))
 
 
 def _emphasis(highlight: str | None, on: float = 1.0):
@@ -122,9 +119,37 @@ def floor_rule(floor: float) -> alt.LayerChart:
     rule = base.mark_rule(strokeDash=[6, 4], color="#444", size=1.5,
                           description=label).encode(
         y=alt.YDatum(floor), tooltip=[alt.Tooltip("floor:Q", title=FLOOR_LABEL, format=".4f")])
-    text = base.mark_text(align="left", dx=4, dy=-7, color="#444", fontSize=11).encode(
+    # under the line, where no loss can go (above it, curves falling to the floor crossed it)
+    text = base.mark_text(align="left", baseline="top", dx=4, dy=4, color="#444",
+                          fontSize=11).encode(
         y=alt.YDatum(floor), x=alt.value(4), text=alt.value(label))
     return rule + text
+
+
+# room under the floor for its label: 18 px of a plot at least 260 px tall
+FLOOR_ROOM = 18 / 260
+
+
+def log_loss_domain(floor: float, top: float) -> tuple[float, float]:
+    """A log loss axis from under the floor (the last gap to it is what matters, and the
+    floor's label sits below it) to above the curves' top, with headroom: a plateau at the
+    top (random init at uniform guessing, ln V) reads as a plateau, not as a line clipped by
+    the axis."""
+    high = 1.15 * max(top, 1.5 * floor)
+    # log(floor / low) = FLOOR_ROOM * log(high / low), solved for low
+    low = floor * (high / floor) ** (-FLOOR_ROOM / (1 - FLOOR_ROOM))
+    return min(0.92 * floor, low), high
+
+
+def floor_domain(values: pd.Series, floor: float | None) -> list[float]:
+    """A linear axis from the values (and the floor) with a margin each side, FLOOR_ROOM of
+    the axis, under the floor for its label: an axis that starts near the data, not at 0, so
+    small gaps show."""
+    vals = [float(x) for x in values.dropna()]
+    lo = min([*vals, *([floor] if floor is not None else [])], default=0.0)
+    hi = max(vals, default=1.0)
+    pad = FLOOR_ROOM / (1 - 2 * FLOOR_ROOM) * (hi - lo or abs(hi) or 1.0)  # ~8% a side
+    return [lo - pad, hi + pad]
 
 
 def line_band(summary: pd.DataFrame, x: str, *, x_title: str, y_title: str,
@@ -143,10 +168,8 @@ def line_band(summary: pd.DataFrame, x: str, *, x_title: str, y_title: str,
     sel = _arm_selection(highlight)
     yscale = alt.Scale(type="log") if log_y else alt.Scale(zero=False)
     domain = None
-    if log_y and floor is not None and len(summary):  # from just under the floor: the last
-        top = max(float(summary["hi"].max()), 1.5 * floor)  # gap to it is what matters
-        domain = (0.92 * floor, 1.15 * top)  # headroom: a plateau at the top (random init at
-        # uniform guessing, ln V) reads as a plateau, not as a line clipped by the axis
+    if log_y and floor is not None and len(summary):
+        domain = log_loss_domain(floor, float(summary["hi"].max()))
         yscale = alt.Scale(type="log", domain=list(domain), nice=False, clamp=True)
     elif log_y and len(summary):  # the data's span, for the ticks only
         vals = pd.concat([summary["lo"], summary["hi"], summary["median"]]).to_numpy(float)
@@ -178,7 +201,7 @@ def line_band(summary: pd.DataFrame, x: str, *, x_title: str, y_title: str,
         layers.append(ladder_rules(ladder))
     if floor is not None:
         layers.append(floor_rule(floor))
-    return alt.layer(*layers).properties(width=WIDTH, height=arm_height(summary, order),
+    return alt.layer(*layers).properties(width=WIDTH, height=HEIGHT,
                                          title=title)
 
 
@@ -187,16 +210,18 @@ LADDER_TEXT = ("faint grey rules: h(k), the best loss possible with only the las
 
 
 def ladder_rules(ladder: pd.DataFrame) -> alt.LayerChart:
-    """Faint horizontal rules at h(k) for the rows of ladder (k, h), labelled 'k=4' at the
-    right edge: "best possible with k characters of memory"."""
+    """Faint horizontal rules at h(k) for the rows of ladder (k, h), labelled 'k=4' just
+    right of the plot: "best possible with k characters of memory"."""
     df = ladder.assign(label=[f"k={int(k)}" for k in ladder["k"]])
     base = alt.Chart(df)
     tips = [alt.Tooltip("k:Q", title="chars of memory"),
             alt.Tooltip("h:Q", title="best possible loss h(k)", format=".3f")]
     rule = base.mark_rule(color="#bbb", strokeWidth=1, strokeDash=[1, 2]).encode(
         y="h:Q", tooltip=tips)
-    text = base.mark_text(align="right", dx=-2, dy=-5, color="#999", fontSize=10).encode(
-        y="h:Q", x=alt.value("width"), text="label:N")
+    # right of the plot, where no curve runs (inside it, curves ending near a rung crossed
+    # its label)
+    text = base.mark_text(align="left", baseline="middle", dx=3, color="#999",
+                          fontSize=10).encode(y="h:Q", x=alt.value("width"), text="label:N")
     return rule + text
 
 
@@ -205,8 +230,8 @@ def floors_curve(floors: pd.DataFrame, floor: float, marks: tuple[int, ...]) -> 
     df = floors[floors["k"] >= 1]
     base = alt.Chart(df).encode(x=alt.X("k:Q", title="k: characters of context the predictor "
                                         "sees", axis=_x_axis("k")))
-    y = alt.Y("h:Q", title="best possible loss h(k), nats/char", scale=alt.Scale(zero=False),
-              axis=y_axis())
+    y = alt.Y("h:Q", title="best possible loss h(k), nats/char",
+              scale=alt.Scale(domain=floor_domain(df["h"], floor), nice=False), axis=y_axis())
     tips = [alt.Tooltip("k:Q", title="characters of context"),
             alt.Tooltip("h:Q", title="h(k)", format=".3f")]
     line = base.mark_line(color="#4c78a8", point=alt.OverlayMarkDef(size=18)).encode(
@@ -222,7 +247,7 @@ def floors_curve(floors: pd.DataFrame, floor: float, marks: tuple[int, ...]) -> 
 
 # arm names under a per-arm chart: level where they fit, slanted on a narrow chart (at 390 px
 # Vega dropped every other one as overlapping)
-ARM_AXIS = alt.Axis(labelAngle=alt.ExprRef("width < 500 ? -35 : 0"), labelLimit=160)
+ARM_AXIS = alt.Axis(labelAngle=alt.ExprRef(f"{NARROW} ? -35 : 0"), labelLimit=160)
 
 
 def dots_with_range(summary: pd.DataFrame, *, y_title: str, order: list[str] | None = None,
@@ -231,11 +256,8 @@ def dots_with_range(summary: pd.DataFrame, *, y_title: str, order: list[str] | N
     """A dot per arm at the median over seeds and a min-max rule (summary: arm, median, lo,
     hi, n), on an axis that starts near the data (not at 0), so small gaps stay visible;
     the floor, when given, is drawn and kept inside the axis."""
-    vals = pd.concat([summary["lo"], summary["hi"], summary["median"]]).dropna()
-    lo = min([*vals, *([floor] if floor is not None else [])], default=0.0)
-    hi = max([*vals], default=1.0)
-    pad = 0.08 * (hi - lo or abs(hi) or 1.0)
-    scale = alt.Scale(domain=[lo - pad, hi + pad], zero=False, nice=False)
+    vals = pd.concat([summary["lo"], summary["hi"], summary["median"]])
+    scale = alt.Scale(domain=floor_domain(vals, floor), zero=False, nice=False)
     base = alt.Chart(summary).encode(x=alt.X("arm:N", sort=order, title=None,
                                              axis=ARM_AXIS))
     tips = [alt.Tooltip("arm:N"), alt.Tooltip("median:Q", format=".4g"),
@@ -252,7 +274,7 @@ def dots_with_range(summary: pd.DataFrame, *, y_title: str, order: list[str] | N
     layers = [rng, dots, text]
     if floor is not None:
         layers.append(floor_rule(floor))
-    return alt.layer(*layers).properties(width=WIDTH, height=arm_height(summary, order),
+    return alt.layer(*layers).properties(width=WIDTH, height=HEIGHT,
                                          title=title)
 
 
@@ -277,7 +299,7 @@ def bars_with_range(summary: pd.DataFrame, *, y_title: str, order: list[str] | N
         layers.append(floor_rule(floor))
     if chance is not None:
         layers.append(_labelled_rule(chance, f"chance {chance:.2f}"))
-    return alt.layer(*layers).properties(width=WIDTH, height=arm_height(summary, order),
+    return alt.layer(*layers).properties(width=WIDTH, height=HEIGHT,
                                          title=title)
 
 
@@ -299,8 +321,10 @@ def points_with_range(summary: pd.DataFrame, x: str, *, x_title: str, y_title: s
     tips = [alt.Tooltip("arm:N"), alt.Tooltip(f"{x}:Q", title=x_title),
             alt.Tooltip("median:Q", format=".4g"), alt.Tooltip("lo:Q", title="min", format=".4g"),
             alt.Tooltip("hi:Q", title="max", format=".4g")]
+    yscale = (alt.Scale(zero=False) if floor is None else alt.Scale(
+        domain=floor_domain(pd.concat([summary["lo"], summary["hi"]]), floor), nice=False))
     path = base.mark_line(color="#999", strokeDash=[3, 3]).encode(
-        y=alt.Y("median:Q", title=y_title, scale=alt.Scale(zero=False)))
+        y=alt.Y("median:Q", title=y_title, scale=yscale))
     rng = base.mark_rule(size=2).encode(y="lo:Q", y2="hi:Q", color=_color(order),
                                         opacity=_emphasis(highlight))
     pts = base.mark_point(filled=True, size=90).encode(
@@ -308,7 +332,7 @@ def points_with_range(summary: pd.DataFrame, x: str, *, x_title: str, y_title: s
     layers = [path, rng, pts]
     if floor is not None:
         layers.append(floor_rule(floor))
-    return alt.layer(*layers).properties(width=WIDTH, height=arm_height(summary, order),
+    return alt.layer(*layers).properties(width=WIDTH, height=HEIGHT,
                                          title=title)
 
 
@@ -330,7 +354,7 @@ def grouped_bars(df: pd.DataFrame, *, category: str, value: str, y_title: str,
                 scale=alt.Scale(type="log") if log else alt.Undefined),
         **extra,
         color=alt.Color(f"{category}:N", title=None, scale=alt.Scale(range=CATEGORY_SHADES),
-                        legend=alt.Legend(orient="bottom", labelLimit=300)),
+                        legend=bottom_legend(sorted(map(str, df[category].unique())))),
         tooltip=["arm:N", f"{category}:N", alt.Tooltip(f"{value}:Q", format=fmt)],
     ).properties(width=WIDTH, height=HEIGHT, title=title)
 
@@ -376,14 +400,10 @@ def category_color(categories: list[str], shown: list[str] | None = None) -> alt
     """One colour per word category, the same on every chart of the page; the legend sits
     below the plot (at the side it squeezed a phone-width plot to a sliver) and lists
     `shown` (default: every category)."""
-    legend = bottom_legend(title="category", **({} if shown is None else {"values": shown}))
+    legend = bottom_legend(shown or categories, title="category",
+                           **({} if shown is None else {"values": shown}))
     return alt.Color("category:N", scale=alt.Scale(domain=categories, scheme="tableau20"),
                      legend=legend)
-
-
-def legend_height(height: int, entries: int) -> int:
-    """A chart's height with a legend of `entries` below it (see arm_height)."""
-    return height + 60 + 30 * -(-entries // LEGEND_COLUMNS)
 
 
 def cosine_bars(df: pd.DataFrame, *, categories: list[str], title: str = "") -> alt.Chart:
@@ -392,32 +412,58 @@ def cosine_bars(df: pd.DataFrame, *, categories: list[str], title: str = "") -> 
     shown = [c for c in categories if c in set(df["category"])]
     return alt.Chart(df).mark_bar().encode(
         x=alt.X("word:N", sort="-y", title=None,
-                axis=alt.Axis(labelAngle=-50, labelOverlap=False, labelFontSize=10)),
+                # every word fits at full width; on a phone every other one is dropped
+                # until none overlap (the rest have tooltips)
+                axis=alt.Axis(labelAngle=-50, labelFontSize=10,
+                              labelOverlap=alt.ExprRef(f"{NARROW} ? 'parity' : false"))),
         y=alt.Y("cosine:Q", title="cosine similarity to zog"),
         color=category_color(categories, shown),
         tooltip=["word:N", "category:N", alt.Tooltip("cosine:Q", format=".3f"), "rank:Q"],
-    ).properties(width=WIDTH, height=legend_height(HEIGHT, len(shown)), title=title)
+    ).properties(width=WIDTH, height=HEIGHT, title=title)
 
 
 PROJECTION_LABELS = 6  # words labelled on the projection besides zog and the replaced one
+PROJECTION_HEIGHT = 420
+# a label's box in pixels: 7 px a character wide, 14 px tall, on a plot at least 300 px wide
+# (the projection sits in half a column at full width, and fills a phone's)
+LABEL_CHAR_PX, LABEL_LINE_PX, LABEL_PLOT_PX = 7, 14, 300
+
+
+def apart(df: pd.DataFrame, plot: pd.DataFrame, text: str = "word") -> pd.DataFrame:
+    """The rows of df (x, y, text; most important first) whose labels, drawn above their
+    points, overlap no label of a row before them on the narrowest plot of every point of
+    `plot` (x, y); the rest keep their tooltips."""
+    span_x = float(np.ptp(plot["x"])) or 1.0
+    span_y = float(np.ptp(plot["y"])) or 1.0
+    px_x, px_y = LABEL_PLOT_PX / span_x, PROJECTION_HEIGHT / span_y  # pixels per unit
+    kept: list[tuple[float, float, float]] = []  # x px, y px, half width px
+    rows = []
+    for i, (x, y, word) in enumerate(zip(df["x"], df["y"], df[text], strict=True)):
+        cx, cy, half = x * px_x, y * px_y, LABEL_CHAR_PX * len(str(word)) / 2
+        if all(abs(cx - kx) >= half + kh or abs(cy - ky) >= LABEL_LINE_PX
+               for kx, ky, kh in kept):
+            kept.append((cx, cy, half))
+            rows.append(i)
+    return df.iloc[rows]
 
 
 def projection(df: pd.DataFrame, *, replaced: str, categories: list[str],
                title: str = "") -> alt.LayerChart:
     """2-D projection of word-end states coloured by category; zog and the word it
-    replaced are drawn large and labelled, with zog's nearest few words (by cosine); every
-    other word has a tooltip, so labels do not pile up."""
+    replaced are drawn large and labelled, with those of zog's nearest few words (by cosine)
+    whose labels do not overlap (`apart`); every word has a tooltip."""
     base = alt.Chart(df).encode(x=alt.X("x:Q", title="PC 1"), y=alt.Y("y:Q", title="PC 2"))
     pts = base.mark_circle(size=90, opacity=0.85).encode(
         color=category_color(categories),
         tooltip=["word:N", "category:N", alt.Tooltip("cosine:Q", format=".3f")])
-    near = df[df["word"] != "zog"].nlargest(PROJECTION_LABELS, "cosine")["word"]
-    named = df[df["word"].isin({"zog", replaced, *near})]
-    labels = alt.Chart(named).mark_text(dy=-12, fontSize=12, color="#222").encode(
+    near = df[~df["word"].isin(["zog", replaced])].nlargest(PROJECTION_LABELS, "cosine")
+    first = [df[df["word"] == w] for w in ("zog", replaced)]
+    named = apart(pd.concat([*first, near]), df)  # zog, the replaced word, nearest first
+    labels = alt.Chart(named).mark_text(dy=-18, fontSize=12, color="#222").encode(
         x="x:Q", y="y:Q", text="word:N")
     focus = df[df["word"].isin(["zog", replaced])]
     star = alt.Chart(focus).mark_point(shape="diamond", size=400, strokeWidth=3,
                                        color="#e4572e").encode(x="x:Q", y="y:Q",
                                                                tooltip=["word:N"])
     return alt.layer(pts, labels, star).properties(
-        width=WIDTH, height=legend_height(420, len(categories)), title=title)
+        width=WIDTH, height=PROJECTION_HEIGHT, title=title)

@@ -34,10 +34,16 @@ def live(builder: Callable[..., alt.TopLevelMixin], *args, **kwargs) -> dict:
     return _build(builder(*args, **kwargs), validate=False)
 
 
+# the chart fills the column's width; its height is the plot's, and a legend below adds its
+# own rows (Streamlit's theme fits both, so a legend of more rows, e.g. one entry a row on a
+# phone, squeezed the plot)
+AUTOSIZE = alt.AutoSizeParams(type="fit-x", contains="padding")
+
+
 def _build(chart: alt.TopLevelMixin, validate: bool) -> dict:
     # the default transformer inlines the data; no row cap (Altair's is 5,000)
     with alt.data_transformers.enable("default", max_rows=None):
-        return chart.to_dict(validate=validate)
+        return chart.properties(autosize=AUTOSIZE).to_dict(validate=validate)
 
 
 @st.cache_data(max_entries=SPEC_CACHE_ENTRIES, show_spinner=False)

@@ -55,8 +55,9 @@ def predict_first(data: StudyData) -> bool:
                    "Make your own guess below and commit it to see the results.")
         revealed = False
     urlstate.write(REVEAL, int(revealed))  # a refused value leaves the address
-    committed = _pickers(GUESS, ("Your H", "Your activation", "Your seq_len"),
-                         disabled=revealed, keep_default=revealed, placeholder="Choose")
+    labels = ("Your hidden size H", "Your activation", "Your chunk length (seq_len)")
+    committed = _pickers(GUESS, labels, disabled=revealed, keep_default=revealed,
+                         placeholder="Choose")
     if not revealed:
         chosen = None not in committed
         if st.button("Commit my guess", disabled=not chosen,

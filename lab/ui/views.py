@@ -14,6 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from lab.data.studydata import FAILED_LOSS, StudyData, arm_summary
+from lab.language.alphabet import VOCAB_SIZE
 from lab.language.floors import effective_memory
 from lab.measure.metrics import CURVE_EVERY, REACH_THRESHOLD, probe_bin
 from lab.measure.registry import METRICS, PROBE_BIN_LABELS, SATURATION_RULE, markdown_safe
@@ -133,19 +134,25 @@ def thinned(curves: pd.DataFrame) -> pd.DataFrame:
 
 
 LADDER_K = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48)  # the h(k) rungs drawn on loss charts
-LADDER_GAP = 1.08  # a rung is drawn only this factor above the next one down (labels apart)
+LADDER_TOP = 3.5  # no rung above this loss (nats/char): about uniform guessing, ln V
+# a rung's label is 10 px tall: drawn rungs sit at least 14 px apart on a plot at least 260 px
+# tall (a loss chart's plot at any width), so their labels never overlap
+LADDER_LABEL_PX, LADDER_PLOT_PX = 14, 260
 
 
 def ladder(floor: float, top: float) -> pd.DataFrame:
-    """The h(k) rungs worth drawing: between the floor and `top`, each at least LADDER_GAP
-    times the next drawn rung and the floor, so labels never pile up."""
+    """The h(k) rungs worth drawing on a log loss chart whose curves reach `top`: between the
+    floor and the curves' top, each far enough above the next drawn rung (and the floor) on
+    that chart's axis that their labels stay apart."""
     f = db.floors()
     if f.empty:
         return f
+    low, high = charts.log_loss_domain(floor, top)
+    gap = (high / low) ** (LADDER_LABEL_PX / LADDER_PLOT_PX)  # LADDER_LABEL_PX as a ratio
     rungs, last = [], floor
     for k, h in sorted(((int(k), float(h)) for k, h in f.itertuples(index=False)
                         if int(k) in LADDER_K), reverse=True):
-        if h <= top and h > LADDER_GAP * last:
+        if h <= min(top, LADDER_TOP) and h > gap * last:
             rungs.append((k, h))
             last = h
     return pd.DataFrame(rungs, columns=["k", "h"])
@@ -170,15 +177,25 @@ def effective_memory_text(v: View) -> str:
             if parts else "")
 
 
+GUESSING_NEAR = 0.98  # a loss chart marks uniform guessing when a curve comes this close
+
+
 def loss_curves(v: View) -> None:
     st.subheader("Training loss")
     curves = v.data.table("curves")
-    top = float(np.nanmax(curves["loss"].replace([np.inf], np.nan))) if len(curves) else 0.0
+    top = float(np.nanmax(curves["loss"].replace([np.inf], np.nan).clip(upper=FAILED_LOSS))
+                if len(curves) else 0.0)
+    guessing = mem.uniform_loss()
+    stuck = top >= GUESSING_NEAR * guessing  # an arm's curve sits at uniform guessing
+    rule = (guessing, f"uniform guessing, ln {VOCAB_SIZE} = {guessing:.2f}") if stuck else None
     v.show(curve_chart(v, "curves", "loss", y_title="training loss (nats/char, log scale)",
-                      floor=True, log_y=True, ladder=ladder(v.floor, min(top, 3.5))))
+                      floor=True, log_y=True, ladder=ladder(v.floor, top), rule=rule))
     st.caption(f"{charts.BAND_TEXT}. Each point is the mean over a window of steps; the log "
                "scale keeps the approach to the floor visible next to arms that never learn. "
-               f"A cross marks where a diverged run stopped; {charts.LADDER_TEXT}."
+               + ("The dotted line at the top is uniform guessing: a curve along it still "
+                  "gives every character the same probability, so it has learned nothing. "
+                  if stuck else "")
+               + f"A cross marks where a diverged run stopped; {charts.LADDER_TEXT}."
                + effective_memory_text(v)
                + (f" While the retrain trains, the chart shows one window in {LIVE_EVERY} "
                   "(all of them once it finishes)." if v.live else ""))
@@ -219,13 +236,18 @@ def final_loss(v: View) -> None:
     st.subheader("Final held-out loss")
     v.show(v.spec(charts.dots_with_range, v.summary("final_val_loss"), order=v.order,
                   highlight=v.highlight, floor=v.floor, y_title="final held-out loss (nats/char)"))
-    failed = [a.label for a in v.data.arms if not np.isfinite(v.data.median(a.key,
-                                                                              "final_val_loss"))]
+    no_dot = []  # arms whose median is a failed run's: "all 3" or "2 of its 3" seeds failed
+    for a in v.data.arms:
+        seeds = v.data.values(a.key, "final_val_loss")
+        bad = int((~np.isfinite(seeds)).sum())
+        if not np.isfinite(v.data.median(a.key, "final_val_loss")):
+            no_dot.append(f"{a.label} (all {bad} of its seeds failed)" if bad == len(seeds)
+                          else f"{a.label} ({bad} of its {len(seeds)} seeds failed)")
     st.caption("Dot = median over seeds, a failed seed counting as the worst loss; rule = "
                "min to max of the seeds that finished. The axis starts near the data, not at "
                "0, so small gaps show; the dashed line is the entropy floor."
-               + (f" No dot for {', '.join(failed)}: most of its seeds failed."
-                  if failed else ""))
+               + (f" No dot for {and_list(no_dot)}: a median that is a failed run has no "
+                  "loss to draw." if no_dot else ""))
 
 
 def final_loss_vs_params(v: View) -> None:
