@@ -172,7 +172,7 @@ _ENTRIES = (
           "the mean of the stored training-loss windows over the whole run: lower means the "
           "loss came down sooner."),
     Metric("gradient_reach", "gradient reach", "chars", "higher", 0,
-           f"Largest k such that the normalised ‖dL_t/dh_(t-k)‖ stays >= "
+           f"the largest k such that the normalised ‖dL_t/dh_(t-k)‖ stays >= "
            f"{REACH_THRESHOLD:g} for 0..k. That is, the gradient still carries at least "
            f"{REACH_THRESHOLD:.0%} of its size at k = 0.", 1.0),
     Metric("memory_horizon", "memory horizon", "chars", "higher", 0,

@@ -304,10 +304,15 @@ def bars_with_range(summary: pd.DataFrame, *, y_title: str, order: list[str] | N
 
 
 def _labelled_rule(y: float, label: str) -> alt.LayerChart:
+    """A dotted reference line (chance, a threshold) labelled at its left end; the label is
+    drawn over a white halo, so a curve or a bar crossing it leaves it legible."""
     base = alt.Chart(pd.DataFrame({"y": [y], "label": [label]}))
+    text = {"align": "left", "dx": 4, "dy": -7}
+    where = {"y": "y:Q", "x": alt.value(4), "text": "label:N"}
     return (base.mark_rule(strokeDash=[2, 3], color=RULE_COLOR).encode(y="y:Q")
-            + base.mark_text(align="left", dx=4, dy=-7, color=RULE_COLOR).encode(
-                y="y:Q", x=alt.value(4), text="label:N"))
+            + base.mark_text(**text, stroke="white", strokeWidth=4, strokeJoin="round",
+                             ).encode(**where)
+            + base.mark_text(**text, color=RULE_COLOR).encode(**where))
 
 
 def points_with_range(summary: pd.DataFrame, x: str, *, x_title: str, y_title: str,
