@@ -119,7 +119,8 @@ def floor_rule(floor: float) -> alt.LayerChart:
     rule = base.mark_rule(strokeDash=[6, 4], color="#444", size=1.5,
                           description=label).encode(
         y=alt.YDatum(floor), tooltip=[alt.Tooltip("floor:Q", title=FLOOR_LABEL, format=".4f")])
-    # under the line, where no loss can go (above it, curves falling to the floor crossed it)
+    # under the line, where the curves do not go (above it, curves falling to the floor
+    # crossed it)
     text = base.mark_text(align="left", baseline="top", dx=4, dy=4, color="#444",
                           fontSize=11).encode(
         y=alt.YDatum(floor), x=alt.value(4), text=alt.value(label))
