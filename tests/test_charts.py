@@ -230,3 +230,20 @@ def test_projection_labels_that_would_overlap_are_left_to_tooltips():
             wide = charts.LABEL_CHAR_PX * (len(a.word) + len(b.word)) / 2
             assert (abs(a.x - b.x) * px_x >= wide
                     or abs(a.y - b.y) * px_y >= charts.LABEL_LINE_PX), (a.word, b.word)
+
+
+def test_uniform_guessing_is_marked_only_where_a_curve_sits_on_it():
+    from lab.studies import memory as mem
+    from lab.ui import views
+    u = mem.uniform_loss()
+
+    def curves(random_arm: list[float]) -> pd.DataFrame:
+        rows = [("orthogonal", seed, 50 * (i + 1), 2.0 - 0.1 * i)
+                for seed in (42, 43, 44) for i in range(len(random_arm))]
+        rows += [("random", seed, 50 * (i + 1), loss)
+                 for seed in (42, 43, 44) for i, loss in enumerate(random_arm)]
+        return pd.DataFrame(rows, columns=["arm", "seed", "step", "loss"])
+
+    assert views.sits_at_guessing(curves([u, u, u, 1.0, 0.9]))  # a plateau at ln 29
+    assert not views.sits_at_guessing(curves([u, 2.0, 1.0, 0.9, 0.8]))  # passing through
+    assert not views.sits_at_guessing(curves([9.0, np.inf, np.inf, np.inf, np.inf]))  # diverged

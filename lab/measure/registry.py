@@ -234,7 +234,7 @@ _ENTRIES = (
     Metric("spectral_radius_final", "final spectral radius", "", None, 3,
            "ρ(W_hh) = largest |eigenvalue| of W_hh, at the end of training."),
     _share_metric("h_saturated_final", "saturated", None,
-                  "A hidden unit is saturated where its slope f'(a) is below "
+                  "a hidden unit is saturated where its slope f'(a) is below "
                   f"{SATURATION_FRACTION:g} of f's largest slope. Per activation: "
                   + "; ".join(f"{a}: {r}" for a, r in SATURATION_RULE.items()) + "."),
     _share_metric("next_char_legal_true", "legal next-char rate in true context", "higher",
@@ -246,7 +246,7 @@ _ENTRIES = (
     _share_metric("next_char_acc_true", "next-char accuracy in true context", "higher",
                   f"the share of {_TRUE} where the most likely next character is the true one."),
     Metric("illegal_mass", "probability on illegal next characters", "", "lower", 5,
-           "Illegal probability mass: the probability the model gives, in its softmax over "
+           "the probability the model gives, in its softmax over "
            "the 29 characters, to the characters the grammar forbids next (averaged over the "
            "positions read). Unlike \"is its most likely character legal\", it does not "
            "saturate for a good model: it says how sure the model is, not only what it would "

@@ -17,7 +17,7 @@ from lab.data.studydata import FAILED_LOSS, StudyData, arm_summary
 from lab.language.alphabet import VOCAB_SIZE
 from lab.language.floors import effective_memory
 from lab.measure.metrics import CURVE_EVERY, REACH_THRESHOLD, probe_bin
-from lab.measure.registry import METRICS, PROBE_BIN_LABELS, SATURATION_RULE, markdown_safe
+from lab.measure.registry import METRICS, PROBE_BIN_LABELS, SATURATION_RULE
 from lab.studies import memory as mem
 from lab.studies.prose import and_list
 from lab.ui import charts, chartspec, db
@@ -177,7 +177,18 @@ def effective_memory_text(v: View) -> str:
             if parts else "")
 
 
-GUESSING_NEAR = 0.98  # a loss chart marks uniform guessing when a curve comes this close
+# a loss chart marks uniform guessing when an arm's median curve sits within 2% of it for
+# at least 3 windows (a plateau, as random init's; not a diverging run passing through)
+GUESSING_NEAR, GUESSING_WINDOWS = 0.02, 3
+
+
+def sits_at_guessing(curves: pd.DataFrame) -> bool:
+    """Whether an arm's median training-loss curve (curves: arm, step, loss) stays within
+    GUESSING_NEAR of uniform guessing for GUESSING_WINDOWS windows or more."""
+    loss = curves["loss"].replace([np.inf], np.nan)
+    median = loss.groupby([curves["arm"], curves["step"]]).median()
+    near = (median - mem.uniform_loss()).abs() <= GUESSING_NEAR * mem.uniform_loss()
+    return bool(len(near) and near.groupby(level=0).sum().max() >= GUESSING_WINDOWS)
 
 
 def loss_curves(v: View) -> None:
@@ -186,7 +197,7 @@ def loss_curves(v: View) -> None:
     top = float(np.nanmax(curves["loss"].replace([np.inf], np.nan).clip(upper=FAILED_LOSS))
                 if len(curves) else 0.0)
     guessing = mem.uniform_loss()
-    stuck = top >= GUESSING_NEAR * guessing  # an arm's curve sits at uniform guessing
+    stuck = sits_at_guessing(curves)
     rule = (guessing, f"uniform guessing, ln {VOCAB_SIZE} = {guessing:.2f}") if stuck else None
     v.show(curve_chart(v, "curves", "loss", y_title="training loss (nats/char, log scale)",
                       floor=True, log_y=True, ladder=ladder(v.floor, top), rule=rule))
@@ -369,8 +380,8 @@ def context_accuracy(v: View) -> None:
                   log=True, fmt=".5f", y_title="P(illegal next char), median"))
     legal = _medians(v, {"next_char_legal_true": "true", "next_char_legal_own": "own"})
     top = ", ".join(f"{r.arm} {r.value:.1%} ({r.measure} text)" for r in legal.itertuples())
-    mass = markdown_safe(METRICS["illegal_mass"].definition)
-    st.caption(f"{mass} Log scale. The most likely next character is legal in: {top}.")
+    st.caption(f"{METRICS['illegal_mass'].quote()} Log scale. The most likely next "
+               f"character is legal in: {top}.")
 
 
 def error_compounding(v: View) -> None:
