@@ -388,13 +388,12 @@ class _Task:
     def left(self, tasks: list[_Task]) -> float:
         """Work left, in seconds once measured; before that, stack_cost scaled by what the
         measured tasks took per unit of it (all in stack_cost units if none is measured)."""
-        per_step = stack_cost(self.configs) / self.configs[0].steps
         if self.trainer is not None and self.trainer.st.step > 0:
             return self.trainer.busy / self.trainer.st.step * self.trainer.steps_left
         seen = [t for t in tasks if t.trainer is not None and t.trainer.st.step > 0]
         scale = sum(t.trainer.busy / t.trainer.st.step for t in seen) / sum(
             stack_cost(t.configs) / t.configs[0].steps for t in seen) if seen else 1.0
-        return per_step * scale * self.configs[0].steps
+        return stack_cost(self.configs) * scale
 
 
 def _start_worker(target, *args, name: str) -> threading.Thread:

@@ -35,6 +35,7 @@ from lab.training.model import (
     script,
     sort_for_stack,
 )
+from lab.training.recorders import default_recorders, is_checkpoint
 from lab.training.results import Contribution, RunResult, nan_if_none
 from lab.training.weights import load_weights  # noqa: F401 (the inverse of weights_bytes)
 
@@ -219,8 +220,6 @@ class StackTrainer:
     def __init__(self, configs: list[RunConfig],
                  recorders: list[Recorder] | Callable[[Stack], list[Recorder]] | None = None,
                  progress: Callable[[Stack], None] | None = None, progress_every: int = 100):
-        from lab.training.recorders import default_recorders
-
         began = time.perf_counter()
         # one thread: torch splits big reductions (hidden-state statistics, losses) across its
         # threads, so their last bits would depend on the machine's core count; process-wide
@@ -275,8 +274,6 @@ class StackTrainer:
 
     def _step(self) -> bool:
         """One step of every live run, its recorders and progress; True if no run is left."""
-        from lab.training.recorders import is_checkpoint
-
         st, live, step = self.st, self.live, self.st.step
         with torch.inference_mode():  # no autograd bookkeeping on any op
             if self.sampler is None:

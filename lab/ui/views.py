@@ -116,7 +116,7 @@ def curve_chart(v: View, table: str, y: str, *, y_title: str, x: str = "step",
     if v.live and table == "curves":
         df = thinned(df)
     if table == "curves" and y == "loss":
-        df = df.assign(loss=df["loss"].replace([np.inf], np.nan).clip(upper=FAILED_LOSS))
+        df = df.assign(loss=drawn_loss(df))
     if log_y:
         df = df[df[y] > 0]
     summary = charts.seed_summary(df, x, y)
@@ -124,6 +124,12 @@ def curve_chart(v: View, table: str, y: str, *, y_title: str, x: str = "step",
     return v.spec(charts.line_band, summary, x, x_title=x, y_title=y_title, order=v.order,
                   log_y=log_y, floor=v.floor if floor else None, highlight=v.highlight, stops=stops,
                   rule=rule, title=title, ladder=ladder)
+
+
+def drawn_loss(curves: pd.DataFrame) -> pd.Series:
+    """A curves table's loss as the charts draw it: a blown-up window (inf) left blank, the
+    rest clipped at the divergence bound."""
+    return curves["loss"].replace([np.inf], np.nan).clip(upper=FAILED_LOSS)
 
 
 def thinned(curves: pd.DataFrame) -> pd.DataFrame:
@@ -185,8 +191,7 @@ GUESSING_NEAR, GUESSING_WINDOWS = 0.02, 3
 def sits_at_guessing(curves: pd.DataFrame) -> bool:
     """Whether an arm's median training-loss curve (curves: arm, step, loss) stays within
     GUESSING_NEAR of uniform guessing for GUESSING_WINDOWS windows or more."""
-    loss = curves["loss"].replace([np.inf], np.nan)
-    median = loss.groupby([curves["arm"], curves["step"]]).median()
+    median = drawn_loss(curves).groupby([curves["arm"], curves["step"]]).median()
     near = (median - mem.uniform_loss()).abs() <= GUESSING_NEAR * mem.uniform_loss()
     return bool(len(near) and near.groupby(level=0).sum().max() >= GUESSING_WINDOWS)
 
@@ -194,8 +199,7 @@ def sits_at_guessing(curves: pd.DataFrame) -> bool:
 def loss_curves(v: View) -> None:
     st.subheader("Training loss")
     curves = v.data.table("curves")
-    top = float(np.nanmax(curves["loss"].replace([np.inf], np.nan).clip(upper=FAILED_LOSS))
-                if len(curves) else 0.0)
+    top = float(np.nanmax(drawn_loss(curves))) if len(curves) else 0.0
     guessing = mem.uniform_loss()
     stuck = sits_at_guessing(curves)
     rule = (guessing, f"uniform guessing, ln {VOCAB_SIZE} = {guessing:.2f}") if stuck else None
