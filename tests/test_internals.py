@@ -5,6 +5,7 @@ typed text included, under AppTest."""
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -114,6 +115,16 @@ def test_the_internals_page_renders_every_view(lab_db):
     assert {"Where the subject's number lives", "The hidden state, character by character",
             "How far back does one character's loss reach?"} <= heads
     assert len(at.get("vega_lite_chart")) >= 4
+    # a bar on a log axis must start above 0 (a bar left at 0 made Vega draw an empty chart)
+    specs = [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
+    log_bars = [s for s in specs if _mark(s) == "bar"
+                and s["encoding"]["y"].get("scale", {}).get("type") == "log"]
+    assert log_bars and all(s["encoding"]["y2"]["datum"] > 0 for s in log_bars)
+
+
+def _mark(spec: dict) -> str:
+    m = spec.get("mark")
+    return m if isinstance(m, str) else (m or {}).get("type", "")
 
 
 @pytest.mark.parametrize("typed", ["the zogs that the cat sees run", "x" * 400, "ünïcode ☃",

@@ -342,17 +342,20 @@ def points_with_range(summary: pd.DataFrame, x: str, *, x_title: str, y_title: s
                                          title=title)
 
 
+def log_base(values: pd.Series) -> float:
+    """Where bars start on a log axis, which has no zero: the decade at or below the smallest
+    positive value (a bar left to start at 0 made Vega drop the whole chart)."""
+    positive = values[values > 0]
+    return float(10.0 ** np.floor(np.log10(positive.min()))) if len(positive) else 1e-6
+
+
 def grouped_bars(df: pd.DataFrame, *, category: str, value: str, y_title: str,
                  order: list[str] | None = None, title: str = "", log: bool = False,
                  fmt: str = ".3f") -> alt.Chart:
     """Bars of `value` per arm (x offset by `category`), e.g. true vs own context; log for
     values spanning decades (the bars then start at the smallest value's decade, since a
     log axis has no zero)."""
-    extra = {}
-    if log:
-        positive = df[value][df[value] > 0]
-        floor = 10.0 ** np.floor(np.log10(positive.min())) if len(positive) else 1e-6
-        extra = {"y2": alt.datum(floor)}
+    extra = {"y2": alt.datum(log_base(df[value]))} if log else {}
     return alt.Chart(df).mark_bar().encode(
         x=alt.X("arm:N", sort=order, title=None, axis=alt.Axis(labelAngle=0, labelLimit=200)),
         xOffset=alt.XOffset(f"{category}:N"),

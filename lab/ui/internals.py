@@ -211,10 +211,14 @@ def render() -> None:
         excess = float((df["loss"] - df["entropy"])[known].sum())
         part = "" if known.all() else (f" (over the first {int(known.sum())} characters, "
                                        "before the text leaves the grammar)")
-        st.caption(f"The gap between the lines is what the network has not learned. Over this "
-                   f"sentence{part}: network {df['loss'][known].mean():.3f} nats per "
-                   f"character, the grammar's best {df['entropy'][known].mean():.3f}; "
-                   f"{excess:.2f} nats in excess in total.")
+        total = (f"{excess:.2f} nats more than the grammar's in total." if excess >= 0 else
+                 f"{-excess:.2f} nats less than the grammar's in total: its entropy is the "
+                 "best loss on average over sentences, and on one sentence whose characters "
+                 "happen to be the likelier ones a model can come in under it.")
+        st.caption(f"Averaged over many sentences, the gap between the lines is what the "
+                   f"network has not learned. Over this sentence{part}: network "
+                   f"{df['loss'][known].mean():.3f} nats per character, the grammar's best "
+                   f"{df['entropy'][known].mean():.3f}; {total}")
     else:
         st.caption("The grammar cannot read this text (its first word is not one the grammar "
                    "allows there), so only the network's loss is drawn.")
@@ -289,6 +293,7 @@ def _gradient_view(weights, act: str, r: inn.Reading, df: pd.DataFrame) -> None:
         x=alt.X("k:O", title="characters back (k)"),
         y=alt.Y("norm:Q", title="||dL/da|| at that input (log)", scale=alt.Scale(type="log"),
                 axis=charts.y_axis(log=True)),
+        y2=alt.datum(charts.log_base(frame["norm"])),
         tooltip=["k:O", "char:N", alt.Tooltip("norm:Q", format=".2e")]).properties(
         width=charts.WIDTH, height=220), width="stretch")
     tail = g[1:]
