@@ -130,7 +130,7 @@ FLOOR = grammar.entropy_rate()  # nats/char: the best loss any model can reach
 
 _LOSS_EFFECT = LOSS_MIN_EFFECT * FLOOR
 AGREEMENT_BIN_TEXT = ", ".join(f"{lo}-{hi}" for lo, hi in AGREEMENT_BINS)
-_SITE = ("every agreeing verb of 32 held-out tracks of 2,500 characters: the share where "
+_SITE = ("every agreeing verb of 32 held-out tracks of 2,500 characters, the share where "
          "the model gives the verb's correct form more probability than the wrong one at the "
          "deciding character (\"s\" for a singular subject, a space or \".\" for a plural one). "
          "Chance is 50%")

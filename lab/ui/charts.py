@@ -93,7 +93,7 @@ def bottom_legend(labels: list[str] | None = None, **kwargs) -> alt.Legend:
     narrow chart unless every label (None: not known) is short."""
     short = labels is not None and max(map(len, labels), default=0) <= LEGEND_SHORT
     columns = LEGEND_COLUMNS if short else alt.ExprRef(f"{NARROW} ? 1 : {LEGEND_COLUMNS}")
-    return alt.Legend(orient="bottom", columns=columns, columnPadding=16, labelLimit=180,
+    return alt.Legend(orient="bottom", columns=columns, columnPadding=16, labelLimit=240,
                       **kwargs)
 
 
@@ -323,7 +323,12 @@ def points_with_range(summary: pd.DataFrame, x: str, *, x_title: str, y_title: s
     """Median point per arm at a numeric x (e.g. params, clip), a min-max rule, a joining
     line; summary has arm, x, median, lo, hi, n."""
     xscale = alt.Scale(type="log") if log_x else alt.Scale(zero=False)
-    base = alt.Chart(summary).encode(x=alt.X(f"{x}:Q", title=x_title, scale=xscale))
+    # a log axis ticks at the arms' own values (its decades and 2s and 5s matched none of
+    # clip = 0.5, 1, 5, 10, 50 but 10)
+    xaxis = alt.Axis(values=sorted(summary[x].dropna().unique().tolist()), format="~g") \
+        if log_x else alt.Undefined
+    base = alt.Chart(summary).encode(x=alt.X(f"{x}:Q", title=x_title, scale=xscale,
+                                             axis=xaxis))
     tips = [alt.Tooltip("arm:N"), alt.Tooltip(f"{x}:Q", title=x_title),
             alt.Tooltip("median:Q", format=".4g"), alt.Tooltip("lo:Q", title="min", format=".4g"),
             alt.Tooltip("hi:Q", title="max", format=".4g")]

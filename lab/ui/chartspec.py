@@ -62,6 +62,12 @@ def _params(chart: dict) -> Iterator[dict]:
         yield from _params(layer)
 
 
+def draw_built(chart: alt.TopLevelMixin):
+    """Draw an Altair chart built on the page itself (one reading of one network, not worth
+    caching), sized as every other chart of the app."""
+    return st.altair_chart(chart.properties(autosize=AUTOSIZE), width="stretch")
+
+
 def draw(chart: dict, **kwargs):
     """Draw a finished spec full width (kwargs: on_select, selection_mode, key)."""
     return st.vega_lite_chart(chart, width="stretch", **kwargs)

@@ -91,9 +91,9 @@ def _corpus() -> None:
         st.caption(
             f"With {k1} characters the best possible loss is {h[k1]:.3f}, "
             f"{h[k1] / rate - 1:.0%} above the floor; with {k2} it is {h[k2]:.3f} "
-            f"({h[k2] / rate - 1:.0%} above) and with {k3} {h[k3]:.3f}. The last few percent "
-            "need long memory: only a network that carries a subject's number across its "
-            "relative clauses earns them.")
+            f"({h[k2] / rate - 1:.0%} above) and with {k3} it is {h[k3]:.3f}. The last few "
+            "percent need long memory: only a network that carries a subject's number across "
+            "its relative clauses earns them.")
 
 
 def _baseline() -> None:

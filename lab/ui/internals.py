@@ -22,13 +22,14 @@ from lab.studies import catalog
 from lab.studies.catalog import SEEDS
 from lab.studies.params import Param
 from lab.training.weights import load_weights
-from lab.ui import charts, db, nav, urlstate
+from lab.ui import charts, chartspec, db, nav, urlstate
 
 TYPED_MAX = 160  # characters a typed sentence may have
 TYPED_OK = set("abcdefghijklmnopqrstuvwxyz .")
 FIT_CHARS = 20_000  # held-out characters the number direction is fitted on
 EXAMPLES = 8  # held-out sentences offered, long dependencies first
 TOP = 3  # guesses shown per character
+SERIES = ("network's loss", "grammar's conditional entropy")  # the per-character loss chart
 CONTEXT = "the boy sees the cats.\n"  # read first, so no sentence starts from a zero state
 STUDIES = tuple(sid for sid in catalog.STUDIES if sid in nav.FILES)
 
@@ -196,16 +197,15 @@ def render() -> None:
                        "grammar's entropy (nats)": st.column_config.NumberColumn(
                            format="%.3f")})
     long = df.melt(id_vars=["t", "char"], value_vars=["loss", "entropy"], var_name="series")
-    long["series"] = long["series"].map({"loss": "network's loss",
-                                         "entropy": "grammar's conditional entropy"})
-    st.altair_chart(alt.Chart(long).mark_line(point=True).encode(
+    long["series"] = long["series"].map(dict(zip(("loss", "entropy"), SERIES, strict=True)))
+    chartspec.draw_built(alt.Chart(long).mark_line(point=True).encode(
         x=_x(df), y=alt.Y("value:Q", title="nats"),
         color=alt.Color("series:N", title=None, scale=alt.Scale(
-            domain=["network's loss", "grammar's conditional entropy"],
+            domain=list(SERIES),
             range=["#4c78a8", "#999"]),
-                        legend=alt.Legend(orient="top")),
+                        legend=charts.bottom_legend(SERIES)),
         tooltip=["char:N", "series:N", alt.Tooltip("value:Q", format=".3f")]).properties(
-        width=charts.WIDTH, height=240), width="stretch")
+        width=charts.WIDTH, height=240))
     known = df["entropy"].notna()
     if known.any():
         excess = float((df["loss"] - df["entropy"])[known].sum())
@@ -235,11 +235,11 @@ def _number_view(r: inn.Reading, df: pd.DataFrame, d: inn.NumberDirection) -> No
     st.subheader("Where the subject's number lives")
     score = d.score(r.h)
     frame = pd.DataFrame({"t": df["t"], "char": df["char"], "score": score[:-1]})
-    st.altair_chart(alt.Chart(frame).mark_bar().encode(
+    chartspec.draw_built(alt.Chart(frame).mark_bar().encode(
         x=_x(df), y=alt.Y("score:Q", title="number read-out"),
         color=alt.condition("datum.score > 0", alt.value("#4c78a8"), alt.value("#f58518")),
         tooltip=["char:N", alt.Tooltip("score:Q", format=".2f")]).properties(
-        width=charts.WIDTH, height=200), width="stretch")
+        width=charts.WIDTH, height=200))
     st.caption(f"Blue bars (above 0) read singular, orange (below 0) plural. A linear "
                f"read-out of the pending subject's number from the hidden state, "
                f"fitted on {FIT_CHARS:,} characters of other held-out text: it gets the sign "
@@ -267,13 +267,13 @@ def _state_view(r: inn.Reading, df: pd.DataFrame, d: inn.NumberDirection) -> Non
     h = r.h[:-1][:, order]
     cells = pd.DataFrame([{"t": t, "unit": rank, "h": float(h[t, rank])}
                           for t in range(h.shape[0]) for rank in range(h.shape[1])])
-    st.altair_chart(alt.Chart(cells).mark_rect().encode(
+    chartspec.draw_built(alt.Chart(cells).mark_rect().encode(
         x=_x(df), y=alt.Y("unit:O", title="units, by their weight in the number read-out",
                           axis=alt.Axis(labels=False, ticks=False)),
         color=alt.Color("h:Q", title="h", scale=alt.Scale(scheme="redblue", domain=[-1, 1],
                                                           clamp=True)),
         tooltip=["t:O", "unit:O", alt.Tooltip("h:Q", format=".2f")]).properties(
-        width=charts.WIDTH, height=360), width="stretch")
+        width=charts.WIDTH, height=360))
     st.caption("Each column is the state after reading that character; each row one unit. "
                "Units are sorted by their weight in the number read-out, so units that lean "
                "singular sit at the top and plural at the bottom: watch them hold their "
@@ -289,13 +289,13 @@ def _gradient_view(weights, act: str, r: inn.Reading, df: pd.DataFrame) -> None:
     g = inn.input_gradient(weights, act, r, int(at))
     frame = pd.DataFrame({"k": np.arange(len(g)), "norm": g,
                           "char": [df["char"].iloc[int(at) - k] for k in range(len(g))]})
-    st.altair_chart(alt.Chart(frame[frame["norm"] > 0]).mark_bar().encode(
+    chartspec.draw_built(alt.Chart(frame[frame["norm"] > 0]).mark_bar().encode(
         x=alt.X("k:O", title="characters back (k)"),
         y=alt.Y("norm:Q", title="||dL/da|| at that input (log)", scale=alt.Scale(type="log"),
                 axis=charts.y_axis(log=True)),
         y2=alt.datum(charts.log_base(frame["norm"])),
         tooltip=["k:O", "char:N", alt.Tooltip("norm:Q", format=".2e")]).properties(
-        width=charts.WIDTH, height=220), width="stretch")
+        width=charts.WIDTH, height=220))
     tail = g[1:]
     half = int(np.argmax(tail < g[0] / 100)) + 1 if (tail < g[0] / 100).any() else None
     st.caption(

@@ -88,10 +88,12 @@ def number_probe(v) -> None:
     v.show(_chart(v, "number_probe_by_bin", x_title="chars since the subject (bin's far edge)",
                   y_title="number probe accuracy"))
     st.caption(f"{charts.BAND_TEXT}. " + METRICS["number_probe_long"].quote()
-               + " Each point here covers one distance bin. The probe can find the number in "
-               "the state even where the readout does not use it, so a gap between this "
-               "chart and the agreement chart is information the network holds but does "
-               "not act on.")
+               + " This chart scores the same probe in each distance bin, from the "
+               "nearest on. A gap to the agreement chart reads both ways. Probe above "
+               "agreement: the state holds the number, but the network's own readout at the "
+               "verb does not use it. Probe below agreement: the network reads the number "
+               "at the verb, but it is not kept in one fixed direction that the probe, "
+               "fitted over every position between subject and verb, can read.")
 
 
 def agreement_over_training(v) -> None:

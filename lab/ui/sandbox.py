@@ -60,10 +60,15 @@ def _controls() -> RunConfig:
                                                         step=1))
                 else:
                     values[name] = float(urlstate.control(p, st.number_input, LABELS[name],
-                                                          format="%.4g"))
+                                                          format="%.4g", step=STEPS[name]))
     cfg = RunConfig(**{**BASELINE.to_dict(), **values})
     validate(cfg)
     return cfg
+
+
+# the +/- step of each float knob: Streamlit's 0.01 could not go below the baseline's lr
+# (0.01 - 0.01 is under its bound) and crept along a clip of 50
+STEPS = {"lr": 0.001, "clip": 1.0, "sampling": 0.05}
 
 
 def _arm(cfg: RunConfig) -> Arm:
