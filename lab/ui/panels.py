@@ -32,7 +32,9 @@ def samples(data: StudyData, seed: int, arm_keys: list[str],
             with col:
                 _sample(data, tab[tab["arm"] == key], key, seed, highlight)
     st.caption("Valid words: share of generated words that are in the vocabulary. Valid "
-               "sentences: share of complete sentences the grammar can produce exactly.")
+               "sentences: share of complete sentences the grammar can produce exactly. Both "
+               f"count the one sample shown (seed {seed}); a table's medians count more text "
+               "over every seed, so the two can differ.")
 
 
 def _sample(data: StudyData, rows: pd.DataFrame, key: str, seed: int,
