@@ -3,7 +3,7 @@
 Trains the baseline and the learning-rate and clipping extremes for a few thousand
 steps at a given batch size and prints, per arm, the held-out loss against the entropy
 floor, how often clipping fired, the median pre-clip gradient norm and the grammaticality
-of free-running samples. The README records the runs that fixed batch size and loss scale.
+of free-running samples. docs/performance.md records the runs that fixed batch size and loss scale.
 """
 
 from __future__ import annotations

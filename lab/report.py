@@ -2,7 +2,7 @@
 
     python -m lab.report [--study ID] [--db PATH] [--json]
 
---json prints one JSON object instead (schema in the README): the floor, h(k), and per
+--json prints one JSON object instead (schema in docs/store.md): the floor, h(k), and per
 study its verdict and every arm's and seed's metrics.
 
 A missing or damaged store prints what is wrong and how to fix it, and exits 2.
@@ -81,7 +81,7 @@ def _json_value(v):
 
 
 def _run_metrics(row: pd.Series, series: pd.DataFrame, h_k: list[float]) -> dict:
-    """One run's metrics for --json (see RUN_METRICS and the README's schema)."""
+    """One run's metrics for --json (see RUN_METRICS and the schema in docs/store.md)."""
     from lab.language.agreement import ATTRACTORS, CONDITIONS
     from lab.language.floors import effective_memory
     from lab.measure.metrics import GRADIENT_REGIMES

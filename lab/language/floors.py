@@ -59,12 +59,16 @@ def _machine():
     nodes, pi, edges = _nodes()
     n, V = len(nodes), len(ALPHABET)
     char_of = np.array([ALPHABET.index(u[-1]) for _, u in nodes])
-    from scipy.sparse import csr_matrix
-
-    i, j, p = (np.array(v) for v in zip(*edges, strict=True))
-    T = csr_matrix((p, (i, j)), shape=(n, n))  # duplicates add up
+    src, dst, p = (np.array(v) for v in zip(*edges, strict=True))
     by_char = [np.flatnonzero(char_of == c) for c in range(V)]
-    return pi, T, char_of, by_char
+    return pi, (src, dst, p, n), char_of, by_char
+
+
+def _step(edges, belief: np.ndarray) -> np.ndarray:
+    """The law of the next node given the law of this one: belief @ T, with T kept as its
+    edge list (duplicate edges add up), so plain NumPy does it without a sparse library."""
+    src, dst, p, n = edges
+    return np.bincount(dst, weights=p * belief[src], minlength=n)
 
 
 def _entropy(q: np.ndarray) -> float:
@@ -75,14 +79,14 @@ def _entropy(q: np.ndarray) -> float:
 @lru_cache(maxsize=1)
 def finite_context_floors(max_k: int = MAX_K) -> tuple[float, ...]:
     """(h(0), h(1), ..., h(max_k)) in nats per character, computed exactly (module docstring)."""
-    pi, T, char_of, by_char = _machine()
+    pi, edges, char_of, by_char = _machine()
     V = len(by_char)
     beliefs = {b"": (1.0, pi)}  # key -> (weight of the contexts, normalised belief over nodes)
     out = []
     for _k in range(max_k + 1):
         h, nxt = 0.0, {}
         for weight, belief in beliefs.values():
-            ahead = T.T @ belief  # (nodes,) law of the next node
+            ahead = _step(edges, belief)  # (nodes,) law of the next node
             q = np.bincount(char_of, weights=ahead, minlength=V)
             h += weight * _entropy(q / q.sum())
             for c in np.flatnonzero(q > 1e-15):

@@ -50,13 +50,13 @@ class RunConfig:
     freeze_whh: bool = False  # reservoir: W_hh keeps its init, the rest trains
     seq_len: int = 25  # TBPTT chunk length in characters
     lr: float = 0.01  # learning rate
-    clip: float = 50.0  # max global L2 norm of the run's gradient (calibrated: README)
+    clip: float = 50.0  # max global L2 norm of the run's gradient (calibrated: docs/performance.md)
     sampling: float = 0.0  # scheduled sampling: final rate of feeding own samples
     steps: int = 30_000  # optimizer steps (one chunk per step)
     seed: int = 42  # init weights, batch offsets, sampling draws
-    # lab-wide choices, fixed once by calibration (see README); in the hash all the same
+    # lab-wide choices, fixed once by calibration (docs/performance.md); in the hash all the same
     optimizer: str = "sgd"
-    batch_size: int = 64  # parallel tracks of the training stream (calibrated: README)
+    batch_size: int = 64  # parallel tracks of the training stream (calibrated: docs/performance.md)
     loss_scale: str = "sum_chunk"  # loss summed over the chunk, mean over the batch
     notes: tuple = field(default=(), compare=False, hash=False, repr=False)
 
