@@ -24,10 +24,10 @@ def counted(monkeypatch):
     lock = threading.Lock()
     make, advance = retrain._trainer, retrain._Task.advance
 
-    def trainer(stack, job):
+    def trainer(stack, job, check):
         with lock:
             seen["trained"] += [c.run_id for c in stack]
-        return make(stack, job)
+        return make(stack, job, check)
 
     def step(task):
         with lock:

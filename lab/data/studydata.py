@@ -79,6 +79,15 @@ class StudyData:
             k: g.sort_values("seed") for k, g in self.runs.groupby("arm", sort=False)})
         return groups.get(key, self.runs.iloc[0:0])
 
+    def once(self, key, make):
+        """make(), computed once per study data and key: a StudyData is shared by every
+        session and never mutated, so what a page derives from it (a verdict, an answer, a
+        table) is the same for every student who opens it. An error is not kept."""
+        kept = self._kept("_once", self.runs, dict)
+        if key not in kept:
+            kept[key] = make()
+        return kept[key]
+
     def zog_hits(self) -> pd.DataFrame:
         """zog_hits(self.novel), computed once per novel frame."""
         return self._kept("_zog_hits", self.novel, lambda: zog_hits(self.novel))

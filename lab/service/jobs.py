@@ -11,13 +11,15 @@ import dataclasses
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 
 import pandas as pd
 
 from lab.training.config import RunConfig
 from lab.training.results import TABLE_COLUMNS, RunResult
 
-STATES = ("queued", "running", "done", "failed")
+STATES = ("queued", "running", "done", "failed", "cancelled")
+ENDED = ("done", "failed", "cancelled")
 CURVE_COLUMNS = ("run_id", *TABLE_COLUMNS["curves"])
 
 
@@ -29,14 +31,17 @@ def job_key(configs: list[RunConfig]) -> tuple[str, ...]:
 class TrainingSlots:
     """At most `limit` trainings (stacks) at once; jobs wait in one line, first come, first served.
 
-    A job starts with one slot (wait_turn); while no job is waiting it may take idle slots for
-    its other stacks (take_idle), so one student's retrain uses every core a queue does not need.
+    A queued job holds no thread: when a slot frees, the next job in line is started by
+    `start(job)` (the service's worker thread). A running job may take idle slots for its
+    other stacks while no job waits (take_idle), so one student's retrain uses every core a
+    queue does not need.
     """
 
-    def __init__(self, limit: int):
+    def __init__(self, limit: int, start: Callable[[Job], None] | None = None):
         if limit < 1:
             raise ValueError(f"the training limit must be at least 1, got {limit}")
         self.limit = limit
+        self._start_job = start or (lambda job: None)
         self._cond = threading.Condition()
         self._line: deque[Job] = deque()
         self._running = 0
@@ -44,16 +49,23 @@ class TrainingSlots:
     def enter_line(self, job: Job) -> None:
         with self._cond:
             self._line.append(job)
+            self._dispatch()
 
-    def wait_turn(self, job: Job) -> None:
-        """Block until `job` is first in line and a slot is free, then mark it running."""
-        with self._cond:
-            while self._line[0] is not job or self._running >= self.limit:
-                self._cond.wait()
-            self._line.popleft()
+    def _dispatch(self) -> None:
+        """Start jobs from the front of the line while slots are free (under the lock)."""
+        while self._line and self._running < self.limit:
+            job = self._line.popleft()
             self._running += 1
             job._start()  # under the lock: a job is never seen neither queued nor running
-            self._cond.notify_all()
+            self._start_job(job)
+
+    def remove(self, job: Job) -> bool:
+        """Take a queued job out of the line (it will not start); False if it was not queued."""
+        with self._cond:
+            if job in self._line:
+                self._line.remove(job)
+                return True
+            return False
 
     def take_idle(self) -> bool:
         """One more slot for a running job, only if one is free and no job is waiting for it."""
@@ -66,6 +78,7 @@ class TrainingSlots:
     def leave(self) -> None:
         with self._cond:
             self._running -= 1
+            self._dispatch()
             self._cond.notify_all()
 
     def position(self, job: Job) -> int | None:
@@ -94,19 +107,27 @@ class TrainingSlots:
 class Job:
     """One retrain of some configs; read-only for pages, written by the worker thread.
 
-    state: queued -> running -> done | failed. A run that diverges is a result ("done"
-    with RunResult.status "diverged"); "failed" means the training itself raised.
+    state: queued -> running -> done | failed | cancelled. A run that diverges is a result
+    ("done" with RunResult.status "diverged"); "failed" means the training itself raised;
+    "cancelled" that every session watching it had gone (nobody wanted the result).
+    `owner` is the session that asked first (its place counts against its own limit);
+    `watchers` every session that asked for it or polls it.
     """
 
-    def __init__(self, configs: list[RunConfig], slots: TrainingSlots, todo: list[RunConfig]):
+    def __init__(self, configs: list[RunConfig], slots: TrainingSlots, todo: list[RunConfig],
+                 owner: str | None = None):
         self.configs = list(configs)  # as requested (deduplicated), the order of `results`
         self.key = job_key(configs)
         self.state = "queued"
+        self.owner = owner
+        self.watchers: set[str | None] = {owner}
+        self.dependents: list[Job] = []  # jobs waiting on configs this one trains
         self.error: str | None = None  # one line, no traceback, when state is "failed"
         self.submitted_at = time.time()
         self.started_at: float | None = None
         self.finished_at: float | None = None
         self.cached = not todo  # every config came from the retrain cache: nothing trained
+        self.todo = list(todo)  # the configs this job trains (the rest came from the cache)
         self._slots = slots
         self._lock = threading.Lock()
         self._finished_event = threading.Event()
@@ -189,11 +210,18 @@ class Job:
         with self._lock:
             self._ready.update({r.run_id: r for r in results})
 
-    def _finish(self, error: str | None = None) -> None:
+    def _finish(self, error: str | None = None, cancelled: bool = False) -> None:
         self.finished_at = time.time()
         self.error = error
-        self.state = "failed" if error else "done"
+        self.state = "cancelled" if cancelled else "failed" if error else "done"
         self._finished_event.set()
+
+    @property
+    def live_version(self) -> tuple:
+        """What the partial curves depend on: each live stack's step and the finished runs."""
+        with self._lock:
+            return (tuple(sorted(self._ready)),
+                    tuple(sorted((k, st.step) for k, (st, _) in self._live.items())))
 
     def _curves_of_live(self, st, step_recorder) -> pd.DataFrame:
         """StepRecorder.curve of each run at the snapshot's step; one computation per snapshot."""

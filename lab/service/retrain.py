@@ -1,6 +1,8 @@
 """The "retrain now" service: a page's configs trained in a background thread, same engine.
 
-One `RetrainService` per server process (the app holds it in st.cache_resource):
+One `RetrainService` per server process (the app holds it in a module of its own, out of
+reach of Streamlit's "clear cache" message, which would otherwise start a second service
+beside the first and lift the limit):
 - dedup: a registry keyed by the request's sorted run ids, under a lock, so sessions
   asking for the same configs get the same Job and share one training;
 - cache: finished runs are written with joblib, one file per config named by its run_id
@@ -8,7 +10,12 @@ One `RetrainService` per server process (the app holds it in st.cache_resource):
   There are no locks across processes: two server processes sharing a cache dir could both
   train one config; both then write the same numbers, so that only costs time (acceptable);
 - a global limit: at most LAB_MAX_TRAININGS threads train at once (default 2, one per core),
-  jobs queued first come, first served with their place in line; a job's stacks (a study's
+  jobs queued first come, first served with their place in line, holding no thread until
+  they start; at most RETRAIN_PER_SESSION jobs queued or running per session, at most
+  RETRAIN_MAX_WAITING in line in all, each refusal a RetrainBusy with a clear message;
+- abandonment: a job that every watching session has left (service.alive says which are
+  still connected) is taken out of the line, or stops at its next progress report; a job
+  training a config that another live job waits for is not abandoned. A job's stacks (a study's
   arms of different shapes, or of one shape split) train on its slot and on the slots no
   waiting job needs, each thread advancing the free stack with the most work left a block
   of BLOCK_STEPS at a time (engine.StackTrainer).
@@ -16,7 +23,9 @@ Torch is imported by the worker thread when a training starts, never by importin
 Each training uses one torch thread (engine.StackTrainer sets it, process-wide: in the app's
 server only retrains use torch), so LAB_MAX_TRAININGS is also how many cores retrains
 take. Threads, not processes: the engine's steps run in TorchScript, outside the GIL, and a
-second torch process would cost ~300 MB of the container's memory.
+second torch process would cost ~300 MB of the container's memory. With LAB_RETRAIN_ADDRESS
+set, the same threads only hand each block of steps to a Dask or Ray cluster (remote.py) and
+LAB_MAX_TRAININGS is how many stacks this server keeps there at once.
 """
 
 from __future__ import annotations
@@ -28,11 +37,14 @@ import logging
 import math
 import os
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import joblib
 
-from lab.service.jobs import Job, TrainingSlots, job_key
+from lab.service.jobs import ENDED, Job, TrainingSlots, job_key
+from lab.service.remote import Cluster
 from lab.studies.catalog import ARMS
 from lab.training.config import RunConfig, validate
 from lab.training.results import RunResult
@@ -44,6 +56,7 @@ RETRAIN_MAX_STEPS = 30_000  # the baseline's length: a retrain is never longer t
 # the most arms of any study page (clipping, learning rate); the grid retrains one cell
 RETRAIN_MAX_RUNS = max(len(arms) for study, arms in ARMS.items() if study != "grid")
 RETRAIN_MAX_WAITING = 20  # jobs in line beyond this are refused: the server is saturated
+RETRAIN_PER_SESSION = 2  # a session's own jobs queued or running: one tab cannot take the line
 KEEP_FINISHED = 64  # finished jobs kept in the registry (the disk cache keeps them all)
 PROGRESS_EVERY = 10  # steps between progress snapshots
 BLOCK_STEPS = 500  # a thread advances one stack this many steps (0.2 to 2 s), then picks again
@@ -65,6 +78,10 @@ STOP_GRACE_S = 30.0  # at exit, how long to wait for trainings to reach a progre
 
 class RetrainStopped(RuntimeError):
     """Raised inside a training when the process is exiting."""
+
+
+class RetrainCancelled(RuntimeError):
+    """Raised inside a training when every session watching its job has gone."""
 
 
 def _give_memory_back() -> None:
@@ -197,44 +214,88 @@ class RetrainCache:
 class RetrainService:
     """The process-wide job registry, cache and training slots; safe to call from any session."""
 
-    def __init__(self, cache_dir: Path | str | None = None, max_trainings: int | None = None):
+    def __init__(self, cache_dir: Path | str | None = None, max_trainings: int | None = None,
+                 address: str | None = None):
         cache_dir = cache_dir or os.environ.get("LAB_RETRAIN_CACHE") or DEFAULT_CACHE
+        address = address or os.environ.get("LAB_RETRAIN_ADDRESS")
+        # where the steps run: this server's threads, or a cluster's workers (remote.py)
+        self.cluster = Cluster(address) if address else None
         _share_arenas()  # before the first training thread
         self.cache = RetrainCache(Path(cache_dir))
-        self.slots = TrainingSlots(max_trainings or _env_limit())
+        self.slots = TrainingSlots(max_trainings or _env_limit(), start=self._start)
+        # session id -> still connected? (the app passes Streamlit's; scripts: always)
+        self.alive: Callable[[str], bool] = lambda session: True
         self._jobs: dict[tuple[str, ...], Job] = {}
         self._training: dict[str, Job] = {}  # run_id -> the job training that config now
         self._lock = threading.Lock()
 
-    def submit(self, configs: list[RunConfig]) -> Job:
+    def submit(self, configs: list[RunConfig], session: str | None = None) -> Job:
         """The job for these configs: the one already asked for, a done one from the cache,
-        or a new one queued for training. Raises ValueError (bad request) or RetrainBusy."""
+        or a new one queued for training, watched by `session`. Raises ValueError (bad
+        request) or RetrainBusy (this session's limit, or the line, is full)."""
         configs = validate_request(configs)
         key = job_key(configs)
         with self._lock:
+            self._drop_abandoned()
             job = self._jobs.get(key)
-            if job is not None and job.state != "failed":  # a failed job is retried
+            if job is not None and job.state not in ("failed", "cancelled"):  # else retried
+                job.watchers.add(session)
                 return job
             cached = {c.run_id: r for c in configs if (r := self.cache.load(c)) is not None}
             todo = [c for c in configs if c.run_id not in cached]
-            if todo and self.slots.waiting >= RETRAIN_MAX_WAITING:
-                raise RetrainBusy(f"{self.slots.waiting} retrains are already waiting; "
-                                  "please try again in a few minutes")
-            job = Job(configs, self.slots, todo)
-            job._add_cached(list(cached.values()))
             if todo:
-                self.slots.enter_line(job)
-                _start_worker(self._work, job, todo, name=key[0][:8])
+                self._check_room(session)
+            job = Job(configs, self.slots, todo, owner=session)
+            job._add_cached(list(cached.values()))
+            self._jobs[key] = job
+            if todo:
+                self.slots.enter_line(job)  # starts it now if a slot is free
             else:
                 job._finish()
-            self._jobs[key] = job
             self._forget_old()
         return job
 
-    def job(self, configs: list[RunConfig]) -> Job | None:
-        """The job already registered for these configs, if any (never starts one)."""
+    def _check_room(self, session: str | None) -> None:
+        """RetrainBusy if this session already has its share of jobs, or the line is full."""
+        mine = [j for j in self._jobs.values()
+                if session is not None and j.owner == session and j.state in ("queued", "running")]
+        if len(mine) >= RETRAIN_PER_SESSION:
+            raise RetrainBusy(
+                f"You already have {len(mine)} retrains queued or running, the most one "
+                f"browser tab may have at once (so one tab cannot fill the line for the "
+                f"class). Ask again when one of them has finished.")
+        if self.slots.waiting >= RETRAIN_MAX_WAITING:
+            raise RetrainBusy(
+                f"The server's line is full: {self.slots.waiting} retrains are waiting and "
+                f"{self.slots.running} training. Please try again in a few minutes; the "
+                "stored runs on this page are the same training, finished.")
+
+    def job(self, configs: list[RunConfig], session: str | None = None) -> Job | None:
+        """The job already registered for these configs, if any (never starts one); a
+        session that asks is counted as watching it."""
         with self._lock:
-            return self._jobs.get(job_key(validate_request(configs)))
+            job = self._jobs.get(job_key(validate_request(configs)))
+            if job is not None and session is not None:
+                job.watchers.add(session)
+            return job
+
+    def abandoned(self, job: Job) -> bool:
+        """True when no session watching this job, or a job waiting on its trainings, is
+        still connected (a script's job, session None, is always wanted)."""
+        watchers = set(job.watchers).union(*(d.watchers for d in job.dependents
+                                             if d.state in ("queued", "running")))
+        return not any(w is None or self.alive(w) for w in watchers)
+
+    def _drop_abandoned(self) -> None:
+        """Take abandoned jobs out of the line (under self._lock); running ones stop
+        themselves at their next progress report."""
+        for job in list(self._jobs.values()):
+            if job.state == "queued" and self.abandoned(job) and self.slots.remove(job):
+                job._finish(error="nobody was watching it", cancelled=True)
+
+    def _start(self, job: Job) -> None:
+        """TrainingSlots' start: a worker thread for a job whose turn has come."""
+        _start_worker(self._work, job, job.todo, name=job.key[0][:8])
 
     @property
     def running(self) -> int:
@@ -245,13 +306,15 @@ class RetrainService:
         return self.slots.waiting
 
     def _work(self, job: Job, todo: list[RunConfig]) -> None:
-        """The worker thread: wait for a slot, train stack by stack, cache, finish. No Streamlit."""
-        self.slots.wait_turn(job)
+        """The worker thread, on the slot the job was given: train stack by stack, cache,
+        finish. No Streamlit."""
         mine: list[RunConfig] = []
         try:
             _stop_if_exiting()
+            self._stop_if_abandoned(job)
             mine, theirs = self._claim(job, todo)
             self._train_stacks(job, split_for(make_tasks(mine), self.slots.idle + 1))
+            self._stop_if_abandoned(job)
             for cfg, owner in theirs:  # configs another job was already training: share them
                 owner.wait()
                 result = owner._ready.get(cfg.run_id) or self.cache.load(cfg)
@@ -260,6 +323,8 @@ class RetrainService:
                 job._add_cached([result])
         except RetrainStopped as e:  # the process is exiting: nothing went wrong
             job._finish(error=str(e))
+        except RetrainCancelled as e:
+            job._finish(error=str(e), cancelled=True)
         except Exception as e:  # the page shows one line; the log keeps the traceback
             log.exception("retrain %s failed", job.key)
             job._finish(error=_one_line(e))
@@ -279,7 +344,7 @@ class RetrainService:
         work left that no other thread holds, BLOCK_STEPS at a time, so the cores finish
         together: five runs of one shape as 2 + 2 + 1 take 2.5 runs' time per core, not the
         3 of a 3 + 2 split. The first error is raised."""
-        tasks = [_Task(stack, job) for stack in stacks]
+        tasks = [_Task(stack, job, self._stop_if_abandoned, self.cluster) for stack in stacks]
         lock, errors, helpers = threading.Lock(), [], []
 
         def take() -> _Task | None:
@@ -336,11 +401,16 @@ class RetrainService:
                 if (done := self.cache.load(cfg)) is not None:  # finished while we queued
                     job._add_cached([done])
                 elif (owner := self._training.get(cfg.run_id)) is not None:
+                    owner.dependents.append(job)  # its training is wanted while we are
                     theirs.append((cfg, owner))
                 else:
                     self._training[cfg.run_id] = job
                     mine.append(cfg)
         return mine, theirs
+
+    def _stop_if_abandoned(self, job: Job) -> None:
+        if self.abandoned(job):
+            raise RetrainCancelled("stopped: every student watching it had left")
 
     def _save(self, result: RunResult) -> None:
         try:
@@ -350,7 +420,7 @@ class RetrainService:
 
     def _forget_old(self) -> None:
         """Drop the oldest finished jobs beyond KEEP_FINISHED (sessions holding them keep them)."""
-        finished = [j for j in self._jobs.values() if j.state in ("done", "failed")]
+        finished = [j for j in self._jobs.values() if j.state in ENDED]
         finished.sort(key=lambda j: j.finished_at or 0.0)
         for j in finished[: max(0, len(finished) - KEEP_FINISHED)]:
             del self._jobs[j.key]
@@ -374,15 +444,23 @@ def split_for(stacks: list[list[RunConfig]], workers: int) -> list[list[RunConfi
 class _Task:
     """A stack of a job, trained BLOCK_STEPS at a time by whichever thread takes it."""
 
-    def __init__(self, configs: list[RunConfig], job: Job):
-        self.configs, self.job = configs, job
+    def __init__(self, configs: list[RunConfig], job: Job, check: Callable[[Job], None],
+                 cluster: Cluster | None = None):
+        self.configs, self.job, self.check, self.cluster = configs, job, check, cluster
         self.trainer = None  # made by the first thread that takes it (imports torch)
         self.held = self.done = False
 
     def advance(self) -> bool:
         if self.trainer is None:
-            self.trainer = _trainer(self.configs, self.job)
-        self.done = self.trainer.advance(BLOCK_STEPS)
+            self.trainer = _trainer(self.configs, self.job, self.check)
+        if self.cluster is None:
+            self.done = self.trainer.advance(BLOCK_STEPS)
+            return self.done
+        progress = self.trainer.progress  # the trainer travels without it
+        self.trainer = self.cluster.advance(self.trainer, BLOCK_STEPS)
+        self.trainer.progress = progress
+        progress(self.trainer.st)  # the job's progress and curves, once per block
+        self.done = self.trainer.done
         return self.done
 
     def left(self, tasks: list[_Task]) -> float:
@@ -413,13 +491,22 @@ def _niced(target, *args) -> None:
     target(*args)
 
 
-def _trainer(stack: list[RunConfig], job: Job):
-    """One stack as an engine.StackTrainer with the default recorders, reporting to `job`."""
+ABANDON_CHECK_S = 1.0  # how often a training asks whether anyone still watches its job
+
+
+def _trainer(stack: list[RunConfig], job: Job, check: Callable[[Job], None]):
+    """One stack as an engine.StackTrainer with the default recorders, reporting to `job`;
+    `check(job)` raises to stop it (every watcher gone), asked at most every ABANDON_CHECK_S."""
     from lab.training import engine  # imports torch: only here, when a training starts
     from lab.training.recorders import StepRecorder
 
+    checked = [time.monotonic()]
+
     def progress(st) -> None:
         _stop_if_exiting()
+        if time.monotonic() - checked[0] > ABANDON_CHECK_S:
+            checked[0] = time.monotonic()
+            check(job)
         job._advance(st, next(r for r in st.recorders if isinstance(r, StepRecorder)))
 
     return engine.StackTrainer(stack, progress=progress, progress_every=PROGRESS_EVERY)

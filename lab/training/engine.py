@@ -250,6 +250,16 @@ class StackTrainer:
             rec.on_checkpoint(st)
         self.busy = time.perf_counter() - began  # seconds this stack has held a core
 
+    def __getstate__(self) -> dict:
+        """Pickled to advance on another machine (lab.service.remote): without the training
+        stream (16 MB; rebuilt there from the corpus, the same ids) or the progress callback
+        (the caller's; set it again after the trip)."""
+        return {**self.__dict__, "stream": None, "progress": None}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.stream = torch.from_numpy(corpus.train_ids().astype(np.int64))
+
     @property
     def steps_left(self) -> int:
         return 0 if self.done else self.st.steps - self.st.step

@@ -1,5 +1,8 @@
 """The app's read side: one read-only Store shared by every session, cached queries.
 
+The caches are process-wide (lab.data.memo), out of reach of Streamlit's "clear cache"
+message, and built once when many sessions ask at the same moment.
+
 The database path is env LAB_DB (default precomputed/lab.duckdb). Cached functions take
 the path and the file's modification time, so a rebuilt file is read afresh.
 """
@@ -12,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from lab.data import memo
 from lab.data.store import DEFAULT_DB, Store, StoreUnavailable, open_reader
 from lab.data.studydata import TABLES, StudyData, load_study
 from lab.studies import catalog
@@ -31,7 +35,7 @@ def _version(path: str) -> float:
 _LATEST: dict[str, Store] = {}  # path -> the Store of its newest version
 
 
-@st.cache_resource(show_spinner=False, max_entries=2)
+@memo.shared(max_entries=2)
 def _store(path: str, version: float) -> Store:
     # duckdb hands a new connect to a path the instance still open on it, i.e. the old
     # file's contents: close the old version's Store so a replaced file is read afresh
@@ -61,7 +65,7 @@ def _key() -> tuple[str, float]:
     return path, _version(path)
 
 
-@st.cache_resource(show_spinner=False, max_entries=24)
+@memo.shared(max_entries=24)
 def _study(path: str, version: float, study_id: str, tables: tuple[str, ...]) -> StudyData:
     arms = catalog.get(study_id).arms
     return load_study(_store(path, version), study_id, arms, tables)  # shared: never mutate it
@@ -81,7 +85,7 @@ def study_data(study_id: str, tables: tuple[str, ...] | None = None) -> StudyDat
     return _guard(_study, study_id, TABLES if tables is None else tuple(tables))
 
 
-@st.cache_resource(show_spinner=False, max_entries=2)
+@memo.shared(max_entries=2)
 def _floors(path: str, version: float) -> pd.DataFrame:
     return _store(path, version).floors()  # shared: never mutate it
 

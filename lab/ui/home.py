@@ -7,6 +7,7 @@ import math
 
 import streamlit as st
 
+from lab.data import memo
 from lab.data.store import StoreUnavailable
 from lab.language import grammar
 from lab.training.config import BASELINE
@@ -21,7 +22,7 @@ FLOOR_MARKS = (1, 5, 10, 25, 50)  # h(k) values named on Home
 LOSS_SCALE_WORDS = {"sum_chunk": "summed over the chunk, averaged over the batch"}
 
 
-@st.cache_data(show_spinner=False)
+@memo.shared(max_entries=1)
 def corpus_facts() -> dict:
     """Example sentences per condition and the shares of long dependencies, from the start
     of the held-out stream (no model trains on it)."""

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from lab.data import memo
 from lab.language import grammar
 from lab.language.agreement import CONDITIONS, agreement_sites
 from lab.language.alphabet import ALPHABET
@@ -43,7 +44,7 @@ def arm_param(study_id: str) -> Param:
     return Param("arm", "choice", keys[0], keys)
 
 
-@st.cache_data(show_spinner=False)
+@memo.shared(max_entries=1)
 def example_sentences() -> list[str]:
     """Held-out sentences whose verbs must reach back across relative clauses: the first
     few with an object relative (nested ones first), then others, each with its newline."""
@@ -59,12 +60,12 @@ def example_sentences() -> list[str]:
     return [ln + "\n" for _, _, ln in scored[:EXAMPLES]]
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
+@memo.shared(max_entries=16)
 def _weights(path: str, version: float, run_id: str) -> dict[str, np.ndarray]:
     return load_weights(db.store().weights(run_id))
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
+@memo.shared(max_entries=16)
 def _direction(path: str, version: float, run_id: str, activation: str):
     text = heldout_text()[FIT_CHARS:FIT_CHARS * 2]  # not the example sentences' stretch
     start = text.find(".\n") + 2

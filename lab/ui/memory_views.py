@@ -16,7 +16,7 @@ from lab.measure.metrics import LONG_DISTANCE
 from lab.measure.registry import AGREEMENT_BIN_TEXT, CONDITION_TEXT, METRICS
 from lab.studies import memory as mem
 from lab.studies import prose as pr
-from lab.ui import charts
+from lab.ui import charts, chartspec
 
 CHANCE = (0.5, "chance 50%")
 BIN_AXIS = "chars back to the subject (bin's far edge)"  # short: a phone's chart is ~330 px
@@ -27,12 +27,14 @@ def _series(v, analysis: str) -> pd.DataFrame:
     return v.labelled(s[s["analysis"] == analysis])
 
 
+@chartspec.per_data
 def _chart(v, analysis: str, *, x_title: str, y_title: str):
     summary = charts.seed_summary(_series(v, analysis), "x", "y")
     return v.spec(charts.line_band, summary, "x", x_title=x_title, y_title=y_title, order=v.order,
                   highlight=v.highlight, rule=CHANCE, percent_y=True)
 
 
+@chartspec.per_data
 def _sites_text(v) -> str:
     n = mem.sites_per_bin(v.data).dropna()
     if n.empty:
@@ -58,6 +60,7 @@ def _cell(v, key: str, column: str, fmt=mem.pc, to: str = "-") -> str:
     return f"{fmt(med)} ({fmt(vals.min())}{to}{fmt(vals.max())})"
 
 
+@chartspec.per_data
 def agreement_table(v) -> pd.DataFrame:
     """Conditions (rows) by arm (columns, in arm order): median agreement (seed min-max), as
     text; rows are the few conditions, so the table stays narrow with any number of arms."""
@@ -96,13 +99,17 @@ def number_probe(v) -> None:
                "fitted over every position between subject and verb, can read.")
 
 
+@chartspec.per_data
+def _over_training_chart(v) -> dict:
+    summary = charts.seed_summary(_series(v, "agreement_long_over_training"), "x", "y")
+    return v.spec(charts.line_band, summary, "x", x_title="step", order=v.order,
+                  y_title=f"agreement, subject {LONG_DISTANCE}+ chars back",
+                  highlight=v.highlight, rule=CHANCE, percent_y=True)
+
+
 def agreement_over_training(v) -> None:
     st.subheader("Long-distance agreement over training")
-    df = _series(v, "agreement_long_over_training")
-    summary = charts.seed_summary(df, "x", "y")
-    v.show(v.spec(charts.line_band, summary, "x", x_title="step", order=v.order,
-                  y_title=f"agreement, subject {LONG_DISTANCE}+ chars back", highlight=v.highlight,
-                  rule=CHANCE, percent_y=True))
+    v.show(_over_training_chart(v))
     st.caption(f"{charts.BAND_TEXT}. Measured at each checkpoint on a smaller reading of "
                "held-out text (8 tracks of 1,000 characters), so it is noisier than the "
                "end-of-run tables. Chance is 50%.")

@@ -25,12 +25,13 @@ def samples(data: StudyData, seed: int, arm_keys: list[str],
     arm (a label) is marked, the others dimmed to their header."""
     st.subheader("Generated samples")
     tab = data.table("samples")
-    tab = tab[tab["seed"] == seed]
+    by_arm = data.once(("samples", seed), lambda: dict(list(
+        tab[tab["seed"] == seed].groupby("arm"))))
     width = min(SAMPLE_COLUMNS, max(1, len(arm_keys)))
     for row in (arm_keys[i:i + width] for i in range(0, len(arm_keys), width)):
         for col, key in zip(st.columns(width), row, strict=False):
             with col:
-                _sample(data, tab[tab["arm"] == key], key, seed, highlight)
+                _sample(data, by_arm.get(key, tab.iloc[0:0]), key, seed, highlight)
     st.caption("Valid words: share of generated words that are in the vocabulary. Valid "
                "sentences: share of complete sentences the grammar can produce exactly. Both "
                f"count the one sample shown (seed {seed}); a table's medians count more text "
@@ -42,7 +43,8 @@ def _sample(data: StudyData, rows: pd.DataFrame, key: str, seed: int,
     if rows.empty:
         st.markdown(f"**{data.label(key)}**: no sample stored for seed {seed}.")
         return
-    run = data.runs[(data.runs["arm"] == key) & (data.runs["seed"] == seed)]
+    run = data.of_arm(key)
+    run = run[run["seed"] == seed]
     last = rows.loc[rows["step"].idxmax()]
     status = run["status"].iloc[0] if len(run) else "?"
     note = "" if status == "ok" else f" · run {status}: sample from its last checkpoint"
@@ -106,7 +108,7 @@ def observations(items, data: StudyData) -> None:
         st.markdown(f"**{i}. {ob.question}**")
         with st.expander("Answer"):
             try:
-                st.markdown(ob.answer(data))
+                st.markdown(data.once(("answer", ob.question), lambda ob=ob: ob.answer(data)))
             except Exception as e:  # one bad answer must not take the page down
                 st.info(f"This answer cannot be computed from the stored runs ({e}).")
 

@@ -8,11 +8,16 @@ Torch is imported by the retrain worker thread only when a training starts.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
+import threading
+import time
 
 import pandas as pd
 import streamlit as st
+from streamlit.runtime import get_instance as _runtime
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from lab.data.studydata import StudyData, floor
 from lab.service import results
@@ -37,13 +42,30 @@ PARAMS = (
 
 def service() -> RetrainService:
     """One retrain service per server and cache directory (env LAB_RETRAIN_CACHE): shared
-    jobs, cache and training slots."""
+    jobs, cache and training slots. Held by this module, not by st.cache_resource, so
+    Streamlit's "clear cache" message cannot start a second one beside it."""
     return _service(os.environ.get("LAB_RETRAIN_CACHE"))
 
 
-@st.cache_resource(show_spinner=False)
+@functools.cache
 def _service(cache_dir: str | None) -> RetrainService:
-    return RetrainService(cache_dir)
+    svc = RetrainService(cache_dir)
+    svc.alive = _connected
+    return svc
+
+
+def _connected(session: str) -> bool:
+    """Is this Streamlit session's browser tab still connected to the server?"""
+    try:
+        return _runtime().is_active_session(session)
+    except RuntimeError:  # no Streamlit runtime (a script or a test): nobody leaves
+        return True
+
+
+def session_id() -> str | None:
+    """This browser tab's Streamlit session, the unit of the per-session retrain limit."""
+    ctx = get_script_run_ctx()
+    return ctx.session_id if ctx is not None else None
 
 
 def _configs(study_id: str, arm_keys: list[str], steps: int, seed: int) -> list[RunConfig]:
@@ -68,7 +90,7 @@ def render(study_id: str, arm_keys: list[str], data: StudyData) -> None:
     key = f"retrain_{study_id}"
     if st.button("Retrain now", type="primary"):
         try:
-            st.session_state[key] = service().submit(configs)
+            st.session_state[key] = service().submit(configs, session_id())
         except (ValueError, RetrainBusy) as e:
             st.warning(str(e))
     job = st.session_state.get(key)
@@ -83,9 +105,10 @@ def render(study_id: str, arm_keys: list[str], data: StudyData) -> None:
 
 
 def safe_job(configs: list[RunConfig]):
-    """The server's job for these configs, if one is registered (else None)."""
+    """The server's job for these configs, if one is registered (else None); this session
+    then counts as watching it."""
     try:
-        return service().job(configs)
+        return service().job(configs, session_id())
     except ValueError:
         return None
 
@@ -111,17 +134,41 @@ def _live(job, study_id: str, data: StudyData, was_active: bool) -> None:
         st.rerun()  # stop polling: redraw the page once with the finished or failed job
     if job.state == "failed":
         st.error(job.error or "The retrain failed.")
+    elif job.state == "cancelled":
+        st.info("This retrain was stopped before it finished: every tab watching it had "
+                "closed. Press \"Retrain now\" to train it again.")
     else:
         _result(job, study_id, data)
 
 
 def _live_chart(job, study_id: str, data: StudyData) -> None:
-    """Polled every CHART_SECONDS while the job runs: the partial curves beside the stored."""
-    curves = job.partial_curves() if job.state == "running" else []
-    if len(curves):
-        mine = results.from_partial(study_id, data.arms, job.configs, curves)
-        _draw(results.beside_stored(data, mine), job.configs[0].seed, ("loss_curves",),
-              live=True)
+    """Polled every CHART_SECONDS while the job runs: the partial curves beside the stored,
+    built once per CHART_SECONDS for every tab watching the job (live_study)."""
+    both = live_study(job, study_id, data)
+    if both is not None:
+        _draw(both, job.configs[0].seed, ("loss_curves",), live=True)
+
+
+_LIVE: dict[tuple, tuple[float, StudyData | None]] = {}  # (study, job) -> (built at, data)
+_LIVE_LOCK = threading.Lock()
+
+
+def live_study(job, study_id: str, data: StudyData) -> StudyData | None:
+    """A running job's partial curves beside the stored runs, shared by every tab that
+    watches it: rebuilt at most once per CHART_SECONDS (thirty tabs polling it cost one
+    build, not thirty); None before the first curve window."""
+    key = (study_id, job.key, id(data))
+    with _LIVE_LOCK:  # one build at a time; the others take the fresh one
+        built_at, both = _LIVE.get(key, (-math.inf, None))
+        if time.monotonic() - built_at >= CHART_SECONDS - 1 and job.state == "running":
+            curves = job.partial_curves()
+            mine = results.from_partial(study_id, data.arms, job.configs, curves) \
+                if len(curves) else None
+            both = results.beside_stored(data, mine) if mine is not None else None
+            if len(_LIVE) > 32:  # finished jobs' entries: a handful of KB each
+                _LIVE.clear()
+            _LIVE[key] = (time.monotonic(), both)
+        return both
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)

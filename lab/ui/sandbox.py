@@ -101,7 +101,8 @@ def render() -> None:
     key = "sandbox_job"
     if st.button("Train it", type="primary"):
         try:
-            st.session_state[key] = retrain_panel.service().submit([cfg])
+            st.session_state[key] = retrain_panel.service().submit(
+                [cfg], retrain_panel.session_id())
         except (ValueError, RetrainBusy) as e:
             st.warning(str(e))
     job = st.session_state.get(key)
@@ -116,7 +117,7 @@ def render() -> None:
 def _live(job, arm: Arm, stored: StudyData, was_active: bool) -> None:
     if retrain_panel.progress(job):
         return
-    if job.state == "failed":
+    if job.state in ("failed", "cancelled"):
         st.error(job.error or "The run failed.")
     else:
         if was_active:

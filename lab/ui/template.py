@@ -98,7 +98,7 @@ def _picker(s: Study, data: StudyData) -> Callable[[str | None], None]:
 def _conclusions(s: Study, data: StudyData) -> None:
     """Verdict, observation questions and takeaway; a failing study function shows a note."""
     try:
-        v = s.verdict(data)
+        v = data.once(("verdict", s.id), lambda: s.verdict(data))
     except Exception as e:  # the rest of the page stays useful
         st.error(f"The verdict could not be computed from the stored runs ({e}).")
         return
@@ -106,6 +106,6 @@ def _conclusions(s: Study, data: StudyData) -> None:
     panels.observations(s.observations, data)
     st.subheader("Takeaway")
     try:
-        st.info(s.takeaway(data, v))
+        st.info(data.once(("takeaway", s.id), lambda: s.takeaway(data, v)))
     except Exception as e:
         st.info(f"The takeaway could not be computed ({e}).")

@@ -67,6 +67,7 @@ class View:
         """df with its arm keys replaced by the arms' chart labels."""
         return df.assign(arm=df["arm"].map(self.data.label))
 
+    @chartspec.per_data
     def summary(self, column: str) -> pd.DataFrame:
         """Per arm (label): median, lo, hi, n of a run column over seeds; a failed median
         (inf) is left blank: charts draw no bar for it and the status says why."""
@@ -74,6 +75,7 @@ class View:
         return s.rename(columns={"arm": "key", "label": "arm", "min": "lo", "max": "hi"})
 
 
+@chartspec.per_data
 def _stops(v: View, y: str) -> pd.DataFrame:
     """Where each diverged run stopped: its last stored curve point, with a note."""
     runs = v.data.runs
@@ -91,6 +93,7 @@ def _stops(v: View, y: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["arm", "step", "y", "note"])
 
 
+@chartspec.per_data
 def status_sentence(v: View) -> str | None:
     """One sentence per arm that has diverged or unstable runs (None if every run is ok)."""
     parts = []
@@ -108,6 +111,7 @@ def status_sentence(v: View) -> str | None:
     return " ".join(parts) or None
 
 
+@chartspec.per_data
 def curve_chart(v: View, table: str, y: str, *, y_title: str, x: str = "step",
                 log_y: bool = False, floor: bool = False, rule=None, title: str = "",
                 ladder: pd.DataFrame | None = None):
@@ -196,15 +200,22 @@ def sits_at_guessing(curves: pd.DataFrame) -> bool:
     return bool(len(near) and near.groupby(level=0).sum().max() >= GUESSING_WINDOWS)
 
 
-def loss_curves(v: View) -> None:
-    st.subheader("Training loss")
+@chartspec.per_data
+def _loss_chart(v: View) -> tuple[dict, bool]:
+    """The training-loss chart, and whether an arm sits at uniform guessing."""
     curves = v.data.table("curves")
     top = float(np.nanmax(drawn_loss(curves))) if len(curves) else 0.0
     guessing = mem.uniform_loss()
     stuck = sits_at_guessing(curves)
     rule = (guessing, f"uniform guessing, ln {VOCAB_SIZE} = {guessing:.2f}") if stuck else None
-    v.show(curve_chart(v, "curves", "loss", y_title="training loss (nats/char, log scale)",
-                      floor=True, log_y=True, ladder=ladder(v.floor, top), rule=rule))
+    return curve_chart(v, "curves", "loss", y_title="training loss (nats/char, log scale)",
+                       floor=True, log_y=True, ladder=ladder(v.floor, top), rule=rule), stuck
+
+
+def loss_curves(v: View) -> None:
+    st.subheader("Training loss")
+    chart, stuck = _loss_chart(v)
+    v.show(chart)
     st.caption(f"{charts.BAND_TEXT}. Each point is the mean over a window of steps; the log "
                "scale keeps the approach to the floor visible next to arms that never learn. "
                + ("The dotted line at the top is uniform guessing: a curve along it still "
