@@ -66,6 +66,9 @@ def _probe_targets(x: np.ndarray) -> np.ndarray:
     return x[:, t[:, None] - k[None, :]]
 
 
+PROBE_ROWS = 256  # memory_probe scores this many positions at a time
+
+
 def memory_probe(hs: torch.Tensor, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Linear probe accuracy of the char at t-k from h_t, k = 1..50: (R, 50) and chance (50,).
 
@@ -86,7 +89,12 @@ def memory_probe(hs: torch.Tensor, x: np.ndarray) -> tuple[np.ndarray, np.ndarra
     lam = RIDGE * torch.diagonal(gram, dim1=1, dim2=2).mean(-1).clamp_min(1e-12)
     gram += lam.view(-1, 1, 1) * torch.eye(gram.shape[-1], dtype=gram.dtype)
     w = torch.linalg.solve(gram, xtr.transpose(1, 2) @ onehot.flatten(1))  # (R, H+1, K*V)
-    pred = (xte @ w).view(xte.shape[0], xte.shape[1], PROBE_MAX_K, -1).argmax(-1)
+    del onehot, feats, xtr  # a retrain's peak memory (the server has ~690 MB in all)
+    # scored PROBE_ROWS positions at a time: (R, n, K*V) float64 at once was ~100 MB, and a
+    # product's rows do not depend on how many are computed together (same bits, tested)
+    pred = torch.cat([(xte[:, i: i + PROBE_ROWS] @ w).view(xte.shape[0], -1, PROBE_MAX_K,
+                                                         len(ALPHABET)).argmax(-1)
+                      for i in range(0, xte.shape[1], PROBE_ROWS)], 1)
     acc = (pred.numpy() == yte[None]).mean(1)  # (R, K)
     majority = np.array([np.bincount(ytr[:, k], minlength=len(ALPHABET)).argmax()
                          for k in range(PROBE_MAX_K)])
