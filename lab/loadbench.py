@@ -333,31 +333,66 @@ def server_threads(pid: int) -> int:
     return 0
 
 
+def thread_cpu(pid: int) -> dict[int, tuple[str, float]]:
+    """CPU seconds so far of each thread of pid: {tid: (its name, seconds)}."""
+    tick, out = os.sysconf("SC_CLK_TCK"), {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with contextlib.suppress(OSError, IndexError):
+            name = Path(f"/proc/{pid}/task/{tid}/comm").read_text().strip()
+            fields = Path(f"/proc/{pid}/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()
+            out[int(tid)] = (name, (int(fields[11]) + int(fields[12])) / tick)
+    return out
+
+
+def _thread_kind(name: str) -> str:
+    """Where a server thread's CPU goes: training, page scripts, or the server's own loop."""
+    if name.startswith("retrain-"):
+        return "training"
+    if "script" in name.lower() or name.startswith("ScriptRunner"):
+        return "page scripts"
+    return "server loop and other"
+
+
 class Meter:
-    """Server CPU seconds and peak RSS over a `with` block (RSS polled every 0.2 s)."""
+    """Server CPU seconds (in all and by kind of thread), peak RSS and the benchmark's own
+    CPU over a `with` block (RSS and threads polled every 0.2 s)."""
 
     def __init__(self, server: AppServer):
         self.server = server
         self.cpu = self.peak_mb = self.client_cpu = 0.0
+        self.by_kind: dict[str, float] = {}
+        self._seen: dict[int, tuple[str, float, float]] = {}  # tid -> (name, first, last)
         self._stop = threading.Event()
 
     def __enter__(self) -> Meter:
         self._cpu0 = server_cpu(self.server.proc.pid)
         self._client0 = time.process_time()
         self.peak_mb = self.server.rss_mb()
+        self._sample()
         self._thread = threading.Thread(target=self._poll, daemon=True)
         self._thread.start()
         return self
 
+    def _sample(self) -> None:
+        with contextlib.suppress(OSError):
+            for tid, (name, cpu) in thread_cpu(self.server.proc.pid).items():
+                first = self._seen.get(tid, (name, cpu, cpu))[1]
+                self._seen[tid] = (name, first, cpu)
+
     def _poll(self) -> None:
         while not self._stop.wait(RSS_POLL_S):
             self.peak_mb = max(self.peak_mb, self.server.rss_mb())
+            self._sample()
 
     def __exit__(self, *exc) -> None:
         self._stop.set()
         self._thread.join()
+        self._sample()
         self.cpu = server_cpu(self.server.proc.pid) - self._cpu0
         self.client_cpu = time.process_time() - self._client0
+        for name, first, last in self._seen.values():
+            kind = _thread_kind(name)
+            self.by_kind[kind] = self.by_kind.get(kind, 0.0) + last - first
 
 
 @dataclass
@@ -378,6 +413,10 @@ class Phase:
 
     def metered(self, m: Meter) -> None:
         self.cpu_s, self.peak_rss_mb, self.client_cpu_s = m.cpu, m.peak_mb, m.client_cpu
+        self.extra["server_cpu_by_thread"] = {k: round(v, 1) for k, v in m.by_kind.items()}
+        self.notes.append("server CPU s: " + ", ".join(
+            f"{k} {v:.1f}" for k, v in sorted(m.by_kind.items())) +
+            f"; the benchmark's own clients {m.client_cpu:.1f}")
 
     def stats(self) -> dict[str, float | None]:
         v = sorted(self.views)
@@ -450,6 +489,7 @@ class Setup:
     flood: int
     phase_timeout: float
     rng: random.Random
+    repeat: int = 1  # the retrain phases, alone then watched, this many times
 
     @property
     def studies(self) -> list[str]:
@@ -591,13 +631,14 @@ async def _press_and_wait(s: Student, phase: Phase, deadline: float) -> float | 
             phase.errors.append(f"{s.name}: {warned[0][:200]}")
 
 
-async def class_retrain(server: AppServer, setup: Setup, alone: float | None
-                        ) -> tuple[Phase, Phase]:
+async def class_retrain(server: AppServer, setup: Setup, alone: float | None,
+                        bystanders: bool = True) -> tuple[Phase, Phase]:
     """N students open the same study page and press its retrain together; BYSTANDERS other
-    students read pages (BYSTANDER_THINK_S after each) until the watchers are done (or the
-    phase times out)."""
+    students (if asked) read pages (BYSTANDER_THINK_S after each) until the watchers are
+    done (or the phase times out)."""
     phase = Phase("class_retrain", clients=setup.students)
-    by = Phase("bystanders", clients=BYSTANDERS)
+    readers_n = BYSTANDERS if bystanders else 0
+    by = Phase("bystanders", clients=readers_n)
     watchers = [Student(server.url, f"w{i}") for i in range(setup.students)]
     opened = Phase("class_retrain_open")
     stop = asyncio.Event()
@@ -632,13 +673,14 @@ async def class_retrain(server: AppServer, setup: Setup, alone: float | None
         phase.extra["open_before_press"] = opened.stats() | {"errors": len(opened.errors)}
         phase.errors += opened.errors
         with Meter(server) as m:
-            readers = [asyncio.create_task(bystander(i)) for i in range(BYSTANDERS)]
+            readers = [asyncio.create_task(bystander(i)) for i in range(readers_n)]
             started = time.perf_counter()
             deadline = started + setup.phase_timeout
             await asyncio.gather(*(watcher(s, deadline) for s in watchers if s.buttons))
             wall = time.perf_counter() - started
             stop.set()  # a bystander's view under way may finish, for a while
-            await asyncio.wait(readers, timeout=WIND_DOWN_S)
+            if readers:
+                await asyncio.wait(readers, timeout=WIND_DOWN_S)
             for i, t in enumerate(readers):
                 if not t.done():
                     t.cancel()
@@ -827,25 +869,38 @@ async def run(setup: Setup, db: Path, phases: set[str]) -> list[Phase]:
             finally:
                 if tab:
                     tab.close()
-    alone = None
-    if phases & {"retrain_alone", "class_retrain"}:
-        with serving(db) as server:
-            await warm(server, setup)
-            first = await retrain_alone(server, setup)
-            alone = first.views[0] if first.views else None
-            report(first, out)
-    if phases & {"class_retrain", "bystanders"}:
-        with serving(db) as server:
-            await warm(server, setup)
-            watched, by = await class_retrain(server, setup, alone)
-            report(watched, out)
-            if "bystanders" in phases:
-                report(by, out)
+    for i in range(setup.repeat):  # alone, then watched, side by side (the machine is noisy)
+        tag = f" #{i + 1}" if setup.repeat > 1 else ""
+        alone = None
+        if phases & {"retrain_alone", "class_retrain"}:
+            with serving(db) as server:
+                await warm(server, setup)
+                first = await retrain_alone(server, setup)
+                first.name += tag
+                alone = first.views[0] if first.views else None
+                report(first, out)
+        if phases & {"class_retrain", "bystanders"}:
+            with serving(db) as server:
+                await warm(server, setup)
+                watched, by = await class_retrain(server, setup, alone,
+                                                  bystanders="bystanders" in phases)
+                watched.name += tag
+                by.name += tag
+                report(watched, out)
+                if "bystanders" in phases:
+                    report(by, out)
     if "flood" in phases:
         with serving(db) as server:
             await warm(server, setup, (SANDBOX,))
             report(await flood(server, setup), out)
     return out
+
+
+def retrain_ratios(phases: list[Phase]) -> list[float]:
+    """Each class retrain's last watcher's time over the time alone measured just before."""
+    return [p.extra["last_s"] / p.extra["alone_s"] for p in phases
+            if p.name.startswith("class_retrain") and p.extra.get("last_s")
+            and p.extra.get("alone_s")]
 
 
 def _compare(browser: Phase, idle: dict, opened: Phase) -> None:
@@ -894,6 +949,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--phase-timeout", type=float, default=300.0,
                     help="seconds a phase may run before it is reported as not finished")
     ap.add_argument("--seed", type=int, default=0, help="the students' random stagger")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="run the retrain phases (alone, then watched) this many times")
     args = ap.parse_args(argv)
     phases = {p.strip() for p in args.phases.split(",") if p.strip()}
     if phases - set(PHASES):
@@ -905,11 +962,14 @@ def main(argv: list[str] | None = None) -> None:
                   studies_each=2 if quick else 3, solo_repeats=2 if quick else 3,
                   retrain_study=args.retrain_study, retrain_steps=steps, rseed=args.rseed,
                   flood=6 if quick else 25, phase_timeout=args.phase_timeout,
-                  rng=random.Random(args.seed))
+                  rng=random.Random(args.seed), repeat=max(1, args.repeat))
     started = time.perf_counter()
     out = asyncio.run(run(setup, args.db, phases))
     print()
     print(table(out))
+    if (ratios := retrain_ratios(out)):
+        print(f"\nclass retrain / alone, each pair side by side: "
+              f"{', '.join(f'{r:.2f}' for r in ratios)} (median {statistics.median(ratios):.2f})")
     print(f"\n{students} students, {steps}-step retrains of {args.retrain_study} "
           f"(rseed {args.rseed}), phase timeout {args.phase_timeout:.0f} s, "
           f"{time.perf_counter() - started:.0f} s in all")
