@@ -17,7 +17,12 @@ from lab.ui.views import View
 
 def cell_table(data: StudyData) -> pd.DataFrame:
     """One row per cell: median final held-out loss and memory horizon over seeds (as every
-    panel takes them: registry.FAILED_SEEDS), params and status counts; ranked by loss."""
+    panel takes them: registry.FAILED_SEEDS), params and status counts; ranked by loss.
+    Built once per study data (shared by every student: never mutate it)."""
+    return data.once("cell_table", lambda: _cell_table(data))
+
+
+def _cell_table(data: StudyData) -> pd.DataFrame:
     rows = []
     for a in data.arms:
         runs = data.of_arm(a.key)

@@ -24,29 +24,35 @@ def samples(data: StudyData, seed: int, arm_keys: list[str],
     grammaticality; in rows of arms, so a phone stacks them in arm order. The highlighted
     arm (a label) is marked, the others dimmed to their header."""
     st.subheader("Generated samples")
-    tab = data.table("samples")
-    by_arm = data.once(("samples", seed), lambda: dict(list(
-        tab[tab["seed"] == seed].groupby("arm"))))
+    last = data.once(("samples", seed), lambda: _last_samples(data, seed))
     width = min(SAMPLE_COLUMNS, max(1, len(arm_keys)))
     for row in (arm_keys[i:i + width] for i in range(0, len(arm_keys), width)):
         for col, key in zip(st.columns(width), row, strict=False):
             with col:
-                _sample(data, by_arm.get(key, tab.iloc[0:0]), key, seed, highlight)
+                _sample(data, last.get(key), key, seed, highlight)
     st.caption("Valid words: share of generated words that are in the vocabulary. Valid "
                "sentences: share of complete sentences the grammar can produce exactly. Both "
                f"count the one sample shown (seed {seed}); a table's medians count more text "
                "over every seed, so the two can differ.")
 
 
-def _sample(data: StudyData, rows: pd.DataFrame, key: str, seed: int,
+def _last_samples(data: StudyData, seed: int) -> dict[str, dict]:
+    """Per arm: its last checkpoint's sample of this seed (a row as a dict) and the run's
+    status; computed once per study data and seed (text columns are slow to filter)."""
+    tab = data.table("samples")
+    tab = tab[tab["seed"] == seed]
+    runs = data.runs[data.runs["seed"] == seed].drop_duplicates("arm")
+    status = runs.set_index("arm")["status"]
+    return {k: {**rows.loc[rows["step"].idxmax()].to_dict(), "status": status.get(k, "?")}
+            for k, rows in tab.groupby("arm")}
+
+
+def _sample(data: StudyData, last: dict | None, key: str, seed: int,
             highlight: str | None) -> None:
-    if rows.empty:
+    if last is None:
         st.markdown(f"**{data.label(key)}**: no sample stored for seed {seed}.")
         return
-    run = data.of_arm(key)
-    run = run[run["seed"] == seed]
-    last = rows.loc[rows["step"].idxmax()]
-    status = run["status"].iloc[0] if len(run) else "?"
+    status = last["status"]
     note = "" if status == "ok" else f" · run {status}: sample from its last checkpoint"
     label = data.label(key)
     mark = " ◀ highlighted" if highlight == label else ""
