@@ -67,6 +67,20 @@ def _probe_targets(x: np.ndarray) -> np.ndarray:
 
 
 PROBE_ROWS = 256  # memory_probe scores this many positions at a time
+PROBE_KS = 10  # and fits this many distances k at a time
+
+
+def _onehot_products(xtr: torch.Tensor, ytr: np.ndarray) -> torch.Tensor:
+    """xtr^T @ onehot(ytr): (R, H+1, K*V), for PROBE_KS distances at a time (the whole
+    one-hot, n x K x V float64, was 56 MB; a product's column blocks are the same bits as
+    the whole product's, tested)."""
+    out = []
+    for k in range(0, PROBE_MAX_K, PROBE_KS):
+        y = torch.as_tensor(ytr[:, k: k + PROBE_KS]).long()
+        onehot = torch.zeros(*y.shape, len(ALPHABET), dtype=torch.float64)
+        onehot.scatter_(-1, y.unsqueeze(-1), 1.0)
+        out.append(xtr.transpose(1, 2) @ onehot.flatten(1))
+    return torch.cat(out, -1)
 
 
 def memory_probe(hs: torch.Tensor, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -83,13 +97,11 @@ def memory_probe(hs: torch.Tensor, x: np.ndarray) -> tuple[np.ndarray, np.ndarra
     ntr = READ_TRAIN_TRACKS
     xtr, xte = feats[:, :ntr].flatten(1, 2), feats[:, ntr:].flatten(1, 2)  # (R, n, H+1)
     ytr, yte = y[:ntr].reshape(-1, PROBE_MAX_K), y[ntr:].reshape(-1, PROBE_MAX_K)
-    onehot = torch.zeros(ytr.shape[0], PROBE_MAX_K, len(ALPHABET), dtype=torch.float64)
-    onehot.scatter_(-1, torch.as_tensor(ytr).long().unsqueeze(-1), 1.0)
     gram = xtr.transpose(1, 2) @ xtr  # (R, H+1, H+1)
     lam = RIDGE * torch.diagonal(gram, dim1=1, dim2=2).mean(-1).clamp_min(1e-12)
     gram += lam.view(-1, 1, 1) * torch.eye(gram.shape[-1], dtype=gram.dtype)
-    w = torch.linalg.solve(gram, xtr.transpose(1, 2) @ onehot.flatten(1))  # (R, H+1, K*V)
-    del onehot, feats, xtr  # a retrain's peak memory (the server has ~690 MB in all)
+    w = torch.linalg.solve(gram, _onehot_products(xtr, ytr))  # (R, H+1, K*V)
+    del feats, xtr  # a retrain's peak memory (the server has ~690 MB in all)
     # scored PROBE_ROWS positions at a time: (R, n, K*V) float64 at once was ~100 MB, and a
     # product's rows do not depend on how many are computed together (same bits, tested)
     pred = torch.cat([(xte[:, i: i + PROBE_ROWS] @ w).view(xte.shape[0], -1, PROBE_MAX_K,
