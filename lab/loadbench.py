@@ -155,6 +155,12 @@ class Student:
         return await self._view(self.title, timeout, page_hash=self.page_hash,
                                 triggers=(self.buttons[label],))
 
+    async def clear_cache(self) -> None:
+        """Streamlit's "clear cache" message, which any client can send (the menu hides it)."""
+        msg = BackMsg()
+        msg.clear_cache = True
+        await self.ws.send(msg.SerializeToString())
+
     def watch(self, pattern: re.Pattern) -> asyncio.Future:
         """A future set to the perf_counter time a text matching pattern arrives."""
         fut = asyncio.get_running_loop().create_future()

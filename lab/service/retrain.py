@@ -292,6 +292,10 @@ class RetrainService:
                                              if d.state in ("queued", "running")))
         return not any(w is None or self.alive(w) for w in watchers)
 
+    def watching(self, job: Job) -> int:
+        """How many connected tabs watch this job (scripts' requests not counted)."""
+        return sum(w is not None and self.alive(w) for w in list(job.watchers))
+
     def _drop_abandoned(self) -> None:
         """Take abandoned jobs out of the line (under self._lock); running ones stop
         themselves at their next progress report."""

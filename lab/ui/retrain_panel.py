@@ -124,7 +124,9 @@ def progress(job) -> bool:
     elif job.state == "running":
         text = (f"Training: {job.progress:.0%}" if job.progress < 1 else "Training done; "
                 "running the end-of-run analyses (probe, gradient decay, samples)")
-        st.progress(job.progress, text=f"{text} ({job.elapsed:.0f} s so far)")
+        n = service().watching(job)
+        others = f"; {n} tabs watch this one training" if n > 1 else ""
+        st.progress(job.progress, text=f"{text} ({job.elapsed:.0f} s so far{others})")
     return job.state in ("queued", "running")
 
 
