@@ -9,10 +9,21 @@ import streamlit as st
 
 from lab.data.studydata import StudyData
 from lab.measure.registry import FAILED_RULE, FAILED_SEEDS
-from lab.studies.grid import GUESS, REVEAL, SELECT, grid_key, guess_result, tied_best
-from lab.ui import charts, chartspec, retrain_panel, urlstate
+from lab.service import poll
+from lab.studies.grid import (
+    GUESS,
+    REVEAL,
+    SELECT,
+    grid_key,
+    guess_outcome,
+    guess_result,
+    tied_best,
+)
+from lab.ui import charts, chartspec, classmode, retrain_panel, urlstate
 from lab.ui.chartspec import spec
 from lab.ui.views import View
+
+STUDY_ID = "grid"
 
 
 def cell_table(data: StudyData) -> pd.DataFrame:
@@ -70,6 +81,7 @@ def predict_first(data: StudyData) -> bool:
             for p, value in zip(GUESS, committed, strict=True):
                 urlstate.write(p, value, keep_default=True)  # the link records the guess
             urlstate.write(REVEAL, 1)
+            classmode.vote(STUDY_ID, grid_key(*committed))
             st.rerun()
         st.caption("The grid's results (the table, the heatmap, the verdict and the takeaway) "
                    "open once you commit a guess.")
@@ -83,9 +95,10 @@ def predict_first(data: StudyData) -> bool:
     mine = tab[tab["cell"] == grid_key(*committed)].iloc[0]
     st.success(f"Best cell: **H={best.hidden}, {best.activation}, seq_len={best.seq_len}** "
                f"with a median final loss of {best['final loss']:.4f} nats/char.")
-    st.info(f"Your guess H={committed[0]}, {committed[1]}, seq_len={committed[2]} ranks "
-            f"**{mine['rank']} of {len(tab)}**, with {mine['final loss']:.4f} nats/char: "
-            + guess_result(data, mine["cell"]))
+    classmode.feedback(guess_outcome(data, mine["cell"]),
+                       f"Your guess H={committed[0]}, {committed[1]}, seq_len={committed[2]} "
+                       f"ranks **{mine['rank']} of {len(tab)}**, with {mine['final loss']:.4f} "
+                       "nats/char: " + guess_result(data, mine["cell"]))
     tied = tied_best(data)
     if len(tied) > 1:
         others, count = (("this cell", "it counts") if len(tied) == 2
@@ -93,7 +106,22 @@ def predict_first(data: StudyData) -> bool:
         st.caption(f"The best cell, {data.label(tied[0])}, does not beat {others} beyond the "
                    f"seed spread and the minimum effect, so {count} as tied with it: "
                    + "; ".join(data.label(k) for k in tied[1:]) + ".")
+    if classmode.on():
+        _class_tally(data, tab, tied)
     return True
+
+
+def _class_tally(data: StudyData, tab: pd.DataFrame, tied: list[str]) -> None:
+    """In class mode: the cells the class guessed (and the best ones), with their votes."""
+    try:
+        voted = set(poll.poll().tally(STUDY_ID))
+    except poll.PollUnavailable:
+        voted = set()  # class_tally says what failed
+    rows = tab[tab["cell"].isin(voted | set(tied))].sort_values("rank")
+    classmode.class_tally(STUDY_ID, pd.DataFrame({
+        "option": rows["cell"], "prediction": [data.label(k) for k in rows["cell"]],
+        "rank (final loss)": [f"{r} of {len(tab)}" for r in rows["rank"]],
+        "as a prediction": [guess_outcome(data, k) for k in rows["cell"]]}))
 
 
 def grid_view(v: View) -> None:
