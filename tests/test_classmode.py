@@ -107,6 +107,15 @@ def test_a_committed_prediction_stays_with_the_tab(lab_db):
     assert "Verdict" in subheaders(at) and at.query_params["predicted"] == "frozen"
     next(b for b in at.button if b.label == "Change my prediction").click().run()
     assert held_back(at) and "predicted" not in at.query_params
+    sidebar_click(at, PAGES["grid"])  # the grid's guess stays with the tab too
+    for box, p in zip(at.selectbox[:3], GUESS, strict=True):
+        box.set_value(p.choices[0])
+    at.run()
+    next(b for b in at.button if b.label == "Commit my guess").click().run()
+    sidebar_click(at, PAGES["tbptt"])
+    sidebar_click(at, PAGES["grid"])
+    assert "Verdict" in subheaders(at) and at.query_params["revealed"] == "1"
+    assert [at.query_params[p.name] for p in GUESS] == [str(p.choices[0]) for p in GUESS]
 
 
 @pytest.mark.parametrize("study_id", list(PAGES))

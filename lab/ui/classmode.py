@@ -25,6 +25,7 @@ CLASS = Param("class", "choice", 0, (0, 1))
 MODE_KEY = "lab_class_mode"  # session: True while the tab is in class mode
 COMMITTED_KEY = "lab_class_predictions"  # session: study id -> committed option
 VOTER_KEY = "lab_class_voter"  # session: the tab's anonymous token in the poll
+POLL_ERROR_KEY = "lab_class_poll_error"  # session: a vote the poll file refused
 NONE = "none"  # no prediction committed yet
 ALERTS = {prediction.RIGHT: st.success, prediction.PARTLY: st.info,
           prediction.WRONG: st.warning, prediction.OPEN: st.info}
@@ -84,8 +85,22 @@ def gate_for(study: Study, own: Callable[[StudyData], bool] | None = None
     return None
 
 
-def _committed() -> dict[str, str]:
+def _committed() -> dict[str, object]:
     return st.session_state.setdefault(COMMITTED_KEY, {})
+
+
+def remember(study_id: str, committed: object) -> None:
+    """Keep the tab's commit for study_id (a sidebar click drops it from the URL)."""
+    _committed()[study_id] = committed
+
+
+def remembered(study_id: str) -> object | None:
+    """The tab's commit for study_id, if it has one and is in class mode."""
+    return _committed().get(study_id) if on() else None
+
+
+def forget(study_id: str) -> None:
+    _committed().pop(study_id, None)
 
 
 def voter() -> str:
@@ -101,7 +116,7 @@ def vote(study_id: str, choice: str) -> None:
     try:
         poll.poll().vote(study_id, voter(), choice)
     except poll.PollUnavailable as e:
-        st.session_state["lab_poll_error"] = str(e)
+        st.session_state[POLL_ERROR_KEY] = str(e)  # shown with the tally
 
 
 def feedback(outcome: str, text: str) -> None:
@@ -112,15 +127,15 @@ def feedback(outcome: str, text: str) -> None:
 
 def _read_commit(study: Study, param: Param) -> str | None:
     """The committed option: the link's, else the one this tab committed earlier (a sidebar
-    click drops the query), else None."""
+    click drops the query; a refused value warns), else None."""
     committed = urlstate.read(param)
-    if param.name not in st.query_params:
-        committed = _committed().get(study.id, NONE)
+    if committed == NONE:
+        committed = remembered(study.id) or NONE
     urlstate.write(param, committed)  # a refused value leaves the address
     if committed == NONE:
-        _committed().pop(study.id, None)
+        forget(study.id)
         return None
-    _committed()[study.id] = committed
+    remember(study.id, committed)
     return committed
 
 
@@ -144,14 +159,14 @@ def gate(study: Study) -> Callable[[StudyData], bool]:
             class_tally(study.id, _rows(study, data))
             if st.button("Change my prediction"):
                 urlstate.write(param, NONE)
-                _committed().pop(study.id, None)
+                forget(study.id)
                 st.rerun()
             return True
         choice = st.radio(p.question, p.options, index=None, key=f"classmode_{study.id}",
                           format_func=lambda o: p.label(data, o))
         if st.button("Commit my prediction", disabled=choice is None):
             urlstate.write(param, choice, keep_default=True)
-            _committed()[study.id] = choice
+            remember(study.id, choice)
             vote(study.id, choice)
             st.rerun()
         urlstate.settle(retrain_panel.PARAMS)  # its controls wait below the gate
@@ -179,7 +194,7 @@ def class_tally(study_id: str, rows: pd.DataFrame) -> None:
     """How the class predicted (votes and share per option, from the poll) beside what the
     runs showed (rows: an `option` column, then the columns to show)."""
     st.markdown("**How the class predicted**")
-    if error := st.session_state.pop("lab_poll_error", None):
+    if error := st.session_state.pop(POLL_ERROR_KEY, None):
         st.warning(error)
     store = poll.poll()
     try:
@@ -195,5 +210,5 @@ def class_tally(study_id: str, rows: pd.DataFrame) -> None:
                  hide_index=True)
     total = sum(tally.values())
     st.caption(f"{total} prediction{'s' if total != 1 else ''} committed in class mode, one per "
-               "browser tab (a changed prediction moves its vote); the last column is what "
-               "the stored runs showed." + ("" if store.shared else f" {store.note}"))
+               "browser tab (a changed prediction moves its vote), beside what the stored "
+               "runs showed." + ("" if store.shared else f" {store.note}"))

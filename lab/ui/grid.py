@@ -65,6 +65,7 @@ def predict_first(data: StudyData) -> bool:
     st.subheader("Predict first")
     st.markdown("From studies 2, 3 and 4: which cell of the grid do you expect to reach the "
                 "lowest final loss? Commit your guess before looking at the answer.")
+    _restore_guess()
     revealed = urlstate.read(REVEAL) == 1
     if revealed and not urlstate.present(GUESS):  # a link cannot reveal a guess never made
         st.warning("This link asks to show the answer, but it carries no committed guess. "
@@ -81,6 +82,7 @@ def predict_first(data: StudyData) -> bool:
             for p, value in zip(GUESS, committed, strict=True):
                 urlstate.write(p, value, keep_default=True)  # the link records the guess
             urlstate.write(REVEAL, 1)
+            classmode.remember(STUDY_ID, committed)
             classmode.vote(STUDY_ID, grid_key(*committed))
             st.rerun()
         st.caption("The grid's results (the table, the heatmap, the verdict and the takeaway) "
@@ -89,6 +91,7 @@ def predict_first(data: StudyData) -> bool:
         return False
     if st.button("Hide the answer and guess again"):
         urlstate.write(REVEAL, 0)
+        classmode.forget(STUDY_ID)
         st.rerun()
     tab = cell_table(data)
     best = tab.sort_values("rank").iloc[0]
@@ -109,6 +112,17 @@ def predict_first(data: StudyData) -> bool:
     if classmode.on():
         _class_tally(data, tab, tied)
     return True
+
+
+def _restore_guess() -> None:
+    """In class mode, a tab back on the grid (the sidebar dropped its query) finds the guess
+    it committed, as the study pages find their prediction."""
+    guess = classmode.remembered(STUDY_ID)
+    if guess and REVEAL.name not in st.query_params and not any(
+            p.name in st.query_params for p in GUESS):
+        for p, value in zip(GUESS, guess, strict=True):
+            urlstate.write(p, value, keep_default=True)
+        urlstate.write(REVEAL, 1)
 
 
 def _class_tally(data: StudyData, tab: pd.DataFrame, tied: list[str]) -> None:
