@@ -3,9 +3,10 @@ Explore pages."""
 
 import streamlit as st
 
-from lab.ui import home, nav
+from lab.ui import classmode, home, nav
 
 st.set_page_config(page_title="RNN Experiments Lab", page_icon="🔁", layout="wide")
+classmode.sync()  # every page of a tab in class mode stays in it (a sidebar click drops the query)
 
 # a Material icon ships with Streamlit's own font; an emoji needs one on the student's machine
 pages = {"Start": [st.Page(home.render, title="Home", icon=":material/home:", default=True)]}

@@ -38,6 +38,14 @@ def _source_hash() -> str:
     return h.hexdigest()[:12]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def poll_db(tmp_path_factory):
+    """Class mode's votes go to this test session's own poll file, not the machine's."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("LAB_POLL_DB", str(tmp_path_factory.mktemp("poll") / "poll.sqlite"))
+        yield
+
+
 @pytest.fixture(scope="session")
 def fixture_db(tmp_path_factory) -> Path:
     """Path to a read-only copy of the fixture database (every study, FIXTURE_STEPS steps)."""

@@ -21,8 +21,9 @@ PAGES = {sid: f"pages/{name}" for sid, name in FILES.items()}
 
 
 @pytest.fixture
-def lab_db(fixture_db, monkeypatch):
+def lab_db(fixture_db, monkeypatch, tmp_path):
     monkeypatch.setenv("LAB_DB", str(fixture_db))
+    monkeypatch.setenv("LAB_POLL_DB", str(tmp_path / "poll.sqlite"))
     monkeypatch.setenv("LAB_RETRAIN_CACHE", str(fixture_db.parent / "retrain"))
     return fixture_db
 
@@ -37,8 +38,20 @@ def run_page(page: str | None = None, **params) -> AppTest:
     return at
 
 
+def open_link(page: str, **params) -> AppTest:
+    """A link to `page` opened in a new tab: the page's first run sees the link's query."""
+    at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=60)
+    at.query_params.update({k: str(v) for k, v in params.items()})
+    return at.switch_page(page).run()
+
+
 def specs(at: AppTest) -> list[dict]:
     return [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
+
+
+def alerts(at: AppTest) -> list[str]:
+    """The text of every success, info and warning box (feedback is coloured by outcome)."""
+    return [e.value for kind in ("success", "info", "warning") for e in at.get(kind)]
 
 
 def texts(at: AppTest) -> str:
@@ -130,7 +143,7 @@ def test_grid_predict_first_holds_every_answer_back_until_the_commit(lab_db):
     assert at.query_params[nav.REVEAL_PARAM] == "1"  # the revealed view is a shareable link
     assert answers <= {s.value for s in at.subheader}
     assert any("Best cell" in s.value for s in at.success)
-    assert any("H=32, tanh, seq_len=10 ranks" in i.value for i in at.info)
+    assert any("H=32, tanh, seq_len=10 ranks" in a for a in alerts(at))
     assert all(sb.disabled for sb in at.selectbox[:3])  # the committed guess is locked
     shared = run_page(PAGES["grid"], **dict(at.query_params))
     assert [s.value for s in shared.success] == [s.value for s in at.success]
@@ -225,15 +238,16 @@ def test_class_mode_holds_results_until_a_prediction_is_committed(lab_db):
     assert not at.exception
     assert at.query_params["predicted"] == "50" and at.query_params["class"] == "1"
     assert held <= {s.value for s in at.subheader} and at.get("vega_lite_chart")
-    assert any("You predicted **seq_len=50**" in s.value for s in at.success)
+    assert any("You predicted **seq_len=50**" in a for a in alerts(at))
     shared = run_page(PAGES["tbptt"], **dict(at.query_params))  # the link shows the same
-    assert [s.value for s in shared.success] == [s.value for s in at.success]
+    assert [a for a in alerts(shared) if "You predicted" in a] == [
+        a for a in alerts(at) if "You predicted" in a]
 
 
 @pytest.mark.parametrize("params", [{"class": "yes"}, {"class": "1", "predicted": "7"},
                                     {"class": "1", "predicted": "<b>x</b>"}])
 def test_class_mode_bad_link_values_warn_and_fall_back(lab_db, params):
-    at = run_page(PAGES["reservoir"], **params)
+    at = open_link(PAGES["reservoir"], **params)
     assert not at.exception and at.warning
     if params["class"] == "yes":  # normal mode: the results show
         assert "Verdict" in {s.value for s in at.subheader}
@@ -246,7 +260,7 @@ def test_class_mode_on_a_one_arm_study_asks_yes_or_no(lab_db):
     assert not at.exception and [o for o in at.radio[0].options] == ["yes", "no"]
     at.radio[0].set_value("yes").run()
     next(b for b in at.button if b.label == "Commit my prediction").click().run()
-    assert any("The verdict from the stored runs is" in s.value for s in at.success)
+    assert any("The verdict from the stored runs is" in a for a in alerts(at))
 
 
 SANDBOX = str(ROOT / "pages" / "12_sandbox.py")

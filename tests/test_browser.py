@@ -251,6 +251,36 @@ def test_class_mode_opens_the_results_after_a_committed_prediction(sidebar_links
     assert_no_template_leak(page)
 
 
+def test_class_mode_holds_across_the_sidebar_home_and_its_cards(sidebar_links, page):
+    """A tab in class mode stays in it: the sidebar's next study and Home's card open gated,
+    with class=1 in their address, until a link says class=0."""
+    def gated(url_path: str) -> None:
+        page.wait_for_url(re.compile(rf"/{url_path}\?(.*&)?class=1(&|$)"))
+        page.get_by_role("heading", name="Your prediction").wait_for()
+        assert page.get_by_role("heading", name="Verdict").count() == 0
+        assert page.get_by_text(catalog.get(url_path).hypothesis[:60]).count() == 0
+
+    page.goto(study_url(sidebar_links, "tbptt") + "?class=1")
+    gated("tbptt")
+    hidden = nav.study_page("hidden_size")
+    page.locator('[data-testid="stSidebarNav"] a').filter(
+        has_text=f"{hidden.number}. {hidden.title}").click()
+    gated("hidden_size")
+    page.locator('[data-testid="stSidebarNav"] a').filter(has_text="Home").click()
+    page.wait_for_url(re.compile(r"\?(.*&)?class=1(&|$)"))
+    tbptt = nav.study_page("tbptt")
+    page.locator('[data-testid="stPageLink"] a').filter(
+        has_text=f"{tbptt.number}. {tbptt.title}").click()
+    gated("tbptt")
+    page.goto(study_url(sidebar_links, "tbptt") + "?class=0")  # the instructor says otherwise
+    wait_study(page)
+    page.locator('[data-testid="stSidebarNav"] a').filter(
+        has_text=f"{hidden.number}. {hidden.title}").click()
+    wait_study(page)
+    assert "class=" not in page.url
+    assert_no_error(page)
+
+
 def test_internals_page_reads_a_typed_sentence(sidebar_links, page):
     page.goto(sidebar_links["Inside the network"] + "?study=tbptt&arm=50&seed=43")
     page.get_by_role("heading", name="How far back does one character's loss reach?").wait_for()

@@ -10,6 +10,7 @@ from lab.studies import evidence as ev
 from lab.studies import prose as pr
 from lab.studies.evidence import Check
 from lab.studies.params import Param
+from lab.studies.prediction import OPEN, PARTLY, RIGHT, WRONG
 from lab.studies.study import Arm, Observation, Study
 from lab.studies.verdicts import LOSS, Verdict, build, gate
 from lab.training.config import ACTIVATIONS
@@ -113,6 +114,15 @@ def guess_result(data: StudyData, key: str) -> str:
     gap = data.median(key, "final_val_loss") - data.median(tied[0], "final_val_loss")
     return (f"not among the best: {pr.f3(gap, 4)} nats/char above the best cell, beyond "
             "the seed spread and the minimum effect.")
+
+
+def guess_outcome(data: StudyData, key: str) -> str:
+    """guess_result's outcome in class mode's words (lab.studies.prediction): borne out,
+    partly (among the tied best), not borne out, or open (nothing to score)."""
+    tied = tied_best(data)
+    if not tied:
+        return OPEN
+    return RIGHT if tied == [key] else PARTLY if key in tied else WRONG
 
 
 def _details(data: StudyData, cells: list[Check], checks: list[Check]) -> list[str]:

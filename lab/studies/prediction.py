@@ -55,28 +55,52 @@ def tied_best(data: StudyData, metric: Metric) -> list[str]:
         "").status != "holds"]
 
 
-def judge(study: Study, data: StudyData, guess: str) -> str:
-    """A plain sentence on the committed guess against the stored runs."""
+RIGHT, PARTLY, WRONG, OPEN = "borne out", "partly borne out", "not borne out", "open"
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """How a committed guess fared: outcome (RIGHT; PARTLY: one of the arms tied for best,
+    or a partly supported verdict; WRONG; OPEN: the runs cannot score it) and a sentence."""
+
+    outcome: str
+    text: str
+
+
+def judge(study: Study, data: StudyData, guess: str) -> Judgement:
+    """The committed guess against the stored runs, with a plain sentence."""
     p = for_study(study)
     if p.metric is None:
-        v = study.verdict(data)
-        held = v.outcome in ("supported", "partly supported")
-        right = (guess == YES) == held
-        return (f"You predicted **{guess}**. The verdict from the stored runs is "
-                f"**{v.outcome}**, so your prediction was "
-                f"{'right' if right else 'not borne out'}.")
+        return _judge_verdict(study.verdict(data).outcome, guess)
     best = tied_best(data, p.metric)
     if not best:
-        return "No stored run has this metric yet, so the prediction cannot be scored."
+        return Judgement(OPEN, "No stored run has this metric yet, so the prediction cannot "
+                               "be scored.")
     values = "; ".join(f"{data.label(k)} {p.metric.fmt(data.median(k, p.metric.name))}"
                        for k in data.arm_keys)
     names = ", ".join(data.label(k) for k in best)
     if guess == best[0] and len(best) == 1:
-        verdict = "right: it is the clear best"
+        outcome, verdict = RIGHT, "borne out: it is the clear best"
     elif guess in best:
-        verdict = (f"right, as one of the arms tied for best ({names}): the others are "
-                   "within seed noise or the minimum effect of it")
+        outcome, verdict = PARTLY, (f"partly borne out: it is one of the arms tied for best "
+                                    f"({names}), the others within seed noise or the minimum "
+                                    "effect of it")
     else:
-        verdict = (f"not borne out: the best {'is' if len(best) == 1 else 'are'} {names}")
-    return (f"You predicted **{data.label(guess)}**; your prediction was {verdict}. Median "
-            f"{p.metric.label} over seeds: {values}.")
+        verb = "is" if len(best) == 1 else "are"
+        outcome, verdict = WRONG, f"not borne out: the best {verb} {names}"
+    return Judgement(outcome, f"You predicted **{data.label(guess)}**; your prediction was "
+                              f"{verdict}. Median {p.metric.label} over seeds: {values}.")
+
+
+def _judge_verdict(outcome: str, guess: str) -> Judgement:
+    """A yes/no guess against the study's verdict (supported, partly, not, inconclusive)."""
+    said = f"You predicted **{guess}**. The verdict from the stored runs is **{outcome}**"
+    if outcome == "partly supported":
+        return Judgement(PARTLY, f"{said}: some of its checks hold and some do not, so your "
+                                 "prediction was partly borne out.")
+    if outcome == "inconclusive":
+        return Judgement(OPEN, f"{said}: the runs neither bear the hypothesis out nor refute "
+                               "it, so your prediction can be neither right nor wrong.")
+    right = (guess == YES) == (outcome == "supported")
+    return Judgement(RIGHT if right else WRONG,
+                     f"{said}, so your prediction was {RIGHT if right else WRONG}.")

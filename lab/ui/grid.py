@@ -9,10 +9,21 @@ import streamlit as st
 
 from lab.data.studydata import StudyData
 from lab.measure.registry import FAILED_RULE, FAILED_SEEDS
-from lab.studies.grid import GUESS, REVEAL, SELECT, grid_key, guess_result, tied_best
-from lab.ui import charts, chartspec, retrain_panel, urlstate
+from lab.service import poll
+from lab.studies.grid import (
+    GUESS,
+    REVEAL,
+    SELECT,
+    grid_key,
+    guess_outcome,
+    guess_result,
+    tied_best,
+)
+from lab.ui import charts, chartspec, classmode, retrain_panel, urlstate
 from lab.ui.chartspec import spec
 from lab.ui.views import View
+
+STUDY_ID = "grid"
 
 
 def cell_table(data: StudyData) -> pd.DataFrame:
@@ -54,6 +65,7 @@ def predict_first(data: StudyData) -> bool:
     st.subheader("Predict first")
     st.markdown("From studies 2, 3 and 4: which cell of the grid do you expect to reach the "
                 "lowest final loss? Commit your guess before looking at the answer.")
+    _restore_guess()
     revealed = urlstate.read(REVEAL) == 1
     if revealed and not urlstate.present(GUESS):  # a link cannot reveal a guess never made
         st.warning("This link asks to show the answer, but it carries no committed guess. "
@@ -70,6 +82,8 @@ def predict_first(data: StudyData) -> bool:
             for p, value in zip(GUESS, committed, strict=True):
                 urlstate.write(p, value, keep_default=True)  # the link records the guess
             urlstate.write(REVEAL, 1)
+            classmode.remember(STUDY_ID, committed)
+            classmode.vote(STUDY_ID, grid_key(*committed))
             st.rerun()
         st.caption("The grid's results (the table, the heatmap, the verdict and the takeaway) "
                    "open once you commit a guess.")
@@ -77,15 +91,17 @@ def predict_first(data: StudyData) -> bool:
         return False
     if st.button("Hide the answer and guess again"):
         urlstate.write(REVEAL, 0)
+        classmode.forget(STUDY_ID)
         st.rerun()
     tab = cell_table(data)
     best = tab.sort_values("rank").iloc[0]
     mine = tab[tab["cell"] == grid_key(*committed)].iloc[0]
     st.success(f"Best cell: **H={best.hidden}, {best.activation}, seq_len={best.seq_len}** "
                f"with a median final loss of {best['final loss']:.4f} nats/char.")
-    st.info(f"Your guess H={committed[0]}, {committed[1]}, seq_len={committed[2]} ranks "
-            f"**{mine['rank']} of {len(tab)}**, with {mine['final loss']:.4f} nats/char: "
-            + guess_result(data, mine["cell"]))
+    classmode.feedback(guess_outcome(data, mine["cell"]),
+                       f"Your guess H={committed[0]}, {committed[1]}, seq_len={committed[2]} "
+                       f"ranks **{mine['rank']} of {len(tab)}**, with {mine['final loss']:.4f} "
+                       "nats/char: " + guess_result(data, mine["cell"]))
     tied = tied_best(data)
     if len(tied) > 1:
         others, count = (("this cell", "it counts") if len(tied) == 2
@@ -93,7 +109,33 @@ def predict_first(data: StudyData) -> bool:
         st.caption(f"The best cell, {data.label(tied[0])}, does not beat {others} beyond the "
                    f"seed spread and the minimum effect, so {count} as tied with it: "
                    + "; ".join(data.label(k) for k in tied[1:]) + ".")
+    if classmode.on():
+        _class_tally(data, tab, tied)
     return True
+
+
+def _restore_guess() -> None:
+    """In class mode, a tab back on the grid (the sidebar dropped its query) finds the guess
+    it committed, as the study pages find their prediction."""
+    guess = classmode.remembered(STUDY_ID)
+    if guess and REVEAL.name not in st.query_params and not any(
+            p.name in st.query_params for p in GUESS):
+        for p, value in zip(GUESS, guess, strict=True):
+            urlstate.write(p, value, keep_default=True)
+        urlstate.write(REVEAL, 1)
+
+
+def _class_tally(data: StudyData, tab: pd.DataFrame, tied: list[str]) -> None:
+    """In class mode: the cells the class guessed (and the best ones), with their votes."""
+    try:
+        voted = set(poll.poll().tally(STUDY_ID))
+    except poll.PollUnavailable:
+        voted = set()  # class_tally says what failed
+    rows = tab[tab["cell"].isin(voted | set(tied))].sort_values("rank")
+    classmode.class_tally(STUDY_ID, pd.DataFrame({
+        "option": rows["cell"], "prediction": [data.label(k) for k in rows["cell"]],
+        "rank (final loss)": [f"{r} of {len(tab)}" for r in rows["rank"]],
+        "as a prediction": [guess_outcome(data, k) for k in rows["cell"]]}))
 
 
 def grid_view(v: View) -> None:

@@ -11,7 +11,7 @@ from lab.data import memo
 from lab.data.store import StoreUnavailable
 from lab.language import grammar
 from lab.training.config import BASELINE
-from lab.ui import charts, chartspec, db, nav
+from lab.ui import charts, chartspec, classmode, db, nav
 from lab.ui.chartspec import spec
 
 SAMPLE_CHARS = 50_000  # held-out characters read for the examples and the corpus's shares
@@ -134,30 +134,78 @@ def _reading() -> None:
         "view.")
 
 
-SESSION_PLAN = (  # a 50-minute class: (study id, minutes)
-    ("tbptt", 10), ("hidden_size", 8), ("initialization", 8), ("reservoir", 6),
-    ("clipping", 6), ("teacher_forcing", 6), ("grid", 6))
+SESSION_PLAN = (  # a one-hour class over all ten studies: (study id, minutes)
+    ("tbptt", 8), ("hidden_size", 6), ("initialization", 6), ("reservoir", 5),
+    ("activation", 5), ("learning_rate", 5), ("clipping", 6), ("teacher_forcing", 6),
+    ("novel_word", 5), ("grid", 8))
 
 
 def _instructors() -> None:
-    """How to hand out class-mode links, and a suggested order for one class."""
+    """How to hand out class-mode links, a suggested order over every study, and (outside
+    class mode, so students do not see it first) the class's poll."""
     from lab.studies import catalog
 
     st.header("For instructors")
+    tbptt = nav.url_path("tbptt")
     st.markdown(
-        "Add `?class=1` to any study page's address to hand it out in **class mode**: the page "
-        "asks one prediction and holds its charts, samples, verdict, answers and takeaway back "
-        "until the student commits it, then scores the prediction against the stored runs. "
-        f"For example `/{nav.url_path('tbptt')}?class=1`. Every other control stays in the "
-        f"address too, so `/{nav.url_path('tbptt')}?class=1&seed=43` opens on seed 43. The "
-        "design grid always asks for a guess first.")
+        "Add `?class=1` to any page's address to hand it out in **class mode**: each study "
+        "page asks one prediction and holds its hypothesis, charts, samples, verdict, answers "
+        "and takeaway back until the student commits it, then scores the prediction against "
+        "the stored runs and shows how the whole class predicted. A tab in class mode stays "
+        "in it on every page it opens (sidebar, cards, links) until a link with `?class=0` "
+        f"turns it off. For example [{tbptt}?class=1]({classmode.href(tbptt, class_mode=True)})"
+        f"; every other control stays in the address too, so "
+        f"[{tbptt}?class=1&seed=43]({classmode.href(tbptt, class_mode=True)}&seed=43) opens "
+        "on seed 43. The design grid always asks for a guess first.")
     total = sum(m for _, m in SESSION_PLAN)
-    rows = "\n".join(f"{i}. **{catalog.get(sid).title}** (`/{nav.url_path(sid)}?class=1`, "
-                      f"{m} min): "
-                      f"{catalog.get(sid).prediction or catalog.get(sid).question}"
-                      for i, (sid, m) in enumerate(SESSION_PLAN, 1))
-    st.markdown(f"A suggested order for a {total}-minute session, memory first, then "
-                f"training, then the grid that combines them:\n\n{rows}")
+    rows = "\n".join(
+        f"{i}. [**{catalog.get(sid).title}**]({classmode.href(nav.url_path(sid), class_mode=True)})"
+        f" ({m} min): {catalog.get(sid).prediction or catalog.get(sid).question}"
+        for i, (sid, m) in enumerate(SESSION_PLAN, 1))
+    st.markdown(f"A suggested order for a {total}-minute session over all ten studies, memory "
+                "first, then training, then what the network learned of words, then the grid "
+                f"that combines them (each link opens the page in class mode):\n\n{rows}")
+    if not classmode.on():
+        _poll()
+
+
+def _poll() -> None:
+    """Every study's tally of committed class-mode predictions."""
+    from lab.service import poll
+    from lab.studies import catalog
+
+    with st.expander("Class poll (for the instructor)"):
+        store = poll.poll()
+        try:
+            tallies = store.tallies()
+        except poll.PollUnavailable as e:
+            st.warning(str(e))
+            return
+        st.caption("Predictions committed in class mode, one per browser tab and study (a "
+                   "changed prediction moves its vote), "
+                   + ("on every server that shares the poll file." if store.shared
+                      else f"on this server only. {store.note}"))
+        rows = []
+        for sid, s in catalog.STUDIES.items():
+            t = tallies.get(sid, {})
+            rows.append({"study": f"{s.number}. {s.title}", "predictions": sum(t.values()),
+                         "how the class predicted": "; ".join(
+                             f"{_option(sid, o)}: {n} ({share:.0%})" for (o, n), share
+                             in zip(t.items(), poll.shares(t).values(), strict=True))})
+        st.dataframe(rows, hide_index=True)
+        if st.button("Start a new poll", help="Forgets every vote of every study (a new class)."):
+            store.clear()
+            st.rerun()
+
+
+def _option(study_id: str, option: str) -> str:
+    """An option as the study labels it (an arm's label, a grid cell, yes or no)."""
+    from lab.studies import catalog
+
+    try:
+        return catalog.get(study_id).arm(option).label
+    except ValueError:
+        return option
 
 
 GLOSSARY_ANCHOR = "glossary"
@@ -195,7 +243,8 @@ def _cards() -> None:
     for pair in (pages[i:i + 2] for i in range(0, len(pages), 2)):
         for col, p in zip(st.columns(2), pair, strict=False):  # one row per pair: a phone
             with col.container(border=True):  # stacks them in reading order
-                st.page_link(p.path, label=f"**{p.number}. {p.title}**")
+                st.page_link(p.path, label=f"**{p.number}. {p.title}**",
+                             query_params=classmode.query() or None)
                 if p.question:
                     st.caption(p.question)
 
@@ -208,6 +257,9 @@ def render() -> None:
         "the learning curves, what the network remembers, what it writes, and a verdict that "
         "checks the study's hypothesis against the runs. Predict first, then look, then "
         "retrain it yourself.")
+    if classmode.on():
+        st.info("**Class mode.** Every study page asks your prediction first and opens its "
+                "results once you commit it.")
     try:  # the study pages need the store: say now if it cannot be read (Home itself can)
         db.store()
     except StoreUnavailable as e:

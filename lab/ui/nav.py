@@ -73,17 +73,21 @@ def ensure_frame() -> None:
     fresh (or woken) server. Leave that mode for the process and rerun: the rerun starts from
     Home.py, whose `st.navigation` picks this same page by its URL. Once per session at most,
     on its first page load, so no click is ever dropped by the rerun (AppTest starts every run
-    in the older mode).
+    in the older mode). Then settle the tab's class mode, as the frame does (a page run
+    alone, as AppTest runs it, has not been through the frame).
     """
     import streamlit as st
+
+    from lab.ui import classmode
 
     try:  # Streamlit internals (pinned in pyproject.toml); without them, draw the page as is
         from streamlit.runtime.pages_manager import PagesManager
     except ImportError:
-        return
+        PagesManager = None
     if getattr(PagesManager, "uses_pages_directory", False) \
             and not st.session_state.get("_lab_framed"):
         st.session_state["_lab_framed"] = True
         PagesManager.uses_pages_directory = False  # what st.navigation itself sets
         st.rerun()
+    classmode.sync()
 

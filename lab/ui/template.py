@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from lab.data.studydata import StudyData, floor
 from lab.studies import catalog
@@ -20,15 +21,24 @@ ViewFn = Callable[[View], None]
 RENDERERS: dict[str, ViewFn] = {**VIEWS, "novel_word": novel.novel_word, "grid": grid.grid_view}
 
 
-def header(s: Study) -> None:
-    """Title, question, what is fixed and the hypothesis."""
+def header(s: Study) -> DeltaGenerator:
+    """Title, question and what is fixed; returns the column the hypothesis goes in once the
+    page's gate (a prediction to commit first) lets it show."""
     st.title(f"{s.number}. {s.title}")
     st.markdown(f"#### {s.question}")
     left, right = st.columns(2)
     left.markdown(f"**What is fixed.** {s.fixed}")
-    right.markdown(f"**Hypothesis.** {s.hypothesis}")
+    glossary = classmode.href(anchor=GLOSSARY_ANCHOR)  # keeps class mode in the new tab
     st.caption(f"Arm, seed, band, floor, h(k), agreement, memory horizon and gradient reach "
-               f"are defined in the [glossary on Home](/#{GLOSSARY_ANCHOR}).")
+               f"are defined in the [glossary on Home]({glossary}).")
+    return right
+
+
+def hypothesis(s: Study, column: DeltaGenerator, shown: bool) -> None:
+    """The hypothesis names the arm the study expects to win: held back until the student
+    commits a prediction when the page asks for one."""
+    column.markdown(f"**Hypothesis.** {s.hypothesis}" if shown else
+                    "**Hypothesis.** Held back until you commit your prediction.")
 
 
 def controls(s: Study, data: StudyData) -> tuple[str | None, int]:
@@ -60,14 +70,16 @@ def render_study(study_id: str, views: dict[str, ViewFn] | None = None,
     nav.ensure_frame()
     db.store_or_stop()
     s = catalog.get(study_id)
-    header(s)
+    hypothesis_column = header(s)
     data = db.study_data(study_id)
     if data.runs.empty:
         st.warning("No runs of this study are stored yet: run `python -m lab.precompute`.")
         st.stop()
     picked, seed = controls(s, data)
     gate = classmode.gate_for(s, gate)
-    if gate is not None and not gate(data):
+    shown = gate is None or gate(data)
+    hypothesis(s, hypothesis_column, shown)
+    if not shown:
         return
     view = View(data, floor(), picked, seed, on_pick=_picker(s, data) if s.highlight else None)
     renderers = {**RENDERERS, **(views or {})}
