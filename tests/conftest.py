@@ -73,3 +73,13 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture
+def lab_db(fixture_db, monkeypatch, tmp_path):
+    """The app pointed at the fixture database, with its own retrain cache and a fresh
+    class poll (the pages' AppTests)."""
+    monkeypatch.setenv("LAB_DB", str(fixture_db))
+    monkeypatch.setenv("LAB_POLL_DB", str(tmp_path / "poll.sqlite"))
+    monkeypatch.setenv("LAB_RETRAIN_CACHE", str(fixture_db.parent / "retrain"))
+    return fixture_db

@@ -20,17 +20,9 @@ ROOT = Path(__file__).resolve().parent.parent
 PAGES = {sid: f"pages/{name}" for sid, name in FILES.items()}
 
 
-@pytest.fixture
-def lab_db(fixture_db, monkeypatch, tmp_path):
-    monkeypatch.setenv("LAB_DB", str(fixture_db))
-    monkeypatch.setenv("LAB_POLL_DB", str(tmp_path / "poll.sqlite"))
-    monkeypatch.setenv("LAB_RETRAIN_CACHE", str(fixture_db.parent / "retrain"))
-    return fixture_db
-
-
 def run_page(page: str | None = None, **params) -> AppTest:
     """Run Home.py (then switch to `page`) with the given query parameters."""
-    at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=60)
+    at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=120)
     at.query_params.update({k: str(v) for k, v in params.items()})
     at.run()
     if page is not None:

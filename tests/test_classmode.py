@@ -11,6 +11,7 @@ from urllib.parse import parse_qs
 
 import pytest
 from streamlit.testing.v1 import AppTest
+from test_app import run_page
 
 from lab.data.store import open_reader
 from lab.data.studydata import load_study
@@ -24,22 +25,7 @@ CLASS_PAGES = [sid for sid in PAGES if sid not in nav.FULL_VIEW]  # the grid has
 ALERT_KINDS = ("success", "info", "warning")
 
 
-@pytest.fixture
-def lab_db(fixture_db, monkeypatch, tmp_path):
-    monkeypatch.setenv("LAB_DB", str(fixture_db))
-    monkeypatch.setenv("LAB_RETRAIN_CACHE", str(fixture_db.parent / "retrain"))
-    monkeypatch.setenv("LAB_POLL_DB", str(tmp_path / "poll.sqlite"))  # a fresh class
-    return fixture_db
-
-
-def session(page: str | None = None, **params) -> AppTest:
-    """A new tab: Home.py with the given query, then `page` (a link opened directly)."""
-    at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=120)
-    at.query_params.update({k: str(v) for k, v in params.items()})
-    at.run()
-    if page is not None:
-        at.switch_page(page).run()
-    return at
+session = run_page  # a new tab: Home.py with the query, then `page` (a link opened directly)
 
 
 def sidebar_click(at: AppTest, page: str) -> AppTest:
