@@ -216,12 +216,6 @@ class Job:
         self.state = "cancelled" if cancelled else "failed" if error else "done"
         self._finished_event.set()
 
-    @property
-    def live_version(self) -> tuple:
-        """What the partial curves depend on: each live stack's step and the finished runs."""
-        with self._lock:
-            return (tuple(sorted(self._ready)),
-                    tuple(sorted((k, st.step) for k, (st, _) in self._live.items())))
 
     def _curves_of_live(self, st, step_recorder) -> pd.DataFrame:
         """StepRecorder.curve of each run at the snapshot's step; one computation per snapshot."""

@@ -154,7 +154,8 @@ def _live_chart(job, study_id: str, data: StudyData) -> None:
         _draw(both, job.configs[0].seed, ("loss_curves",), live=True)
 
 
-_LIVE: dict[tuple, tuple[float, StudyData | None]] = {}  # (study, job) -> (built at, data)
+# (study, job, id(stored data)) -> (the stored data, built at, the partial study data)
+_LIVE: dict[tuple, tuple[StudyData, float, StudyData | None]] = {}
 _LIVE_LOCK = threading.Lock()
 
 
@@ -164,7 +165,9 @@ def live_study(job, study_id: str, data: StudyData) -> StudyData | None:
     build, not thirty); None before the first curve window."""
     key = (study_id, job.key, id(data))
     with _LIVE_LOCK:  # one build at a time; the others take the fresh one
-        built_at, both = _LIVE.get(key, (-math.inf, None))
+        held, built_at, both = _LIVE.get(key, (data, -math.inf, None))
+        if held is not data:  # another object at a reused id: nothing to share
+            built_at, both = -math.inf, None
         if time.monotonic() - built_at >= CHART_SECONDS - 1 and job.state == "running":
             curves = job.partial_curves()
             mine = results.from_partial(study_id, data.arms, job.configs, curves) \
@@ -172,7 +175,7 @@ def live_study(job, study_id: str, data: StudyData) -> StudyData | None:
             both = results.beside_stored(data, mine) if mine is not None else None
             if len(_LIVE) > 32:  # finished jobs' entries: a handful of KB each
                 _LIVE.clear()
-            _LIVE[key] = (time.monotonic(), both)
+            _LIVE[key] = (data, time.monotonic(), both)
         return both
 
 
