@@ -22,6 +22,7 @@ from streamlit.testing.v1 import AppTest
 
 import lab.studies
 import lab.ui
+from lab.data import memo
 from lab.data.store import Store
 from lab.studies.catalog import STUDIES
 from lab.studies.grid import REVEAL
@@ -262,12 +263,14 @@ def _recording_sql(monkeypatch, log: list):
 
     monkeypatch.setattr(Store, "_cursor", recording)
     st.cache_data.clear()
-    st.cache_resource.clear()  # every query runs afresh, through the recorder
+    st.cache_resource.clear()
+    memo.clear_all()  # every query runs afresh, through the recorder
     try:
         yield
     finally:
         st.cache_data.clear()
         st.cache_resource.clear()
+        memo.clear_all()
 
 
 @pytest.mark.parametrize("page", [None, "pages/01_initialization.py",

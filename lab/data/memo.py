@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -46,6 +47,7 @@ class Memo:
         self._entries: OrderedDict[object, Future] = OrderedDict()
         self._lock = threading.Lock()
         functools.update_wrapper(self, fn)
+        _MEMOS.add(self)
 
     def __call__(self, *args, **kwargs):
         key = (key_of(args), key_of(tuple(sorted(kwargs.items()))))
@@ -74,6 +76,15 @@ class Memo:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+_MEMOS: weakref.WeakSet[Memo] = weakref.WeakSet()
+
+
+def clear_all() -> None:
+    """Empty every memo (tests that must see each query run again; no client can call it)."""
+    for m in list(_MEMOS):
+        m.clear()
 
 
 def shared(max_entries: int = 64) -> Callable[[Callable], Memo]:
