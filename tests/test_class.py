@@ -13,8 +13,9 @@ import time
 import pytest
 
 from lab.appbench import FINISHED, study_paths
+from lab.appclient import Student
 from lab.appserver import AppServer
-from lab.loadbench import Student, thread_cpu, titles
+from lab.loadbench import thread_cpu, titles
 
 STUDY = "initialization"  # three arms of one shape
 SHORT, LONG = 20, 30_000  # steps: a retrain that ends, one that outlasts the test

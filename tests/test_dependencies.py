@@ -71,7 +71,8 @@ def undeclared(files: list[Path], allowed: set[str], lazy_allowed: set[str],
 
 # the benchmarks and the browser harness: test-only code (the tests run them), so their
 # imports may come from the test extra
-TEST_TOOLS = ("lab/appbench.py", "lab/appserver.py", "lab/loadbench.py", "lab/screenshots.py")
+TEST_TOOLS = ("lab/appbench.py", "lab/appclient.py", "lab/appserver.py", "lab/loadbench.py",
+              "lab/screenshots.py")
 
 
 def _app_files() -> list[Path]:

@@ -12,7 +12,7 @@ LAB = Path(__file__).resolve().parent.parent / "lab"
 LAYERS = ("lab.language", "lab.training", "lab.measure", "lab.data", "lab.studies",
           "lab.service", "lab.ui")
 COMMANDS = ("lab.precompute", "lab.report", "lab.bench", "lab.calibrate", "lab.appbench",
-            "lab.appserver", "lab.screenshots", "lab.loadbench")
+            "lab.appserver", "lab.screenshots", "lab.loadbench", "lab.appclient")
 # training and measure are one layer pair: the recorders measure with lab.measure, and the
 # analyses run the model (lab.training.hooks keeps the recorders clear of the engine)
 KNOWN_CIRCLES: list[set[str]] = []
