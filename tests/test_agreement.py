@@ -11,7 +11,7 @@ from lab.measure import agreement as ag
 from lab.measure import metrics
 
 TEXT = ("the cat that the dogs that the boy sees chase runs.\n"
-        "the men that chase the bird sing.\n")
+        "the men that feed the bird sing.\n")
 
 
 def test_sites_by_hand():
@@ -21,10 +21,10 @@ def test_sites_by_hand():
         ("boy sees", "sg", "none", None),
         ("dogs that the boy sees chase ", "pl", "obj_rc1", "mismatch"),
         ("cat that the dogs that the boy sees chase runs", "sg", "obj_rc2", "mismatch"),
-        ("e men that chase ", "pl", "none", None),
-        ("e men that chase the bird sing.", "pl", "subj_rc", "mismatch"),
+        ("e men that feed ", "pl", "none", None),
+        ("e men that feed the bird sing.", "pl", "subj_rc", "mismatch"),
     ]
-    assert [s.distance for s in sites] == [4, 25, 42, 13, 27]
+    assert [s.distance for s in sites] == [4, 25, 42, 12, 26]
     # a track cut mid-sentence keeps only complete verbs
     assert len(agreement_sites(TEXT[:49])) == 2
 

@@ -15,13 +15,13 @@ from lab.language.grammar import (
     word_spans,
 )
 
-VALID = ["the lion chases the boy.\n", "the girls run fast.\n",
+VALID = ["the lion follows the boy.\n", "the girls walk fast.\n",
          "the cat that the dogs that the boy sees chase runs.\n",
-         "the men that chase the bird sing.\n", "the woman sees the children that run.\n"]
+         "the men that feed the bird sing.\n", "the woman sees the children that sing.\n"]
 INVALID = [
     "the lion the boy.\n",  # missing verb
-    "lion chases the boy.\n",  # missing "the"
-    "the lion chases boy.\n",  # missing "the" before the object
+    "lion follows the boy.\n",  # missing "the"
+    "the lion follows boy.\n",  # missing "the" before the object
     "the zog runs.\n",  # unknown word
     "the lion  runs.\n",  # double space
     "the lion runs .\n",  # space before "."
@@ -30,8 +30,16 @@ INVALID = [
     "the lions runs.\n",  # agreement: plural subject, singular verb
     "the cats that the dog chase run.\n",  # the relative clause's verb must agree with "dog"
     "the cat that the dogs chase run.\n",  # the main verb must agree with "cat", not "dogs"
-    "the men that chases the bird sing.\n",  # subject relative: verb agrees with its head
+    "the men that feeds the bird sing.\n",  # subject relative: verb agrees with its head
     "the cat that the dogs that the boys that the man sees see chase runs.\n",  # depth 3
+]
+RESTRICTED = [  # well formed and agreeing, but a verb takes a class it does not allow
+    "the cat feeds the dog.\n",  # animals cannot feed
+    "the boy feeds the girl.\n",  # what is fed is an animal
+    "the dogs sing.\n",  # only humans sing
+    "the king runs fast.\n",  # only animals run
+    "the cat that the dog follows sleeps.\n",  # object relative: what is followed is human
+    "the boys that chase the cats sleep.\n",  # subject relative: humans cannot chase
 ]
 
 
@@ -60,25 +68,26 @@ def test_transition_probabilities_sum_to_one():
 
 def test_unifilar():
     for state, by_category in g.TRANSITIONS.items():
-        words = [w for c in by_category for w in g.WORDS_OF[c]]
+        words = [w for c in by_category for w in g.MACHINE_WORDS_OF[c]]
         assert len(words) == len(set(words)), state  # each (state, word) has one next state
         assert len(g.WORD_TRANSITIONS[state]) == len(words)
 
 
 def test_non_unifilar_table_is_rejected(monkeypatch):
     clash = g.WORDS_OF["animal_sg"][:1] + g.WORDS_OF["human_sg"]  # "cat" twice in a state
-    monkeypatch.setitem(g.WORDS_OF, "human_sg", clash)
+    monkeypatch.setitem(g.MACHINE_WORDS_OF, "human_sg", clash)
     with pytest.raises(ValueError, match="unifilar"):
         g._word_transitions()
 
 
 def test_states_carry_the_pending_numbers():
-    # after "the cat that the dogs" the machine owes a plural verb, then a singular one
+    # after "the cat that the dogs" the machine owes a plural verb whose subject and object
+    # are animals, then a singular verb for an animal
     steps = g._parse_words("the cat that the dogs")
     state = g.WORD_TRANSITIONS[steps[-1][0]][steps[-1][1]][1]
-    assert set(g.TRANSITIONS[state]) == {"verb_t_pl", "that"}
+    assert set(g.TRANSITIONS[state]) == {"verb_t_pl.chase", "verb_t_pl.see", "that"}
     stack = g.STACK_OF[state]
-    assert ("vp", "sg") in stack and ("gap", "pl") in stack
+    assert ("vp", "sg", "animal") in stack and ("gap", "pl", "animal", "animal") in stack
     assert max(len(s) for s in g.STACK_OF.values()) <= 2 + 3 * g.MAX_DEPTH
 
 
@@ -117,10 +126,11 @@ def test_entropy_rate_matches_monte_carlo():
 
 
 def test_text_log_prob_by_hand():
-    # the(1) lion(no clause 0.4, singular animal 1/4 x 1/6) runs(1/2 x 1/5) .(no adverb 1/2)
-    expected = (math.log(0.4 / 24) + math.log(1 / 10) + math.log(0.5))
+    # the(1) lion(no clause 0.4, singular animal 1/4 x 1/6) runs(intransitive 1/2 x one of
+    # the 3 an animal takes: run, jump, sleep) .(no adverb 1/2)
+    expected = (math.log(0.4 / 24) + math.log(1 / 6) + math.log(0.5))
     assert text_log_prob("the lion runs.\n") == pytest.approx(expected)
-    for bad in INVALID + ["the lion runs.", "the lion runs.\n\n"]:
+    for bad in INVALID + RESTRICTED + ["the lion runs.", "the lion runs.\n\n"]:
         with pytest.raises(ValueError):
             text_log_prob(bad)
 
@@ -133,7 +143,7 @@ def test_valid_sentences_score_one():
         assert (result.valid_words, result.valid_sentences) == (1.0, 1.0), text
 
 
-@pytest.mark.parametrize("text", INVALID)
+@pytest.mark.parametrize("text", INVALID + RESTRICTED)
 def test_invalid_sentences_score_zero(text):
     result = score(text)
     assert result.n_sentences == 1 and result.valid_sentences == 0.0
@@ -167,13 +177,17 @@ def test_allowed_next_by_hand():
     assert allowed_next("th") == {"e"}
     assert allowed_next("the ") == nouns
     assert allowed_next("the lion") == {" ", "s"}
-    assert allowed_next("the lions ") == {"t"} | {v[0] for _, v in g.VERB_PAIRS}
+    animal_verbs = {v[0] for _, v in g.VERB_PAIRS if "animal" in g.SUBJECT_CLASS[v]}
+    assert animal_verbs == set("cfsrj")  # chase, follow, see, sleep, run, jump
+    assert allowed_next("the lions ") == {"t"} | animal_verbs
     assert allowed_next("the lions r") == {"u"}
     assert allowed_next("the lions run") == {".", " "}  # plural: no "s"
     assert allowed_next("the lion run") == {"s"}  # singular: only "s"
     assert allowed_next("the cats that the dog chase") == {"s"}  # agrees with "dog"
     assert allowed_next("the cats that the dog chases run") == {".", " "}  # with "cats"
-    assert allowed_next("the lion chases the boy") == {".", " ", "s"}
+    assert allowed_next("the lion chases the dog") == {".", " ", "s"}
+    assert allowed_next("the lion chases the ") == {w[0] for pair in g.ANIMAL_PAIRS for w in pair}
+    assert allowed_next("the lion chases the b") == {"i"}  # bird, not boy: chase takes animals
     assert allowed_next("the lion runs") == {".", " "}
     assert allowed_next("the lion runs.") == {"\n"}
     assert allowed_next("the lion runs.\n") == {"t"}

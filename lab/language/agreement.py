@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from lab.language.grammar import (  # the machine the grammar renders, and its tokeniser
     _WORD_OR_END,
-    CATEGORY_OF,
+    MACHINE_CATEGORY_OF,
     NOUN_PAIRS,
     NUMBER_OF,
     START_STACK,
@@ -70,7 +70,7 @@ def agreement_sites(text: str, novel: dict[str, str] | None = None) -> list[Site
     matches = list(_WORD_OR_END.finditer(text))
     for j, m in enumerate(matches):
         word = m.group()
-        cat = CATEGORY_OF.get(novel.get(word, word))
+        cat = MACHINE_CATEGORY_OF.get(novel.get(word, word))
         if word != "." and (m.end() >= len(text) or j + 1 == len(matches)):
             break  # the last word may be cut: its end is not known
         step = next(((k, pushed) for c, _, k, pushed in _expand(stack) if c == cat), None)

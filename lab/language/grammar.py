@@ -35,17 +35,23 @@ from lab.language.sentences import (  # noqa: F401 (re-exported: the grammar's t
     CATEGORIES,
     CATEGORY_LABEL,
     CATEGORY_OF,
+    CLASS_OF,
     CORPUS_VERSION,
     HUMAN_PAIRS,
+    MACHINE_CATEGORY_OF,
+    MACHINE_WORDS_OF,
     MAX_DEPTH,
+    NOUN_CLASSES,
     NOUN_PAIRS,
     NUMBER_OF,
     NUMBERS,
+    OBJECT_CLASS,
     S_START,
     SENTENCE_END,
     STACK_OF,
     START_STACK,
     STATES,
+    SUBJECT_CLASS,
     TRANSITIONS,
     VERB_I_STEMS,
     VERB_PAIRS,
@@ -53,6 +59,8 @@ from lab.language.sentences import (  # noqa: F401 (re-exported: the grammar's t
     VOCABULARY,
     WORDS_OF,
     _expand,
+    company,
+    company_sentence,
     state_name,
 )
 
@@ -63,10 +71,11 @@ def _word_transitions() -> dict[str, dict[str, tuple[float, str]]]:
     for state, by_category in TRANSITIONS.items():
         table[state] = {}
         for category, (p, nxt) in by_category.items():
-            for word in WORDS_OF[category]:
+            words = MACHINE_WORDS_OF[category]
+            for word in words:
                 if word in table[state]:
                     raise ValueError(f"not unifilar: {word!r} twice in state {state}")
-                table[state][word] = (p / len(WORDS_OF[category]), nxt)
+                table[state][word] = (p / len(words), nxt)
     return table
 
 
