@@ -53,7 +53,9 @@ def _corpus() -> None:
     st.markdown(
         "Every model reads the same synthetic English, one character at a time: sentences "
         "from a small grammar of animals and people, verbs, adverbs, *the*, *that* and the "
-        "full stop. Nouns can carry **relative clauses**, and a verb must agree in number "
+        "full stop. Animals and humans keep different company, so a noun's neighbours tell "
+        f"its kind: {grammar.company_sentence()}. "
+        "Nouns can carry **relative clauses**, and a verb must agree in number "
         "with its subject (*the cat runs*, *the cats run*). Between a subject and its verb "
         "may lie a whole clause, so the network must carry the subject's number across it. "
         "From the held-out text, which no model trains on (subject and verb in bold):")
