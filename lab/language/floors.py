@@ -56,47 +56,70 @@ def _nodes():
 
 @lru_cache(maxsize=1)
 def _machine():
+    """The stationary node law, the edges grouped by source node (indptr, to, probability:
+    node i's edges are indptr[i]:indptr[i + 1]) and the char each node has just emitted."""
     nodes, pi, edges = _nodes()
-    n, V = len(nodes), len(ALPHABET)
     char_of = np.array([ALPHABET.index(u[-1]) for _, u in nodes])
     src, dst, p = (np.array(v) for v in zip(*edges, strict=True))
-    by_char = [np.flatnonzero(char_of == c) for c in range(V)]
-    return pi, (src, dst, p, n), char_of, by_char
+    order = np.argsort(src, kind="stable")
+    indptr = np.searchsorted(src[order], np.arange(len(nodes) + 1))
+    return pi, (indptr, dst[order], p[order]), char_of
 
 
-def _step(edges, belief: np.ndarray) -> np.ndarray:
-    """The law of the next node given the law of this one: belief @ T, with T kept as its
-    edge list (duplicate edges add up), so plain NumPy does it without a sparse library."""
-    src, dst, p, n = edges
-    return np.bincount(dst, weights=p * belief[src], minlength=n)
+def _step(edges, ctx: np.ndarray, node: np.ndarray, belief: np.ndarray):
+    """belief @ T for every context at once. A level's beliefs are entries (context, node,
+    probability); returns the entries of the next node's law, duplicates summed, sorted."""
+    indptr, dst, p = edges
+    n, counts = len(indptr) - 1, indptr[node + 1] - indptr[node]
+    edge = np.repeat(indptr[node] - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
+    pair, at = np.unique(np.repeat(ctx, counts) * n + dst[edge], return_inverse=True)
+    return pair // n, pair % n, np.bincount(at, weights=p[edge] * np.repeat(belief, counts))
 
 
-def _entropy(q: np.ndarray) -> float:
-    q = q[q > 0]
-    return float(-(q * np.log(q)).sum())
+def _merge(child: np.ndarray, node: np.ndarray, belief: np.ndarray, n: int) -> np.ndarray:
+    """The merged context of each of n child contexts (entries sorted by child, then node):
+    children whose beliefs agree to _MERGE_DIGITS digits are one context."""
+    rounded = np.round(belief, _MERGE_DIGITS)
+    kept = rounded != 0
+    bounds = np.searchsorted(child[kept], np.arange(n + 1)) * 8  # 8 bytes per entry
+    nodes, values = node[kept].astype(np.int64).tobytes(), rounded[kept].tobytes()
+    ids: dict[bytes, int] = {}
+    return np.array([ids.setdefault(nodes[a:b] + values[a:b], len(ids))
+                     for a, b in zip(bounds[:-1], bounds[1:], strict=True)])
+
+
+def _entropies(q: np.ndarray) -> np.ndarray:
+    """Entropy of each row of q (rows are distributions)."""
+    return -(q * np.log(np.where(q > 0, q, 1.0))).sum(axis=1)
 
 
 @lru_cache(maxsize=1)
 def finite_context_floors(max_k: int = MAX_K) -> tuple[float, ...]:
-    """(h(0), h(1), ..., h(max_k)) in nats per character, computed exactly (module docstring)."""
-    pi, edges, char_of, by_char = _machine()
-    V = len(by_char)
-    beliefs = {b"": (1.0, pi)}  # key -> (weight of the contexts, normalised belief over nodes)
+    """(h(0), h(1), ..., h(max_k)) in nats per character, computed exactly (module docstring).
+    Every context of a level is filtered at once, its belief kept as sparse entries."""
+    pi, edges, char_of = _machine()
+    V = len(ALPHABET)
+    node = np.flatnonzero(pi > 0)  # one context (the empty one), believing pi
+    ctx, belief, weight = np.zeros(len(node), np.int64), pi[node], np.ones(1)
     out = []
     for _k in range(max_k + 1):
-        h, nxt = 0.0, {}
-        for weight, belief in beliefs.values():
-            ahead = _step(edges, belief)  # (nodes,) law of the next node
-            q = np.bincount(char_of, weights=ahead, minlength=V)
-            h += weight * _entropy(q / q.sum())
-            for c in np.flatnonzero(q > 1e-15):
-                child = np.zeros_like(ahead)
-                child[by_char[c]] = ahead[by_char[c]] / q[c]
-                key = np.round(child, _MERGE_DIGITS).tobytes()
-                w = weight * q[c] / q.sum()
-                nxt[key] = (nxt[key][0] + w, child) if key in nxt else (w, child)
-        out.append(float(h))
-        beliefs = nxt
+        ctx, node, ahead = _step(edges, ctx, node, belief)  # law of the next node
+        cell = ctx * V + char_of[node]  # (context, next char)
+        q = np.bincount(cell, weights=ahead, minlength=len(weight) * V)  # (contexts * V,)
+        law = q.reshape(-1, V) / q.reshape(-1, V).sum(axis=1, keepdims=True)
+        out.append(float(weight @ _entropies(law)))
+        # the children: each context extended by each char it can emit, then merged
+        live = q > 1e-15
+        keep = live[cell]
+        cell, node, ahead = cell[keep], node[keep], ahead[keep]
+        child = (np.cumsum(live) - 1)[cell]
+        order = np.lexsort((node, child))  # entries sorted by child, then node
+        child, node, belief = child[order], node[order], (ahead / q[cell])[order]
+        merged = _merge(child, node, belief, int(live.sum()))
+        weight = np.bincount(merged, weights=(weight[:, None] * law).ravel()[live])
+        _, first = np.unique(merged, return_index=True)  # each merged context's belief
+        mine = np.isin(child, first)
+        ctx, node, belief = merged[child[mine]], node[mine], belief[mine]
     return tuple(out)
 
 
