@@ -1,10 +1,11 @@
 """The corpus grammar: a unifilar probabilistic finite-state machine over words.
 
 The sentences and their states are in lab.language.sentences (a stack machine whose
-states carry the pending number bits). Each state emits a word and moves to the one next
-state that (state, word) names (unifilar), so the state is a function of the words so
-far. Words are rendered to characters: a space before every word except a sentence's
-first word and ".", and "." written as ".\\n"; words inside a category are equiprobable.
+states carry the pending number and class bits). Each state emits a word and moves to the
+one next state that (state, word) names (unifilar), so the state is a function of the
+words so far. Words are rendered to characters: a space before every word except a
+sentence's first word and ".", and "." written as ".\\n"; words inside a machine category
+(MACHINE_WORDS_OF) are equiprobable.
 
 Why `entropy_rate()` is the loss floor, in nats per character:
 1. Rendering is a bijection between word sequences from S_START and their texts: a
