@@ -9,7 +9,7 @@ import pytest
 from lab.training.config import BASELINE, KNOBS, RunConfig
 
 # computed once from the baseline; a change means every stored run's key changed with it
-BASELINE_RUN_ID = "3e9cb9dbe855ad80"  # ENGINE_VERSION 3, CORPUS_VERSION 3, batch 64
+BASELINE_RUN_ID = "2f0832c76f094b5a"  # ENGINE_VERSION 4, CORPUS_VERSION 3, batch 64
 
 # one valid value different from the baseline's, per knob that has more than one choice
 CHANGED = {
@@ -90,3 +90,19 @@ def test_equal_configs_share_one_run_id(knob, as_int):
     assert cfg == BASELINE.replace(**{knob: float(as_int)})
     assert cfg.run_id == BASELINE.replace(**{knob: float(as_int)}).run_id
     assert RunConfig.from_json(cfg.to_json()).run_id == cfg.run_id
+
+
+def test_checkpoints_add_early_steps_and_keep_the_old_schedule():
+    """Issue 23: steps 100, 200 and 500 join step 0, every 1,000 and the last step; a run
+    shorter than 100 steps keeps its old schedule (0, every tenth, the last)."""
+    from lab.training.config import checkpoint_steps
+
+    full = checkpoint_steps(30_000)
+    assert full[:6] == [0, 100, 200, 500, 1000, 2000] and full[-1] == 30_000
+    assert set(range(0, 30_001, 1000)) <= set(full) and len(full) == 34
+    assert full == sorted(set(full))  # ascending, no step twice
+    assert checkpoint_steps(2000) == [0, 100, 200, 400, 500, 600, 800, 1000, 1200, 1400,
+                                      1600, 1800, 2000]
+    assert checkpoint_steps(300) == [0, 30, 60, 90, 100, 120, 150, 180, 200, 210, 240, 270, 300]
+    assert checkpoint_steps(40) == list(range(0, 41, 4))  # short: untouched
+    assert checkpoint_steps(99) == [*range(0, 99, 9), 99]

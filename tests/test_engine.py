@@ -97,6 +97,23 @@ def test_training_learns(stacked):
     assert {"gradient_reach", "memory_horizon", "clip_fraction"} <= r.scalars.keys()
 
 
+def test_checkpoints_include_the_early_steps_when_the_run_is_long_enough(stacked):
+    """Issue 23: a run of 520 steps is measured at 100, 200 and 500 besides its regular
+    checkpoints (every table written at checkpoints); a 40-step run keeps 0, 4, ..., 40."""
+    from lab.training.config import checkpoint_steps
+    from lab.training.recorders import CheckpointRecorder
+
+    cfg = BASELINE.replace(hidden=8, seq_len=5, batch_size=4, steps=520)
+    (r,) = train_stack([cfg], recorders=lambda st: [StepRecorder(st), CheckpointRecorder(st)])
+    steps = r.tables["checkpoints"]["step"].tolist()
+    assert {100, 200, 500} <= set(steps) and steps == checkpoint_steps(520)
+    assert r.tables["samples"]["step"].tolist() == steps
+    s = r.tables["series"]
+    assert s[s["analysis"] == "agreement_long_over_training"]["x"].tolist() == steps
+    short = stacked[SMALL.run_id].tables["checkpoints"]["step"].tolist()
+    assert short == list(range(0, SMALL.steps + 1, 4))
+
+
 def test_divergence_is_a_result_not_a_crash():
     # identity with an unscaled N(0, 1) W_hh (spectral radius ~4 at H=16) explodes at once
     bad = SMALL.replace(activation="identity", init="random", lr=1.0, clip=1e4)

@@ -14,12 +14,14 @@ from dataclasses import dataclass, field
 
 from lab.language.grammar import CORPUS_VERSION
 
-# bump when the engine's numbers change for the same config: stored runs keyed by
-# the old hash are then no longer found, never silently mixed with new ones.
+# bump when the engine's numbers, or what a run records, change for the same config: stored
+# runs keyed by the old hash are then no longer found, never silently mixed with new ones.
 # 3: TorchScript engine; plain tanh (was 2 sigmoid(2a) - 1), in-place baddbmm_ in BPTT, one
 #    norm over all gradients: the same maths, other last bits.
+# 4: early checkpoints at steps 100, 200 and 500 (issue 23): the same training numbers, but a
+#    run stored before lacks them, and the precompute's backfill adds scalars, not checkpoints.
 # (CORPUS_VERSION, bumped when the corpus changes, enters the run id the same way.)
-ENGINE_VERSION = 3
+ENGINE_VERSION = 4
 
 ACTIVATIONS = ("tanh", "relu", "sigmoid", "identity")
 INITS = ("orthogonal", "xavier", "random")
@@ -137,8 +139,14 @@ KNOBS = tuple(f.name for f in dataclasses.fields(RunConfig) if f.name != "notes"
 BASELINE = RunConfig()
 
 
+EARLY_CHECKPOINTS = (100, 200, 500)  # log-spaced: the first thousand steps change the most
+
+
 def checkpoint_steps(steps: int) -> list[int]:
-    """Checkpoint steps: 0, every 1,000 (every steps/10 for short runs), and the last step."""
+    """Checkpoint steps, ascending: 0, every 1,000 (every steps/10 for runs under 10,000 steps),
+    the last step, and EARLY_CHECKPOINTS below the last step (none for runs under 100 steps)."""
     every = max(1, min(1000, steps // 10))
-    marks = list(range(0, steps, every))
-    return marks + [steps]
+    marks = {*range(0, steps, every), steps}
+    if steps >= min(EARLY_CHECKPOINTS):
+        marks |= {m for m in EARLY_CHECKPOINTS if m < steps}
+    return sorted(marks)

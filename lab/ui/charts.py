@@ -11,6 +11,8 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
+from lab.training.config import EARLY_CHECKPOINTS
+
 BAND_TEXT = "line = median over seeds, band = min to max across seeds"
 FLOOR_LABEL = "entropy floor"
 WIDTH, HEIGHT = "container", 300
@@ -19,9 +21,26 @@ CATEGORY_SHADES = ["#444", "#aaa", "#777"]  # a chart's non-arm categories: grey
 RULE_COLOR = "#555"  # reference lines (chance, thresholds): grey, never an arm's colour
 
 
-def _x_axis(x: str) -> alt.Axis:
-    """Integer x axes (steps, k, characters) read as 5, 120, 10k."""
-    return alt.Axis(format="~s")
+def _x_axis(x: str, values: list[float] | None = None) -> alt.Axis:
+    """Integer x axes (steps, k, characters) read as 5, 120, 10k; `values` pins the ticks."""
+    return alt.Axis(format="~s", values=values if values is not None else alt.Undefined)
+
+
+SYMLOG_LINEAR = 100  # a symlog step axis is linear below this many steps, logarithmic above
+
+
+STEP_AXIS = f"step (log scale past {SYMLOG_LINEAR})"
+CHECKPOINT_AXIS_TEXT = (
+    f"Checkpoints at step 0, at steps {', '.join(f'{m:,}' for m in EARLY_CHECKPOINTS)} and "
+    f"every 1,000 after; the step axis is linear up to {SYMLOG_LINEAR} and logarithmic beyond, "
+    "so the first thousand steps, where most of the learning happens, get as much room as the "
+    "rest.")
+
+
+def symlog_ticks(top: float) -> list[float]:
+    """0 and 1-2-5 steps per decade from SYMLOG_LINEAR up to `top` (a step axis's ticks)."""
+    ticks = [0.0] + [m * d for d in DECADES if d >= SYMLOG_LINEAR for m in (1.0, 2.0, 5.0)]
+    return [t for t in ticks if t <= top]
 
 
 # log-axis ticks read 1e8 and 1e-3 rather than 100000000 and 1e+1
@@ -158,13 +177,14 @@ def line_band(summary: pd.DataFrame, x: str, *, x_title: str, y_title: str,
               floor: float | None = None, highlight: str | None = None,
               stops: pd.DataFrame | None = None, rule: tuple[float, str] | None = None,
               title: str = "", percent_y: bool = False,
-              ladder: pd.DataFrame | None = None) -> alt.LayerChart:
+              ladder: pd.DataFrame | None = None, symlog_x: bool = False) -> alt.LayerChart:
     """Median line and min-max band per arm over x (a seed_summary frame).
 
     floor adds the dashed entropy floor; rule (y, label) another labelled reference line;
     stops (arm, x, y, note) marks where diverged runs stopped with a cross; log_y/log_x
-    put that axis on a log scale; percent_y writes y ticks as percentages; ladder (k, h)
-    draws faint finite-context floors h(k) (ladder_rules).
+    put that axis on a log scale; symlog_x makes x linear below SYMLOG_LINEAR and logarithmic
+    above (checkpoints at 0, 100, 200, 500, 1,000 ... spread out, step 0 kept); percent_y writes
+    y ticks as percentages; ladder (k, h) draws faint finite-context floors h(k) (ladder_rules).
     """
     sel = _arm_selection(highlight)
     yscale = alt.Scale(type="log") if log_y else alt.Scale(zero=False)
@@ -176,9 +196,13 @@ def line_band(summary: pd.DataFrame, x: str, *, x_title: str, y_title: str,
         vals = pd.concat([summary["lo"], summary["hi"], summary["median"]]).to_numpy(float)
         vals = vals[np.isfinite(vals) & (vals > 0)]
         domain = (float(vals.min()), float(vals.max())) if len(vals) else None
-    xscale = alt.Scale(type="log") if log_x else alt.Undefined
+    xscale, xticks = (alt.Scale(type="log") if log_x else alt.Undefined), None
+    if symlog_x:
+        xscale = alt.Scale(type="symlog", constant=SYMLOG_LINEAR)
+        xticks = symlog_ticks(float(summary[x].max()) if len(summary) else 0.0)
     base = alt.Chart(summary).encode(
-        x=alt.X(f"{x}:Q", title=x_title, scale=xscale, axis=_x_axis(x)), color=_color(order))
+        x=alt.X(f"{x}:Q", title=x_title, scale=xscale, axis=_x_axis(x, xticks)),
+        color=_color(order))
     tips = [alt.Tooltip("arm:N"), alt.Tooltip(f"{x}:Q", title=x_title),
             alt.Tooltip("median:Q", format=".4g"), alt.Tooltip("lo:Q", title="min", format=".4g"),
             alt.Tooltip("hi:Q", title="max", format=".4g"), alt.Tooltip("n:Q", title="seeds")]

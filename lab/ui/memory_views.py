@@ -102,9 +102,9 @@ def number_probe(v) -> None:
 @chartspec.per_data
 def _over_training_chart(v) -> dict:
     summary = charts.seed_summary(_series(v, "agreement_long_over_training"), "x", "y")
-    return v.spec(charts.line_band, summary, "x", x_title="step", order=v.order,
+    return v.spec(charts.line_band, summary, "x", x_title=charts.STEP_AXIS, order=v.order,
                   y_title=f"agreement, subject {LONG_DISTANCE}+ chars back",
-                  highlight=v.highlight, rule=CHANCE, percent_y=True)
+                  highlight=v.highlight, rule=CHANCE, percent_y=True, symlog_x=True)
 
 
 def agreement_over_training(v) -> None:
@@ -112,7 +112,7 @@ def agreement_over_training(v) -> None:
     v.show(_over_training_chart(v))
     st.caption(f"{charts.BAND_TEXT}. Measured at each checkpoint on a smaller reading of "
                "held-out text (8 tracks of 1,000 characters), so it is noisier than the "
-               "end-of-run tables. Chance is 50%.")
+               f"end-of-run tables. Chance is 50%. {charts.CHECKPOINT_AXIS_TEXT}")
 
 
 MEMORY_VIEWS = {

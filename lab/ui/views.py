@@ -113,9 +113,10 @@ def status_sentence(v: View) -> str | None:
 
 @chartspec.per_data
 def curve_chart(v: View, table: str, y: str, *, y_title: str, x: str = "step",
-                log_y: bool = False, floor: bool = False, rule=None, title: str = "",
-                ladder: pd.DataFrame | None = None):
-    """Median-and-band chart of a long table's column over x, arms labelled."""
+                x_title: str | None = None, log_y: bool = False, floor: bool = False, rule=None,
+                title: str = "", ladder: pd.DataFrame | None = None, symlog_x: bool = False):
+    """Median-and-band chart of a long table's column over x, arms labelled (symlog_x: the
+    early checkpoints spread out, charts.line_band)."""
     df = v.labelled(v.data.table(table))
     if v.live and table == "curves":
         df = thinned(df)
@@ -125,9 +126,10 @@ def curve_chart(v: View, table: str, y: str, *, y_title: str, x: str = "step",
         df = df[df[y] > 0]
     summary = charts.seed_summary(df, x, y)
     stops = _stops(v, y) if table == "curves" and y == "loss" else None
-    return v.spec(charts.line_band, summary, x, x_title=x, y_title=y_title, order=v.order,
-                  log_y=log_y, floor=v.floor if floor else None, highlight=v.highlight, stops=stops,
-                  rule=rule, title=title, ladder=ladder)
+    return v.spec(charts.line_band, summary, x, x_title=x_title or x, y_title=y_title,
+                  order=v.order, log_y=log_y, floor=v.floor if floor else None,
+                  highlight=v.highlight, stops=stops, rule=rule, title=title, ladder=ladder,
+                  symlog_x=symlog_x)
 
 
 def drawn_loss(curves: pd.DataFrame) -> pd.Series:
@@ -231,10 +233,12 @@ def loss_curves(v: View) -> None:
 
 def spectral_radius(v: View) -> None:
     st.subheader("Spectral radius of W_hh over training")
-    v.show(curve_chart(v, "checkpoints", "spectral_radius", y_title="ρ(W_hh)"))
+    v.show(curve_chart(v, "checkpoints", "spectral_radius", y_title="ρ(W_hh)",
+                       x_title=charts.STEP_AXIS, symlog_x=True))
     ck = v.data.table("checkpoints")
     start = ck[ck["step"] == 0].groupby("arm")["spectral_radius"].median()
-    st.caption("ρ(W_hh) = largest |eigenvalue| of W_hh. Starting values (step 0, median): "
+    st.caption(f"{charts.CHECKPOINT_AXIS_TEXT} "
+               "ρ(W_hh) = largest |eigenvalue| of W_hh. Starting values (step 0, median): "
                + ", ".join(f"{v.data.label(k)} {start[k]:.3f}" for k in v.data.arm_keys
                            if k in start.index) + ".")
 
