@@ -80,6 +80,15 @@ def _json_value(v):
     return v
 
 
+def _json_safe(v):
+    """A study's summary for JSON: nested dicts and lists, non-finite numbers as null."""
+    if isinstance(v, dict):
+        return {str(k): _json_safe(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [_json_safe(x) for x in v]
+    return _json_value(v)
+
+
 def _run_metrics(row: pd.Series, series: pd.DataFrame, h_k: list[float]) -> dict:
     """One run's metrics for --json (see RUN_METRICS and the schema in docs/store.md)."""
     from lab.language.agreement import ATTRACTORS, CONDITIONS
@@ -122,6 +131,8 @@ def report_json(store, studies) -> dict:
                         "checks": [{"text": c.claim, "result": c.status,
                                     "sentence": c.sentence} for c in v.checks]},
             "arms": arms}
+        if study.report is not None:  # e.g. clipping's two series of thresholds
+            out["studies"][study.id]["summary"] = _json_safe(study.report(data))
     return out
 
 

@@ -149,3 +149,11 @@ def test_report_json_follows_the_readme_schema(fixture_db, capsys):
                 assert set(run["agreement_by_condition"]) == conditions
                 for lo_edge, acc in run["agreement_by_bin"]:
                     assert isinstance(lo_edge, int) and (acc is None or 0 <= acc <= 1)
+    # issue 23: clipping's two series of thresholds
+    series = doc["studies"]["clipping"]["summary"]["series"]
+    assert [s["lr"] for s in series] == [0.01, 0.1]
+    for s in series:
+        assert [t["clip"] for t in s["thresholds"]] == [0.5, 1.0, 5.0, 10.0, 50.0]
+        for t in s["thresholds"]:
+            for key in ("final_val_loss", "clip_fraction", "grad_norm_peak"):
+                assert set(t[key]) == {"median", "seeds"}, (t["arm"], key)

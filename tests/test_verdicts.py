@@ -55,10 +55,16 @@ SPECS: dict[str, dict[str, tuple[float, dict, float]]] = {
     },
     "activation": {LOSS: (1.2, {"relu": 0.5, "sigmoid": 0.5, "identity": 0.5}, 0.2),
                    "agreement_long": (0.6, {"tanh": 0.3}, 0.1)},
-    "clipping": {LOSS: (1.2, {"0.5": 0.5, "1.0": 0.3, "5.0": 0.1}, 0.2),
-                 "agreement_long": (0.6, {"10.0": 0.2, "50.0": 0.3}, 0.1),
-                 # every seed of 0.5 above 90% and of 50 below 10%; spread over both in noise
-                 "clip_fraction": (0.5, {"0.5": 0.45, "50.0": -0.45}, 0.45)},
+    "clipping": {
+        # at lr 0.1 (hi_lr_*) the middle (5) beats both edges; reversed, 1 is the best
+        # middle and loses to both edges
+        LOSS: (1.2, {"0.5": 0.5, "1.0": 0.3, "5.0": 0.1, "hi_lr_0.5": 0.5, "hi_lr_1.0": 0.3,
+                     "hi_lr_10.0": 0.1, "hi_lr_50.0": 0.6}, 0.2),
+        "agreement_long": (0.6, {"10.0": 0.2, "50.0": 0.3}, 0.1),
+        # every seed of 0.5 above 90% and of 50 below 10%; spread over both in noise
+        "clip_fraction": (0.5, {"0.5": 0.45, "50.0": -0.45}, 0.45),
+        "grad_norm_peak": (20.0, {"hi_lr_50.0": 200.0}, 100.0),  # the spikes at lr 0.1
+        "median_grad_norm": (8.0, {}, 0.0)},
     "teacher_forcing": {
         "illegal_mass_true": (0.5, {"teacher_forcing": -0.3, "scheduled_sampling": -0.3}, 0.1),
         "illegal_mass_own": (0.5, {}, 0.1),
@@ -328,3 +334,43 @@ def test_the_headline_counts_only_the_kinds_of_check_that_occur():
     assert ("1 holds beyond the seed spread, 1 goes the other way, 1 is within noise and 1 "
             "shows no practical difference") in everything
     assert "(1 shows no practical difference)" in headline("negligible")
+
+
+CLIPPING_SPEC = dict(SPECS["clipping"])  # as declared, whatever a test patches in
+
+
+def _clipping(monkeypatch, **effects) -> StudyData:
+    """The clipping scenario (hypothesis holds) with some arms' effects changed per column."""
+    spec = {col: (base, {**eff, **effects.get(col, {})}, noise)
+            for col, (base, eff, noise) in CLIPPING_SPEC.items()}
+    monkeypatch.setitem(SPECS, "clipping", spec)
+    return scenario("clipping", 1)
+
+
+def _statuses(v) -> dict[str, str]:
+    return {c.claim.split(":")[0] if ":" in c.claim else c.claim: c.status for c in v.checks}
+
+
+def test_clipping_checks_both_sides_of_the_threshold(monkeypatch):
+    """Issue 23: too tight loses at both rates; too loose loses at the high rate, where its
+    gradient spikes. Each side can hold or fail on its own."""
+    from lab.studies import clipping as cl
+
+    tight, loose = (f"too {side} loses at lr={cl.HIGH_LR:g}" for side in ("tight", "loose"))
+    both = _statuses(cl.verdict(_clipping(monkeypatch)))
+    assert both[tight] == both[loose] == "holds" and len(both) == 7
+    # the loose side no longer loses: unclipped at lr 0.1 ends with the middle, no spike
+    v = cl.verdict(_clipping(monkeypatch, **{LOSS: {"hi_lr_50.0": 0.0},
+                                             "grad_norm_peak": {"hi_lr_50.0": 0.0}}))
+    s = _statuses(v)
+    assert s[tight] == "holds" and s[loose] == "unclear" and v.outcome == "partly supported"
+    assert [c.status for c in v.checks if "spikes higher" in c.claim] == ["unclear"]
+    # the tight side fails at the high rate: clip 0.5 at lr 0.1 ends below every middle
+    v = cl.verdict(_clipping(monkeypatch, **{LOSS: {"hi_lr_0.5": -0.1}}))
+    s = _statuses(v)
+    assert s[tight] == "fails" and s[loose] == "holds" and v.outcome == "partly supported"
+    # the middle threshold the checks use is the best one in the stored runs
+    data = _clipping(monkeypatch, **{LOSS: {"hi_lr_5.0": 0.2, "hi_lr_10.0": -0.1}})
+    assert cl.best_middle(data) == "hi_lr_10.0"
+    assert any("clip=10, lr=0.1 ends below" in c.claim for c in cl.verdict(data).checks)
+

@@ -116,6 +116,13 @@ class StudyData:
     def n_failed(self, key: str) -> int:
         return int(self.of_arm(key)["failed"].sum())
 
+    def numbers(self, key: str, columns) -> dict[str, dict]:
+        """For lab.report --json: per column, the median over seeds and each seed's value
+        ({"median": m, "seeds": {"42": v, ...}}; inf for a failed seed of a loss)."""
+        return {c: {"median": self.median(key, c),
+                    "seeds": {str(int(s)): float(v) for s, v in self.values(key, c).items()}}
+                for c in columns}
+
     def median(self, key: str, column: str) -> float:
         """Median over the arm's seeds under registry.FAILED_SEEDS: inf when a loss's seeds
         mostly failed, nan when no seed has a value."""

@@ -21,6 +21,7 @@ from lab.measure.metrics import (
     CLEAR_ACCURACY,
     CLEAR_MIN_SITES,
     CLEAR_Z,
+    CURVE_EVERY,
     DIVERGE_LOSS,
     GROWTH_LIMIT,
     GROWTH_SPAN,
@@ -51,6 +52,7 @@ FAILED_SEEDS = (
 LOSS_MIN_EFFECT = 0.02  # 2% of the floor
 SHARE_MIN_EFFECT = 0.05  # 5 percentage points for accuracies and other shares
 MASS_MIN_EFFECT = 0.001  # 0.1 points of probability on illegal characters (good models: <0.1%)
+PEAK_MIN_EFFECT = 10.0  # a gradient spike: about the baseline's median gradient norm (5 to 10)
 
 
 @dataclass(frozen=True)
@@ -151,6 +153,7 @@ _TRUE = ("positions of held-out text read from sentence starts (after 60 charact
          "warm-up)")
 
 
+
 def _loss(name: str, label: str, definition: str) -> Metric:
     return Metric(name, label, "nats/char", "lower", 3, definition, _LOSS_EFFECT, "worst")
 
@@ -229,6 +232,12 @@ _ENTRIES = (
     Metric("median_grad_norm", "median pre-clip gradient norm", "", None, 2,
            "the median over training steps of the gradient's global L2 norm, measured "
            "before clipping."),
+    Metric("grad_norm_peak", "largest pre-clip gradient norm", "", "lower", 1,
+           "the largest global L2 norm of the gradient, measured before clipping, of any "
+           "training step (up to a divergence; the step that blew up is left out): the run's "
+           "biggest spike. The charts show the largest per window of "
+           f"{CURVE_EVERY} steps. A difference smaller than {PEAK_MIN_EFFECT:g}, about the "
+           "baseline's typical gradient norm, does not count.", PEAK_MIN_EFFECT),
     Metric("spectral_radius_init", "spectral radius at step 0", "", None, 3,
            "ρ(W_hh) = largest |eigenvalue| of W_hh, before the first step."),
     Metric("spectral_radius_final", "final spectral radius", "", None, 3,

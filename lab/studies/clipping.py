@@ -1,31 +1,62 @@
-"""Study 5: where the gradient clip threshold should sit, from clipping every step (0.5) to
-never (50, the calibrated baseline)."""
+"""Study 5: where the gradient clip threshold should sit, on both sides: two series of the
+same thresholds, from clipping every step (0.5) to never (50), one at the baseline's learning
+rate and one at a rate where unclipped training blows up (HIGH_LR, calibrated in
+docs/performance.md: lr 0.1 at clip 50 diverges within the first hundred steps in every seed,
+while clips of 5 and 10 train it), so that too tight and too loose can both lose."""
 
 from __future__ import annotations
+
+import math
 
 from lab.data.studydata import StudyData
 from lab.measure.metrics import LONG_DISTANCE
 from lab.measure.registry import METRICS
 from lab.studies import evidence as ev
 from lab.studies import prose as pr
-from lab.studies.study import Observation, Study, arms_over
+from lab.studies.study import Arm, Observation, Study, arms_over
 from lab.studies.verdicts import LOSS, Verdict, build, gate
 from lab.training.config import BASELINE
 
 CLIPS = (0.5, 1.0, 5.0, 10.0, 50.0)
-TIGHT, LOOSE = "0.5", "50.0"
-CLAIM = ("a tight threshold clips nearly every step and slows learning, while the baseline's "
-         "loose threshold rarely fires and learns more, including the long agreements")
+HIGH_LR = 0.1  # the learning-rate study's diverging rate: its clip-50 arm is the same run
+
+
+def high(clip: float) -> str:
+    """The arm key of a threshold at HIGH_LR ('hi_lr_0.5'); at the baseline rate it is
+    str(clip) ('0.5'), the keys this study had before it had a second series."""
+    return f"hi_lr_{clip}"
+
+
+TIGHT, LOOSE = str(CLIPS[0]), str(CLIPS[-1])
+HI_TIGHT, HI_LOOSE = high(CLIPS[0]), high(CLIPS[-1])
+HI_MIDDLE = tuple(high(c) for c in CLIPS[1:-1])
+SERIES = {BASELINE.lr: tuple(str(c) for c in CLIPS), HIGH_LR: tuple(high(c) for c in CLIPS)}
+CLAIM = ("a tight threshold clips nearly every step and slows learning at either learning "
+         "rate, while a loose one rarely fires: harmless at the baseline's rate, but at the "
+         f"high rate (lr={HIGH_LR:g}) the gradient spikes without a real clip, so there a middle "
+         "threshold beats both edges")
 CLIPPED = METRICS["clip_fraction"]
 LONG = METRICS["agreement_long"]
+PEAK = METRICS["grad_norm_peak"]
+
+
+def best_middle(data: StudyData) -> str:
+    """The threshold between the edges with the lowest median final held-out loss at HIGH_LR,
+    chosen from the stored runs (clip=5 when none has a finite loss)."""
+    m = {k: data.median(k, LOSS.name) for k in HI_MIDDLE}
+    m = {k: v for k, v in m.items() if math.isfinite(v)}
+    return min(m, key=m.get) if m else HI_MIDDLE[1]
 
 
 def verdict(data: StudyData) -> Verdict:
-    """clip 0.5 clips on >90% of steps, clip 50 on <10%; clip 50 beats clip 0.5 on final
-    loss and on long-distance agreement (effect-size rule)."""
-    if v := gate(data, (TIGHT, LOOSE), CLAIM):
+    """At the baseline rate: clip 0.5 clips on >90% of steps, clip 50 on <10%, and clip 50
+    beats clip 0.5 on final loss and on long-distance agreement. At HIGH_LR: the best middle
+    threshold beats clip 0.5 (too tight) and clip 50 (too loose; a failed seed counts as the
+    worst loss) on final loss, and clip 50's largest gradient norm is above the middle's."""
+    if v := gate(data, data.arm_keys, CLAIM):
         return v
-    t, lo = data.label(TIGHT), data.label(LOOSE)
+    t, lo, mid = data.label(TIGHT), data.label(LOOSE), best_middle(data)
+    hl, m = data.label(HI_LOOSE), data.label(mid)
     checks = [
         ev.threshold_check(t, data.values(TIGHT, "clip_fraction"), 0.9, CLIPPED,
                            f"{t} clips on more than 90% of steps", above=True),
@@ -33,9 +64,16 @@ def verdict(data: StudyData) -> Verdict:
                            f"{lo} clips on fewer than 10% of steps", above=False),
         ev.compare(data, LOOSE, TIGHT, LOSS),
         ev.compare(data, LOOSE, TIGHT, LONG),
+        ev.compare(data, mid, HI_TIGHT, LOSS,
+                   f"too tight loses at lr={HIGH_LR:g}: {m} ends below {data.label(HI_TIGHT)}"),
+        ev.compare(data, mid, HI_LOOSE, LOSS,
+                   f"too loose loses at lr={HIGH_LR:g}: {m} ends below {hl}"),
+        ev.compare_values(hl, data.values(HI_LOOSE, PEAK.name), m,
+                          data.values(mid, PEAK.name), PEAK,
+                          f"at lr={HIGH_LR:g} the gradient spikes higher under {hl} than "
+                          f"under {m}", lower=False),
     ]
     return build(CLAIM, checks, ev.failure_notes(data))
-
 
 
 def rate(data: StudyData) -> str:
@@ -50,8 +88,8 @@ def effective(data: StudyData) -> str:
     parts = []
     for a in data.arms:
         g = data.median(a.key, "median_grad_norm")
-        c = float(a.overrides["clip"])
-        parts.append(f"{a.label} {pr.f3(BASELINE.lr * min(c, g), 4)}")
+        c, lr = float(a.overrides["clip"]), float(a.overrides.get("lr", BASELINE.lr))
+        parts.append(f"{a.label} {pr.f3(lr * min(c, g), 4)}")
     return ("A clipped step has length lr x threshold, whatever the gradient said; an "
             "unclipped one lr x gradient norm. Typical step length (lr x the smaller of the "
             f"threshold and the median gradient norm): {'; '.join(parts)}. Clipping every "
@@ -67,32 +105,57 @@ def outcome(data: StudyData) -> str:
             f"{pr.failures(data)}.")
 
 
+def spikes(data: StudyData) -> str:
+    keys = SERIES[HIGH_LR]
+    peaks = "; ".join(f"{data.label(k)} {pr.f3(data.median(k, PEAK.name), 1)}" for k in keys)
+    base = data.median(LOOSE, PEAK.name)
+    return (f"Largest gradient norm before clipping, median over seeds, at lr={HIGH_LR:g}: "
+            f"{peaks}; at the baseline rate without a real clip ({data.label(LOOSE)}) "
+            f"{pr.f3(base, 1)}. {_blowups(data)} A step moves the weights by lr x the "
+            "gradient, so at a high rate one large gradient is one huge step: it can throw the "
+            "recurrent weights where the state, and the next gradient, grow with every "
+            "character, and the loss blows up. A clip caps that step at lr x threshold.")
+
+
+def _blowups(data: StudyData) -> str:
+    failed = [f"{data.label(k)} in {data.n_failed(k)} of {len(data.of_arm(k))} seeds"
+              for k in SERIES[HIGH_LR] if data.n_failed(k)]
+    if not failed:
+        return "No run at that rate failed."
+    return f"Runs that failed (diverged or blew up): {pr.and_list(failed)}."
+
+
 def takeaway(data: StudyData, v: Verdict) -> str:
     t, lo = data.label(TIGHT), data.label(LOOSE)
     ft, fl = data.median(TIGHT, "clip_fraction"), data.median(LOOSE, "clip_fraction")
     lt, ll = data.median(TIGHT, "final_val_loss"), data.median(LOOSE, "final_val_loss")
-    at, al = data.median(TIGHT, "agreement_long"), data.median(LOOSE, "agreement_long")
+    mid = best_middle(data)
     head = (f"{t} clipped {pr.pct(ft)} of steps and {lo} {pr.pct(fl)}. A clipped step "
             "keeps the gradient's direction but throws away its size, so with a tight "
             "threshold every update has the same small length: training behaves as if the "
-            "learning rate were cut.")
-    if v.outcome == "supported":
-        mid = (f"That slower descent shows at the end: {t} finished at {pr.f3(lt)} nats/char "
-               f"against {pr.f3(ll)}, and agreed across long distances {pr.pct(at)} of the "
-               f"time against {pr.pct(al)}, because the weights that carry a subject's number "
-               "across a relative clause are learned last.")
-    else:
-        mid = (f"The end points: {t} {pr.f3(lt)} nats/char and {pr.pct(at)} long agreement, "
-               f"{lo} {pr.f3(ll)} and {pr.pct(al)}. {_status_line(v)}")
-    tail = ("Clipping is a guard against rare spikes; on this baseline the gradient rarely "
-            "spikes, so the loose threshold costs nothing.")
-    return " ".join((head, mid, tail)) + pr.unless_supported(v)
+            f"learning rate were cut, which is why {t} ended at {pr.f3(lt)} nats/char against "
+            f"{pr.f3(ll)}.")
+    high_side = (f"At lr={HIGH_LR:g} the loose side shows too: {data.label(HI_LOOSE)} "
+                 f"{pr.end_state(data, HI_LOOSE)}, {data.label(HI_TIGHT)} "
+                 f"{pr.end_state(data, HI_TIGHT)}, and {data.label(mid)} "
+                 f"{pr.end_state(data, mid)}. Without a clip, one large gradient times a large "
+                 "rate is one huge step, so the threshold must sit between the typical "
+                 "gradient and its spikes.")
+    tail = ("Clipping is a guard against rare spikes: at the baseline's rate the gradient "
+            "rarely spikes and the loose threshold costs nothing, while at a high rate it is "
+            "what makes the rate usable at all.")
+    return " ".join((head, high_side, tail)) + pr.unless_supported(v)
 
 
-def _status_line(v: Verdict) -> str:
-    words = {"holds": "held", "fails": "went the other way", "unclear": "stayed within seed "
-             "noise", "negligible": "was too small to matter"}
-    return " ".join(f"The check that {c.claim} {words[c.status]}." for c in v.checks[2:])
+def report(data: StudyData) -> dict:
+    """lab.report --json: per series (learning rate), each threshold's final loss, fraction of
+    steps clipped and largest gradient norm (median and per seed)."""
+    columns = ("final_val_loss", "clip_fraction", "grad_norm_peak")
+    arms = {a.key: a for a in data.arms}
+    return {"series": [
+        {"lr": lr, "thresholds": [{"arm": k, "clip": float(arms[k].overrides["clip"]),
+                                   **data.numbers(k, columns)} for k in keys]}
+        for lr, keys in SERIES.items()]}
 
 
 STUDY = Study(
@@ -101,19 +164,27 @@ STUDY = Study(
     hypothesis="Clipping rescales any gradient longer than the threshold down to the "
     "threshold. Below the gradient's typical size it fires on nearly every step and acts as "
     "a brake, so learning, and above all the slow learning of agreement across relative "
-    f"clauses, should lag. The baseline threshold ({BASELINE.clip:g}) sits far above the "
-    "typical gradient, so it should rarely fire and learn the most.",
-    arms=arms_over("clip", CLIPS, lambda v: f"clip={v:g}"),
+    f"clauses, should lag, at any learning rate. The baseline threshold ({BASELINE.clip:g}) "
+    f"sits far above the typical gradient: at the baseline's rate (lr={BASELINE.lr:g}) it "
+    "should rarely fire and learn the most. At a ten times larger rate "
+    f"(lr={HIGH_LR:g}) every spike of the gradient becomes a huge step, so there a loose "
+    "threshold should lose too, and a middle one win.",
+    arms=(*arms_over("clip", CLIPS, lambda v: f"clip={v:g}, lr={BASELINE.lr:g}"),
+          *(Arm(high(c), f"clip={c:g}, lr={HIGH_LR:g}", {"clip": c, "lr": HIGH_LR})
+            for c in CLIPS)),
     metric=CLIPPED,
-    views=("loss_curves", "clip_fraction", "final_loss_vs_clip"),
+    views=("loss_curves", "clip_fraction", "grad_norm_spikes", "final_loss_vs_clip"),
     verdict=verdict,
     observations=(
         Observation("How often does each threshold clip?", rate),
         Observation("What does clipping do to the length of a step?", effective),
         Observation("Which threshold ends lowest, and which agrees best over long distances?",
                     outcome),
+        Observation(f"What happens to the gradient at lr={HIGH_LR:g} without a real clip?",
+                    spikes),
     ),
     prediction="Which clip threshold will end with the lowest held-out loss?",
     prediction_metric="final_val_loss",
     takeaway=takeaway,
+    report=report,
 )

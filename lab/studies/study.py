@@ -80,7 +80,8 @@ class Study:
     are the page's own URL parameters besides the arm highlight and the seed, which every
     study page has (`url_params`); highlight=False drops the arm highlight picker.
     `fixed` defaults to the baseline knobs the arms leave alone, `page` to NN_<id>.py;
-    `prediction` and `prediction_metric` set class mode's question (lab.studies.prediction).
+    `prediction` and `prediction_metric` set class mode's question (lab.studies.prediction);
+    report(data), if given, is the study's "summary" in lab.report --json.
     """
 
     id: str
@@ -101,6 +102,7 @@ class Study:
     page: str = ""
     prediction: str = ""  # class mode's question (default: built from the metric)
     prediction_metric: str = ""  # the metric that answers it (default: the key metric)
+    report: Callable[[StudyData], dict] | None = None  # lab.report --json's "summary"
 
     def __post_init__(self) -> None:
         if not self.id.isidentifier() or not self.arms or not self.views:

@@ -90,7 +90,9 @@ class StepRecorder(Recorder):
             tables={"curves": curve},
             scalars={"clip_fraction": self.clipped[r, done].double().mean().item(),
                      "mean_grad_norm": self.gnorm[r, done].double().mean().item(),
-                     "median_grad_norm": self.gnorm[r, done].median().item()},
+                     "median_grad_norm": self.gnorm[r, done].median().item(),
+                     "grad_norm_peak": self.gnorm[r, done].double().max().item() if last
+                     else float("nan")},
             final_train_loss=float("nan") if st.diverged_at[r] is not None
             else self.loss[r, max(0, last - FINAL_WINDOW): last].double().mean().item(),
             window_losses=curve["loss"].to_numpy())

@@ -343,9 +343,10 @@ def _labelled_rule(y: float, label: str) -> alt.LayerChart:
 def points_with_range(summary: pd.DataFrame, x: str, *, x_title: str, y_title: str,
                       order: list[str] | None = None, log_x: bool = False,
                       floor: float | None = None, title: str = "",
-                      highlight: str | None = None) -> alt.LayerChart:
+                      highlight: str | None = None, group: str | None = None) -> alt.LayerChart:
     """Median point per arm at a numeric x (e.g. params, clip), a min-max rule, a joining
-    line; summary has arm, x, median, lo, hi, n."""
+    line (one per value of the `group` column if given, e.g. a learning rate); summary has
+    arm, x, median, lo, hi, n."""
     xscale = alt.Scale(type="log") if log_x else alt.Scale(zero=False)
     # a log axis ticks at the arms' own values (its decades and 2s and 5s matched none of
     # clip = 0.5, 1, 5, 10, 50 but 10)
@@ -359,7 +360,8 @@ def points_with_range(summary: pd.DataFrame, x: str, *, x_title: str, y_title: s
     yscale = (alt.Scale(zero=False) if floor is None else alt.Scale(
         domain=floor_domain(pd.concat([summary["lo"], summary["hi"]]), floor), nice=False))
     path = base.mark_line(color="#999", strokeDash=[3, 3]).encode(
-        y=alt.Y("median:Q", title=y_title, scale=yscale))
+        y=alt.Y("median:Q", title=y_title, scale=yscale),
+        **({"detail": f"{group}:N"} if group else {}))
     rng = base.mark_rule(size=2).encode(y="lo:Q", y2="hi:Q", color=_color(order),
                                         opacity=_emphasis(highlight))
     pts = base.mark_point(filled=True, size=90).encode(

@@ -364,6 +364,18 @@ def grad_norm_log(v: View) -> None:
                "gradient, measured before clipping.")
 
 
+def grad_norm_spikes(v: View) -> None:
+    st.subheader("Gradient spikes: the largest gradient norm per window")
+    v.show(curve_chart(v, "curves", "grad_norm_max", log_y=True,
+                       y_title="largest ‖∇‖₂ per window, before clipping (log)"))
+    st.caption(f"{charts.BAND_TEXT}. Each point is the largest pre-clip gradient norm in a "
+               f"window of {CURVE_EVERY} steps, so one step's spike shows even when the window's "
+               "mean hides it. Clipping does not lower this number (it is measured before the "
+               "clip); it caps the step the spike causes, at learning rate x threshold. A curve "
+               "that shoots up and stops is a run whose spikes grew until it diverged. "
+               + METRICS["grad_norm_peak"].quote())
+
+
 def clip_fraction(v: View) -> None:
     st.subheader("Fraction of steps clipped over training")
     v.show(curve_chart(v, "curves", "clip_frac", y_title="fraction of steps clipped"))
@@ -379,10 +391,15 @@ def clip_fraction(v: View) -> None:
 def final_loss_vs_clip(v: View) -> None:
     st.subheader("Final loss against clip threshold")
     s = v.summary("final_val_loss")
-    s["clip"] = s["key"].map(v.data.runs.groupby("arm")["clip"].first())
+    first = v.data.runs.groupby("arm")[["clip", "lr"]].first()
+    s["clip"] = s["key"].map(first["clip"])
+    s["series"] = s["key"].map(first["lr"]).map(lambda lr: f"lr={lr:g}")
     v.show(v.spec(charts.points_with_range, s, "clip", x_title="clip threshold (log)", log_x=True,
                   y_title="final held-out loss (nats/char)", order=v.order, highlight=v.highlight,
-                  floor=v.floor))
+                  floor=v.floor, group="series"))
+    if s["series"].nunique() > 1:
+        st.caption("A dashed line joins the thresholds of one learning rate. An arm without a "
+                   "dot failed in most of its seeds: a failed run has no loss to draw.")
 
 
 def _medians(v: View, columns: dict[str, str]) -> pd.DataFrame:
@@ -446,6 +463,7 @@ VIEWS = {
     "final_loss": final_loss, "final_loss_vs_params": final_loss_vs_params,
     "memory_horizon": memory_horizon, "probe_bins": probe_bins, "hidden_stats": hidden_stats,
     "grad_norm_log": grad_norm_log, "clip_fraction": clip_fraction,
+    "grad_norm_spikes": grad_norm_spikes,
     "final_loss_vs_clip": final_loss_vs_clip, "context_accuracy": context_accuracy,
     "error_compounding": error_compounding, "category_separation": category_separation,
     **MEMORY_VIEWS,
