@@ -25,7 +25,8 @@ DB_MODULES = ("language/alphabet", "measure/analyses", "training/config",
               "language/corpus", "training/engine", "measure/evaluate", "language/grammar",
               "measure/metrics", "training/model", "precompute", "training/recorders",
               "training/results", "training/stacks", "data/store", "language/sentences",
-              "language/agreement", "language/floors", "measure/agreement")
+              "language/agreement", "language/floors", "measure/agreement", "measure/exposure",
+              "language/resync")
 
 
 def _source_hash() -> str:

@@ -110,6 +110,9 @@ def test_checkpoints_include_the_early_steps_when_the_run_is_long_enough(stacked
     assert r.tables["samples"]["step"].tolist() == steps
     s = r.tables["series"]
     assert s[s["analysis"] == "agreement_long_over_training"]["x"].tolist() == steps
+    # exposure bias over training: at the log-spaced checkpoints and the last step
+    for name in ("error_after_correct_own_over_training", "exposure_errors_over_training"):
+        assert s[s["analysis"] == name]["x"].tolist() == [100, 200, 500, 520]
     short = stacked[SMALL.run_id].tables["checkpoints"]["step"].tolist()
     assert short == list(range(0, SMALL.steps + 1, 4))
 

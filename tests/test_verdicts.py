@@ -67,7 +67,13 @@ SPECS: dict[str, dict[str, tuple[float, dict, float]]] = {
         "median_grad_norm": (8.0, {}, 0.0)},
     "teacher_forcing": {
         "illegal_mass_true": (0.5, {"teacher_forcing": -0.3, "scheduled_sampling": -0.3}, 0.1),
-        "illegal_mass_own": (0.5, {}, 0.1),
+        "illegal_mass_own": (0.5, {}, 0.1),  # the rate after a correct context
+        "error_after_error_own": (0.5, {"teacher_forcing": 0.3, "weak_teacher_forcing": 0.3},
+                                  0.1),
+        "error_after_error_true": (0.3, {}, 0.1),
+        "error_compounding_own": (3.0, {"weak_teacher_forcing": 2.0}, 1.0),
+        "error_compounding_true": (3.0, {}, 1.0),
+        "exposure_errors": (20.0, {}, 0.0),
         "free_valid_sentences": (0.5, {"scheduled_sampling": 0.3}, 0.1),
         "p_invalid_after_invalid": (0.4, {"teacher_forcing": 0.3}, 0.1),
         "p_invalid_after_valid": (0.4, {}, 0.1),
@@ -374,3 +380,16 @@ def test_clipping_checks_both_sides_of_the_threshold(monkeypatch):
     assert cl.best_middle(data) == "hi_lr_10.0"
     assert any("clip=10, lr=0.1 ends below" in c.claim for c in cl.verdict(data).checks)
 
+
+def test_teacher_forcing_needs_the_weak_model_to_err(monkeypatch):
+    """Compounding is judged on the model weak enough to err: when its errors compound no
+    more in its own text than on true text, that check is contradicted."""
+    from lab.studies import teacher_forcing as tf
+
+    spec = {col: (base, dict(eff), noise)
+            for col, (base, eff, noise) in SPECS["teacher_forcing"].items()}
+    spec["error_compounding_own"][1]["weak_teacher_forcing"] = -1.5
+    monkeypatch.setitem(SPECS, "teacher_forcing", spec)
+    v = tf.verdict(scenario("teacher_forcing", 1))
+    weak = [c for c in v.checks if "compound more in its own text" in c.claim]
+    assert [c.status for c in weak] == ["fails"] and v.outcome == "partly supported"

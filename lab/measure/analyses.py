@@ -15,7 +15,7 @@ import torch
 
 from lab.language import corpus, grammar
 from lab.language.alphabet import ALPHABET, encode
-from lab.measure import agreement
+from lab.measure import agreement, exposure
 from lab.measure.evaluate import finite, generate, read, sentence_aligned_rows
 from lab.measure.metrics import (
     GRADIENT_REGIMES,
@@ -152,11 +152,13 @@ def legal_in_true_context(logits: torch.Tensor, texts: list[str]) -> dict[str, n
     """Per run, over positions t >= BURN_IN of held-out tracks that start at sentence starts:
     the fraction where the argmax next char is legal ("legal": the grammar allows that char
     after the true text so far, grammar.CharParser) and where it is right, and the mean
-    illegal probability mass (illegal_mass)."""
+    illegal probability mass (illegal_mass); "masses": that mass per (run, track, position),
+    nan before BURN_IN (for exposure.after_error_true)."""
     R, B, L = logits.shape[0], len(texts), len(texts[0])
     by_t = logits.view(R, L, B, -1)  # row t predicts char t+1
     pred = by_t.argmax(-1)  # (R, L, B)
     legal, right, mass = np.zeros(R), np.zeros(R), np.zeros(R)
+    masses = np.full((R, B, L), np.nan)
     n = 0
     for b, text in enumerate(texts):
         parser = grammar.CharParser()
@@ -167,9 +169,10 @@ def legal_in_true_context(logits: torch.Tensor, texts: list[str]) -> dict[str, n
                 chars = [ALPHABET[i] for i in pred[:, t, b].tolist()]
                 legal += [c in allowed for c in chars]
                 right += [c == text[t + 1] for c in chars]
-                mass += illegal_mass(by_t[:, t, b], allowed)
+                masses[:, b, t] = illegal_mass(by_t[:, t, b], allowed)
+                mass += masses[:, b, t]
                 n += 1
-    return {"legal": legal / n, "right": right / n, "illegal_mass": mass / n}
+    return {"legal": legal / n, "right": right / n, "illegal_mass": mass / n, "masses": masses}
 
 
 class OwnContext:
@@ -224,7 +227,7 @@ SCALAR_NAMES = (  # what run_all gives every run (tests/test_precompute.py check
     "category_separation", "category_chance",
     "next_char_legal_true", "next_char_acc_true", "next_char_legal_own", "illegal_mass_true",
     "illegal_mass_own", "free_valid_words", "free_valid_sentences", "p_invalid_after_valid",
-    "p_invalid_after_invalid")
+    "p_invalid_after_invalid", *exposure.SCALAR_NAMES)
 
 
 def run_all(model: StackedRNN, configs: list[RunConfig]) -> list[tuple[dict, dict]]:
@@ -238,7 +241,10 @@ def run_all(model: StackedRNN, configs: list[RunConfig]) -> list[tuple[dict, dic
     decay = gradient_decay(model, configs[0].seq_len)
     agree = agreement.read_agreement(model)
     own = OwnContext(model.R, FREE_SAMPLES, FREE_CHARS)
-    free = generate(model, FREE_SAMPLES, FREE_CHARS, [c.seed * 104729 + 1 for c in configs], own)
+    comp = exposure.Compounding(model.R, FREE_SAMPLES)
+    free = generate(model, FREE_SAMPLES, FREE_CHARS, [c.seed * 104729 + 1 for c in configs],
+                    lambda t, logits, chosen: (own(t, logits, chosen), comp(t, logits, chosen)))
+    after_true = exposure.after_error_true(true_ctx["masses"])
     lengths = np.arange(10, FREE_CHARS + 1, 10)
     out = []
     for r in range(model.R):
@@ -250,9 +256,10 @@ def run_all(model: StackedRNN, configs: list[RunConfig]) -> list[tuple[dict, dic
                                    "chance": chance}),
             "series": pd.concat([pd.DataFrame({
                 "analysis": "error_free_by_length", "x": lengths,
-                "y": (own.first_error[r][None, :] >= lengths[:, None]).mean(1)}), agree_series],
-                ignore_index=True),
+                "y": (own.first_error[r][None, :] >= lengths[:, None]).mean(1)}), agree_series,
+                exposure.series(comp, after_true, r)], ignore_index=True),
         }
+        own_mass = own.mass[r] / max(1.0, own.count[r])
         scalars = {
             "gradient_reach": gradient_reach(decay[r]),
             "gradient_growth": min(gradient_growth(decay[r]), 1e30),
@@ -264,10 +271,11 @@ def run_all(model: StackedRNN, configs: list[RunConfig]) -> list[tuple[dict, dic
             "next_char_acc_true": true_ctx["right"][r],
             "next_char_legal_own": own.legal[r] / max(1.0, own.count[r]),
             "illegal_mass_true": true_ctx["illegal_mass"][r],
-            "illegal_mass_own": own.mass[r] / max(1.0, own.count[r]),
+            "illegal_mass_own": own_mass,
             "free_valid_words": float(np.mean([s.valid_words for s in g])),
             "free_valid_sentences": _pooled_sentences(g),
             **sentence_error_chain(free[r]),
+            **exposure.scalars(comp, after_true, r, own_mass, true_ctx["illegal_mass"][r]),
         }
         out.append((tables, {k: float(v) for k, v in scalars.items()}))
     return out

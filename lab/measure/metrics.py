@@ -21,6 +21,7 @@ REACH_THRESHOLD = 0.01  # gradient reach: normalised dL/dh_{t-k} stays within 1%
 PROBE_MAX_K = 50  # the memory probe looks back k = 1..50 characters
 PROBE_MARGIN = 0.05  # "clearly above chance": probe accuracy >= constant guess + 5 points
 PROBE_BINS = ((1, 3), (4, 7), (8, 12), (13, 18), (19, 25), (26, 50))
+EXPOSURE_SPAN = 10  # exposure bias: the error rate at positions 1..10 after an error
 
 
 def spectral_radius(whh):

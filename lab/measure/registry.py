@@ -23,6 +23,7 @@ from lab.measure.metrics import (
     CLEAR_Z,
     CURVE_EVERY,
     DIVERGE_LOSS,
+    EXPOSURE_SPAN,
     GROWTH_LIMIT,
     GROWTH_SPAN,
     LONG_DISTANCE,
@@ -53,6 +54,7 @@ LOSS_MIN_EFFECT = 0.02  # 2% of the floor
 SHARE_MIN_EFFECT = 0.05  # 5 percentage points for accuracies and other shares
 MASS_MIN_EFFECT = 0.001  # 0.1 points of probability on illegal characters (good models: <0.1%)
 PEAK_MIN_EFFECT = 10.0  # a gradient spike: about the baseline's median gradient norm (5 to 10)
+COMPOUNDING_MIN_EFFECT = 0.5  # error compounding factors 0.5x apart (e.g. 1.5x against 2x)
 
 
 @dataclass(frozen=True)
@@ -151,7 +153,23 @@ CONDITION_TEXT = {  # condition -> (short label, which verbs count)
 _FREE = "free-running text (16 samples of 300 characters after a held-out prime)"
 _TRUE = ("positions of held-out text read from sentence starts (after 60 characters of "
          "warm-up)")
-
+_ERROR_RATE = ("An error rate is the probability the model gives to the characters that would "
+               "be errors there: the chance its next character is an error")
+_OWN_ERROR = (f"in {_FREE}, at the character right after each error the model made while "
+              "its sentence so far was correct (an error: a character the grammar forbids "
+              "there; the charts add each of the next "
+              f"{EXPOSURE_SPAN} characters). Once a sentence is broken the grammar cannot "
+              "say what was meant, so after an error the current word is read again as if the "
+              "sentence could have been any sentence, and judging goes on from there (the rest "
+              "of a word that is no word is skipped). This forgives more after an error than "
+              "before one, more so the further from the error, so it can only undercount the "
+              "errors that follow an error. " + _ERROR_RATE + ".")
+_TRUE_ERROR = (f"on {_TRUE}, where the model never reads its own errors: at the position right "
+               "after each position t (the charts: each of the next "
+               f"{EXPOSURE_SPAN}), its error rate there, weighted by its error rate at t (the "
+               "chance it would have erred at t): sum_t m_t m_(t+1) / sum_t m_t. Errors "
+               "cluster here only because some places are hard, never because the model read "
+               "a mistake. " + _ERROR_RATE + ".")
 
 
 def _loss(name: str, label: str, definition: str) -> Metric:
@@ -275,6 +293,27 @@ _ENTRIES = (
     _share_metric("p_invalid_after_invalid", "P(invalid sentence | previous invalid)", "lower",
                   f"in {_FREE}, the chance a sentence is invalid when the one before it was "
                   "invalid too."),
+    Metric("error_after_error_own", "error rate right after its own error", "", "lower", 4,
+           f"the mean error rate {_OWN_ERROR}", MASS_MIN_EFFECT),
+    Metric("error_after_error_true", "error rate right after an error on true text", "",
+           "lower", 4, f"the mean error rate {_TRUE_ERROR}", MASS_MIN_EFFECT),
+    Metric("error_rate", "error rate", "", "lower", 4,
+           _ERROR_RATE + f". After a correct context: at every character of {_FREE} whose "
+           "sentence so far was correct (the probability on illegal next characters in its own "
+           "text); right after an error: see the error rate right after its own error.",
+           MASS_MIN_EFFECT),
+    Metric("error_compounding_own", "error compounding in its own text", "x", "lower", 2,
+           "the error rate right after its own error divided by the error rate after a correct "
+           "context, both in its own free-running text: 1 means an error does not make the next "
+           "one likelier; 3 means three times as likely.", COMPOUNDING_MIN_EFFECT),
+    Metric("error_compounding_true", "error compounding on true text", "x", "lower", 2,
+           "the error rate right after an error on true text divided by the error rate on true "
+           "text: how much errors cluster at hard places when the model never reads its own "
+           "mistakes. Exposure bias is the compounding in its own text beyond this.",
+           COMPOUNDING_MIN_EFFECT),
+    Metric("exposure_errors", "errors made from a correct context", "", None, 0,
+           f"the number of errors in {_FREE} made while the sentence so far was correct: how "
+           "many errors the error rate right after an error is measured after."),
     _share_metric("category_separation", "category separation", "higher",
                   "accuracy of labelling each test vector by its nearest class centroid. "
                   "Centroids are the per-category means of the training vectors (Euclidean "

@@ -47,6 +47,14 @@ def pct(x: float) -> str:
     return f"{100 * x:.1f}%" if math.isfinite(x) else NA
 
 
+def rate(x: float) -> str:
+    """A rate as a percentage that stays readable when small: whole percents from 10%, two
+    significant digits below ('0.023%'); 'not stored' for none."""
+    if not math.isfinite(x):
+        return NA
+    return f"{100 * x:.0f}%" if x >= 0.1 else f"{100 * x:.2g}%"
+
+
 def medians(data: StudyData, column: str, keys=None) -> dict[str, float]:
     """Median of column per arm (lab.measure.registry.FAILED_SEEDS); arms without one left out."""
     out = {k: data.median(k, column) for k in (keys or data.arm_keys)}

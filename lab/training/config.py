@@ -18,8 +18,9 @@ from lab.language.grammar import CORPUS_VERSION
 # runs keyed by the old hash are then no longer found, never silently mixed with new ones.
 # 3: TorchScript engine; plain tanh (was 2 sigmoid(2a) - 1), in-place baddbmm_ in BPTT, one
 #    norm over all gradients: the same maths, other last bits.
-# 4: early checkpoints at steps 100, 200 and 500 (issue 23): the same training numbers, but a
-#    run stored before lacks them, and the precompute's backfill adds scalars, not checkpoints.
+# 4: early checkpoints at steps 100, 200 and 500, and exposure bias measured over training at
+#    EXPOSURE_STEPS (issue 23): the same training numbers, but a run stored before lacks them,
+#    and the precompute's backfill adds scalars, not checkpoints or series.
 # (CORPUS_VERSION, bumped when the corpus changes, enters the run id the same way.)
 ENGINE_VERSION = 4
 
@@ -140,6 +141,9 @@ BASELINE = RunConfig()
 
 
 EARLY_CHECKPOINTS = (100, 200, 500)  # log-spaced: the first thousand steps change the most
+# checkpoints (besides the last step) where exposure bias is measured over training:
+# log-spaced, about 1 s per 16-run stack each (lab.training.recorders)
+EXPOSURE_STEPS = (100, 200, 500, 1000, 2000, 5000, 10_000, 20_000)
 
 
 def checkpoint_steps(steps: int) -> list[int]:

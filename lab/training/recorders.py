@@ -4,7 +4,9 @@
   kept exactly in memory and stored as CURVE_EVERY-step windows plus exact aggregates.
 - CheckpointRecorder: at config.checkpoint_steps: spectral radius of W_hh, held-out loss,
   hidden-state statistics on the held-out reading, a generated sample and its grammaticality,
-  agreement accuracy (all sites, and sites 16+ chars from their subject) on a small reading.
+  agreement accuracy (all sites, and sites 16+ chars from their subject) on a small reading;
+  at the log-spaced EXPOSURE_STEPS and the last step, the error rate after the model's own
+  error and after a correct context in its free-running text (lab.measure.exposure).
 - AnalysisRecorder: at the end, the analyses of lab.measure.analyses on the final weights.
 """
 
@@ -16,7 +18,7 @@ import pandas as pd
 import torch
 
 from lab.language import grammar
-from lab.measure import agreement, analyses
+from lab.measure import agreement, analyses, exposure
 from lab.measure.evaluate import SAMPLE_CHARS, generate, heldout_loss
 from lab.measure.metrics import (
     CURVE_EVERY,
@@ -25,11 +27,13 @@ from lab.measure.metrics import (
     hidden_stats,
     spectral_radius,
 )
-from lab.training.config import checkpoint_steps
+from lab.training.config import EXPOSURE_STEPS, checkpoint_steps
 from lab.training.hooks import Recorder, Stack
 from lab.training.results import TABLE_COLUMNS, Contribution
 
 FINAL_VAL_TRACKS = 64  # the final held-out loss reads 64 x 256 scored characters
+EXPOSURE_SERIES = ("error_after_error_own_over_training", "error_after_correct_own_over_training",
+                   "exposure_errors_over_training")
 
 
 def is_checkpoint(st: Stack) -> bool:
@@ -105,6 +109,7 @@ class CheckpointRecorder(Recorder):
         self.rows: list[list[dict]] = [[] for _ in range(st.R)]
         self.samples: list[list[tuple]] = [[] for _ in range(st.R)]
         self.agreement: list[list[tuple]] = [[] for _ in range(st.R)]
+        self.exposure: list[list[tuple]] = [[] for _ in range(st.R)]
         self.final_val = [float("nan")] * st.R
 
     def on_checkpoint(self, st: Stack) -> None:
@@ -116,6 +121,7 @@ class CheckpointRecorder(Recorder):
         agree = agreement.read_agreement(model, agreement.CHECKPOINT_TRACKS,
                                          agreement.CHECKPOINT_LENGTH, probe=False)
         long_sites = agree["sites"].distance >= LONG_DISTANCE
+        comp = self._exposure(st, final)
         for r, cfg in enumerate(st.configs):
             if not st.alive[r] and st.step > 0:
                 continue  # a diverged run has no weights left to measure
@@ -126,8 +132,21 @@ class CheckpointRecorder(Recorder):
             self.samples[r].append((st.step, texts[r][0], g.valid_words, g.valid_sentences))
             right = agree["correct"][r]
             self.agreement[r].append((st.step, right.mean(), right[long_sites].mean()))
+            if comp is not None:
+                self.exposure[r].append((st.step, comp.next_char()[r], comp.after_correct()[r],
+                                         comp.events[r]))
             if final:
                 self.final_val[r] = val[r].item()
+
+    @staticmethod
+    def _exposure(st: Stack, final: bool) -> exposure.Compounding | None:
+        """Free-running samples read by exposure.Compounding, at EXPOSURE_STEPS and the end."""
+        if not (final or st.step in EXPOSURE_STEPS):
+            return None
+        comp = exposure.Compounding(st.R, analyses.FREE_SAMPLES)
+        generate(st.model, analyses.FREE_SAMPLES, analyses.FREE_CHARS,
+                 [c.seed * 6271 + st.step for c in st.configs], comp)
+        return comp
 
     def contribute(self, st, r) -> Contribution:
         ck = pd.DataFrame(self.rows[r])
@@ -135,7 +154,9 @@ class CheckpointRecorder(Recorder):
                                columns=["step", "text", "valid_words", "valid_sentences"])
         series = pd.DataFrame(
             [(name, step, float(v[i])) for step, *v in self.agreement[r] for i, name in
-             enumerate(("agreement_over_training", "agreement_long_over_training"))],
+             enumerate(("agreement_over_training", "agreement_long_over_training"))]
+            + [(name, step, float(v[i])) for step, *v in self.exposure[r]
+               for i, name in enumerate(EXPOSURE_SERIES)],
             columns=["analysis", "x", "y"])
         scalars = {} if not len(ck) else {
             "spectral_radius_init": float(ck["spectral_radius"].iloc[0]),

@@ -21,6 +21,7 @@ from lab.measure.registry import METRICS, PROBE_BIN_LABELS, SATURATION_RULE
 from lab.studies import memory as mem
 from lab.studies.prose import and_list
 from lab.ui import charts, chartspec, db
+from lab.ui.exposure_views import EXPOSURE_VIEWS
 from lab.ui.memory_views import MEMORY_VIEWS
 
 LIVE_EVERY = 4  # a retrain's chart, while it trains, draws every 4th window of each curve
@@ -227,8 +228,18 @@ def loss_curves(v: View) -> None:
                + effective_memory_text(v)
                + (f" While the retrain trains, the chart shows one window in {LIVE_EVERY} "
                   "(all of them once it finishes)." if v.live else ""))
+    if "sampling" in v.data.runs and (v.data.runs["sampling"] > 0).any():
+        st.caption(SELF_FED)
     if sentence := status_sentence(v):
         st.warning(sentence)
+
+
+SELF_FED = (
+    "Scheduled sampling's training loss is measured on partly self-fed inputs: at each step "
+    "it reads its own sampled character instead of the true one with a chance that ramps up "
+    "over training, and is still scored against the true text. Its curve measures a harder, "
+    "different task, not the same one worse, so it does not compare with teacher forcing's; "
+    "the held-out loss, read by both with true inputs on the same held-out text, does.")
 
 
 def spectral_radius(v: View) -> None:
@@ -466,5 +477,5 @@ VIEWS = {
     "grad_norm_spikes": grad_norm_spikes,
     "final_loss_vs_clip": final_loss_vs_clip, "context_accuracy": context_accuracy,
     "error_compounding": error_compounding, "category_separation": category_separation,
-    **MEMORY_VIEWS,
+    **MEMORY_VIEWS, **EXPOSURE_VIEWS,
 }
