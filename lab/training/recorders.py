@@ -14,10 +14,12 @@ from __future__ import annotations
 
 from functools import cache
 
+import numpy as np
 import pandas as pd
 import torch
 
 from lab.language import grammar
+from lab.language.agreement import CONDITIONS
 from lab.measure import agreement, analyses, exposure
 from lab.measure.evaluate import SAMPLE_CHARS, generate, heldout_loss
 from lab.measure.metrics import (
@@ -102,6 +104,18 @@ class StepRecorder(Recorder):
             window_losses=curve["loss"].to_numpy())
 
 
+# agreement at each checkpoint: overall, subject LONG_DISTANCE+ chars back, and per condition
+# (what lies between subject and verb), the milestones of the story page
+AGREEMENT_SERIES = ("agreement_over_training", "agreement_long_over_training",
+                    *(f"agreement_{c}_over_training" for c in CONDITIONS))
+
+
+def _by_condition(right: np.ndarray, condition: np.ndarray) -> list[float]:
+    """Share right per condition (NaN where a checkpoint's reading has no such site)."""
+    return [right[condition == i].mean() if (condition == i).any() else float("nan")
+            for i in range(len(CONDITIONS))]
+
+
 class CheckpointRecorder(Recorder):
     """Spectral radius, held-out loss, hidden-state statistics and a sample at each checkpoint."""
 
@@ -131,7 +145,8 @@ class CheckpointRecorder(Recorder):
             g = grammar.score(texts[r][0])
             self.samples[r].append((st.step, texts[r][0], g.valid_words, g.valid_sentences))
             right = agree["correct"][r]
-            self.agreement[r].append((st.step, right.mean(), right[long_sites].mean()))
+            self.agreement[r].append((st.step, right.mean(), right[long_sites].mean(),
+                                      *_by_condition(right, agree["sites"].condition)))
             if comp is not None:
                 self.exposure[r].append((st.step, comp.next_char()[r], comp.after_correct()[r],
                                          comp.events[r]))
@@ -154,7 +169,7 @@ class CheckpointRecorder(Recorder):
                                columns=["step", "text", "valid_words", "valid_sentences"])
         series = pd.DataFrame(
             [(name, step, float(v[i])) for step, *v in self.agreement[r] for i, name in
-             enumerate(("agreement_over_training", "agreement_long_over_training"))]
+             enumerate(AGREEMENT_SERIES)]
             + [(name, step, float(v[i])) for step, *v in self.exposure[r]
                for i, name in enumerate(EXPOSURE_SERIES)],
             columns=["analysis", "x", "y"])
