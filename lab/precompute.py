@@ -15,6 +15,8 @@ from collections import defaultdict
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
+
 from lab.data.store import DEFAULT_DB, open_writer
 from lab.studies.catalog import SEEDS, STUDY_IDS, arms_of, planned_runs
 from lab.training.config import RunConfig
@@ -126,6 +128,34 @@ def run_novel_word(store, seeds, steps, log) -> None:
             if not has_agreement:  # agreement on "zog", every noun replaced in turn
                 store.add_scalars(cfg.run_id, novel_agreement(model, grammar.NOUN_PAIRS))
             log(f"novel word: {len(todo)} replacements for seed {seed}")
+        for seed in seeds:
+            cfg = a.config(seed, steps)
+            if store.has_run(cfg.run_id):
+                run_exposures(store, cfg, log, steps)
+
+
+def run_exposures(store, cfg, log, steps=None) -> None:
+    """The novel word met in its company: the stored baseline continued on text where each
+    noun in turn is written zog (and the control spelling), and once on the corpus as it is
+    (the control run); each written as soon as it is read, so a stopped precompute resumes."""
+    from lab.measure import company, company_read
+    from lab.training.engine import load_weights
+
+    weights = load_weights(store.weights(cfg.run_id))
+    # a smoke-size precompute (--steps) continues for as long as its runs trained, at most
+    length = company.EXPOSURE_STEPS if steps is None else min(steps, company.EXPOSURE_STEPS)
+    if not store.has_exposure(cfg.run_id, company.NOVEL, ""):
+        df = company_read.continue_on(cfg, weights, None, steps=length)
+        for spelling in company.SPELLINGS:
+            store.write_exposure(cfg.run_id, spelling, "",
+                                 df.assign(expect=df[f"expect_{spelling}"], expect_noun=np.nan))
+    todo = [(n, s) for n in company.NOUNS for s in company.SPELLINGS
+            if not store.has_exposure(cfg.run_id, s, n)]
+    for i, (noun, spelling) in enumerate(todo, 1):
+        store.write_exposure(cfg.run_id, spelling, noun,
+                             company_read.continue_on(cfg, weights, noun, spelling, length))
+        if i % 6 == 0 or i == len(todo):
+            log(f"novel word exposure: {i}/{len(todo)} for seed {cfg.seed}")
 
 
 def precompute(db: Path, studies, seeds, steps=None, backend="local", address=None,

@@ -121,6 +121,26 @@ def _novel(run_ids: dict[int, str], s: int) -> pd.DataFrame:
                                        "x", "y", "rank"])
 
 
+def _exposure(run_ids: dict[int, str], s: int) -> pd.DataFrame:
+    """novel_exposure rows: the cold guess is human verbs for every noun; after the exposure
+    each noun's class (s=+1), unchanged (s=-1), or its class in seeds 42 and 44 only (s=0)."""
+    from lab.measure import company
+
+    rows = []
+    for i, (seed, run_id) in enumerate(run_ids.items()):
+        learns = s == 1 or (s == 0 and i != 1)
+        for spelling in company.SPELLINGS:
+            rows += [(run_id, seed, spelling, "", step, 0, 1.0, math.nan, 1.0, math.nan)
+                     for step in (0, 1000)]
+            for noun in company.NOUNS:
+                after = 1.5 * company.SIGN[company.CLASS_OF_NOUN[noun]] if learns else 1.0
+                rows += [(run_id, seed, spelling, noun, 0, 0, 1.0, 1.0, 1.0, 1.1),
+                         (run_id, seed, spelling, noun, 1000, 300, after, after, 1.0, 1.0)]
+    return pd.DataFrame(rows, columns=["run_id", "seed", "spelling", "replaced", "step",
+                                       "sentences", "expect", "expect_noun", "val_loss",
+                                       "val_loss_novel"]).assign(arm="baseline")
+
+
 def scenario(study: str, s: int, drop_arm: str | None = None, seeds=SEEDS,
              fail: dict[str, int] | None = None) -> StudyData:
     """Synthetic StudyData for `study`: s=+1 hypothesis holds, -1 reversed, 0 noise.
@@ -150,7 +170,10 @@ def scenario(study: str, s: int, drop_arm: str | None = None, seeds=SEEDS,
     seed_ids = {seed: f"baseline-{seed}" for seed in seeds}
     novel = _novel(seed_ids, s) if study == "novel_word" else None
     scalars = pd.DataFrame(scalars, columns=["run_id", "name", "value"])
-    return build(study, runs, scalars, {"series": _by_bin(scalars)}, novel, ARMS[study])
+    tables = {"series": _by_bin(scalars)}
+    if study == "novel_word":
+        tables["exposure"] = _exposure(seed_ids, s)
+    return build(study, runs, scalars, tables, novel, ARMS[study])
 
 
 def _by_bin(scalars: pd.DataFrame) -> pd.DataFrame:
@@ -197,9 +220,11 @@ def test_missing_arm_or_single_seed_is_inconclusive(study):
     assert v.outcome == "inconclusive"
 
 
-def test_novel_word_without_readings_is_inconclusive():
+def test_novel_word_without_exposure_runs_is_inconclusive():
     data = scenario("novel_word", 1)
-    data.novel = data.novel.iloc[0:0]
+    data.tables["exposure"] = data.tables["exposure"].iloc[0:0]
+    assert VERDICTS["novel_word"](data).outcome == "inconclusive"
+    data = scenario("novel_word", 1, seeds=(42,))
     assert VERDICTS["novel_word"](data).outcome == "inconclusive"
 
 

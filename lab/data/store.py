@@ -24,6 +24,10 @@ Schema (version 2). Every long table starts with `run_id`, the 16-hex `RunConfig
   per analysis and x); no index, read by run_id ordered by x.
 - `scalars(run_id, name, value)`, key `(run_id, name)`: named end-of-run metrics
   (lab.measure.analyses.SCALAR_NAMES, plus the training aggregates and final losses).
+- `novel_exposure(run_id, spelling, replaced, step, sentences, expect, expect_noun,
+  val_loss, val_loss_novel)`, key `(run_id, spelling, replaced, step)`: the baseline run
+  continued on text where `replaced` is written `spelling` (replaced '': the control, on
+  the corpus as it is), read at log-spaced steps (lab.measure.company).
 - `novel_word(run_id, replaced, word, category, cosine, x, y, rank)`, key `(run_id,
   replaced, word)`: where "zog" lands when it replaces `replaced`: one row per
   vocabulary word plus one for "zog" (cosine to zog, 2-D projection, rank by cosine).
@@ -48,7 +52,7 @@ from lab.training.results import STATUSES, TABLE_COLUMNS, RunResult
 __all__ = ["DEFAULT_DB", "SCHEMA_VERSION", "Store", "StoreUnavailable", "compact",
            "open_memory", "open_reader", "open_writer"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3  # 3: the novel word's exposure (novel_exposure)
 DEFAULT_DB = Path(__file__).resolve().parents[2] / "precomputed" / "lab.duckdb"
 
 _SQL_TYPES = {bool: "BOOLEAN", int: "INTEGER", float: "DOUBLE", str: "VARCHAR"}
@@ -62,6 +66,7 @@ ORDER_BY: dict[str, tuple[str, ...]] = {
     "grad_decay": ("k",), "probe": ("k",), "series": ("analysis", "x"),
 }
 NOVEL_WORD_COLUMNS = ("word", "category", "cosine", "x", "y", "rank")
+EXPOSURE_COLUMNS = ("step", "sentences", "expect", "expect_noun", "val_loss", "val_loss_novel")
 _RUN_TABLES = (*TABLE_COLUMNS, "scalars")  # everything keyed by run_id besides trainings
 
 
@@ -90,6 +95,9 @@ def _schema_ddl() -> list[str]:
         "CREATE TABLE novel_word (run_id VARCHAR, replaced VARCHAR, word VARCHAR, "
         "category VARCHAR, cosine DOUBLE, x DOUBLE, y DOUBLE, rank INTEGER, "
         "PRIMARY KEY (run_id, replaced, word))",
+        "CREATE TABLE novel_exposure (run_id VARCHAR, spelling VARCHAR, replaced VARCHAR, "
+        "step INTEGER, sentences INTEGER, expect DOUBLE, expect_noun DOUBLE, val_loss DOUBLE, "
+        "val_loss_novel DOUBLE, PRIMARY KEY (run_id, spelling, replaced, step))",
         "CREATE VIEW runs AS SELECT m.run_id, m.study, m.arm, m.seed, t.status, "
         "t.final_train_loss, t.final_val_loss, t.params, t.wall_s, t.diverged_at, t.config, "
         f"{view_knobs}, t.seed AS config_seed, t.created_at "
@@ -97,7 +105,8 @@ def _schema_ddl() -> list[str]:
     ]
 
 
-_ALL_TABLES = {"meta", "trainings", "memberships", "runs", "novel_word", "floors",
+_ALL_TABLES = {"meta", "trainings", "memberships", "runs", "novel_word", "novel_exposure",
+               "floors",
                *_RUN_TABLES}
 
 def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
@@ -323,6 +332,17 @@ class Store:
                         [run_id, replaced])
             _insert_frame(cur, "novel_word", [run_id, replaced], df, NOVEL_WORD_COLUMNS)
 
+    def write_exposure(self, run_id: str, spelling: str, replaced: str,
+                       df: pd.DataFrame) -> None:
+        """Replace the exposure rows of (run_id, spelling, replaced) with df."""
+        if missing := set(EXPOSURE_COLUMNS) - set(df.columns):
+            raise ValueError(f"novel_exposure frame lacks columns {sorted(missing)}")
+        with self._transaction() as cur:
+            cur.execute("DELETE FROM novel_exposure WHERE run_id = ? AND spelling = ? AND "
+                        "replaced = ?", [run_id, spelling, replaced])
+            _insert_frame(cur, "novel_exposure", [run_id, spelling, replaced], df,
+                          EXPOSURE_COLUMNS)
+
     # -- reads -------------------------------------------------------------------------
 
     def _df(self, sql: str, params: list | None = None) -> pd.DataFrame:
@@ -343,6 +363,17 @@ class Store:
     def has_novel_word(self, run_id: str, replaced: str) -> bool:
         sql = "SELECT 1 FROM novel_word WHERE run_id = ? AND replaced = ? LIMIT 1"
         return self._one(sql, [run_id, replaced]) is not None
+
+    def has_exposure(self, run_id: str, spelling: str, replaced: str) -> bool:
+        sql = ("SELECT 1 FROM novel_exposure WHERE run_id = ? AND spelling = ? AND "
+               "replaced = ? LIMIT 1")
+        return self._one(sql, [run_id, spelling, replaced]) is not None
+
+    def exposures(self, run_ids: list[str]) -> pd.DataFrame:
+        """Every novel_exposure row of these runs, ordered by run, spelling, noun, step."""
+        sql = ("SELECT * FROM novel_exposure WHERE list_contains(?, run_id) "
+               "ORDER BY run_id, spelling, replaced, step")
+        return self._df(sql, [list(run_ids)])
 
     def meta(self) -> dict[str, str]:
         return dict(self._df("SELECT key, value FROM meta").itertuples(index=False))

@@ -40,8 +40,10 @@ class StudyData:
 
     runs: one row per (arm, seed): run_id, arm, seed, status, losses, params, the knobs,
     one column per stored scalar, and the derived columns `failed` and `curve_mean_loss`
-    (plus `zog_hit_rate` for the novel-word study). tables: long tables by name, each with
-    arm and seed columns. novel: novel_word rows with arm and seed (empty elsewhere).
+    (plus, for the novel-word study, `zog_hit_rate` and the lab.measure.company.per_seed
+    columns, also with the suffix `_control` for the control spelling). tables: long tables
+    by name, each with arm and seed columns. novel: novel_word rows with arm and seed (empty
+    elsewhere).
     """
 
     study_id: str
@@ -91,6 +93,13 @@ class StudyData:
     def zog_hits(self) -> pd.DataFrame:
         """zog_hits(self.novel), computed once per novel frame."""
         return self._kept("_zog_hits", self.novel, lambda: zog_hits(self.novel))
+
+    def exposure_summary(self) -> pd.DataFrame:
+        """company.summarise of the exposure table (the novel word's study), kept."""
+        from lab.measure.company import summarise
+
+        frame = self.tables.get("exposure", pd.DataFrame())
+        return self._kept("_exposure_summary", frame, lambda: summarise(frame))
 
     def values(self, key: str, column: str) -> pd.Series:
         """Per-seed values of `column` for arm `key`, indexed by seed.
@@ -186,6 +195,8 @@ def load_study(store: Store, study_id: str, arms: tuple[Arm, ...],
     ids = list(runs["run_id"].unique())
     loaded = {name: _with_arm(store.table(name, ids), runs) for name in tables}
     novel = store.novel_words(ids) if study_id == "novel_word" else pd.DataFrame()
+    if study_id == "novel_word":  # the novel word met in its company (lab.measure.company)
+        loaded["exposure"] = _with_arm(store.exposures(ids), runs)
     return build(study_id, runs, store.scalars(ids), loaded, novel, arms)
 
 
@@ -218,6 +229,14 @@ def build(study_id: str, runs: pd.DataFrame, scalars: pd.DataFrame,
     if len(novel):  # from the hits the verdict reads too: computed once
         rate = data.zog_hits().groupby("run_id")["hit"].mean().astype(float)
         data.runs["zog_hit_rate"] = data.runs["run_id"].map(rate)
+    if len(tables.get("exposure", ())):  # the novel word met in its company, per seed
+        from lab.measure.company import CONTROL_SPELLING, per_seed
+
+        summary = data.exposure_summary()
+        for spelling, suffix in ((None, ""), (CONTROL_SPELLING, "_control")):
+            seeds = per_seed(summary) if spelling is None else per_seed(summary, spelling)
+            for column in seeds.columns:
+                data.runs[column + suffix] = data.runs["seed"].map(seeds[column])
     return data
 
 

@@ -54,7 +54,14 @@ def heldout_loss(model: StackedRNN, tracks: int = 16, length: int = 256 + VAL_BU
 
     Returns (loss (R,), the Reading, so the caller can take hidden-state statistics).
     """
-    rd = read(model, heldout_tracks(tracks, length))
+    return loss_on_rows(model, heldout_tracks(tracks, length))
+
+
+@torch.no_grad()
+def loss_on_rows(model: StackedRNN, rows: np.ndarray):
+    """heldout_loss on given rows (B, T) of ids: (loss (R,), the Reading); the novel word's
+    exposure scores text where a noun is written "zog" by the same definition."""
+    rd = read(model, rows)
     R, B, T = rd.x.shape
     logp = torch.log_softmax(rd.logits.view(R, T, B, -1)[:, VAL_BURN_IN - 1: T - 1], -1)
     targets = rd.x[:, :, VAL_BURN_IN:].transpose(1, 2)  # (R, T-burn, B)

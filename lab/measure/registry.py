@@ -333,6 +333,21 @@ _ENTRIES = (
                   f"{LONG_DISTANCE}+ chars back", "higher",
                   "the same, counting only verbs whose subject zog or zogs "
                   f"is {LONG_DISTANCE} or more characters back."),
+    Metric("zog_expectation", "which verbs it expects after the subject", "log10", None, 2,
+           "log10 of P(a verb only humans do) / P(a verb only animals do) as the next word "
+           "after \"the <subject> \" (singular subject with singular verbs, plural with plural), "
+           "summed over the verbs and 16 stretches of held-out text read before it: +1 means "
+           "human verbs ten times likelier, -1 animal verbs. It points to a class when its "
+           "size passes the minimum effect, a factor of two.", 0.3),
+    _share_metric("zog_expectation_hit_rate", "share of replaced nouns whose class the "
+                  "network expects after zog", "higher",
+                  "per seed, over the nouns replaced by zog in turn, the share where the "
+                  "expectation after \"the zog \" points to the replaced noun's class (human "
+                  "or animal) by at least its minimum effect."),
+    Metric("zog_sentences", "sentences with zog it took", "", None, 0,
+           "the sentences containing zog that the continued training had read when its "
+           "expectation first pointed to the replaced noun's class (and kept pointing there "
+           "at every later reading)."),
     Metric("zog_sites", "verbs with zog as subject", "", None, 0,
            "the number of agreeing verbs whose subject is zog or zogs, over every noun pair."),
     # derived per seed by the verdicts, from the stored metrics above

@@ -8,6 +8,7 @@ import pandas as pd
 
 from lab.data.studydata import StudyData
 from lab.language import grammar
+from lab.measure import company
 from lab.measure.metrics import LONG_DISTANCE
 from lab.measure.registry import METRICS
 from lab.studies import evidence as ev
@@ -16,34 +17,148 @@ from lab.studies.params import Param
 from lab.studies.study import Arm, Observation, Study
 from lab.studies.verdicts import Verdict, build, inconclusive
 
-CLAIM = "zog lands nearest to the words of the category it replaced"
-WORDS = tuple(w for w in grammar.VOCABULARY if w != grammar.SENTENCE_END)
-WORD = Param("word", "choice", "man" if "man" in WORDS else WORDS[0], WORDS)  # replaced word
-_NONE = "No novel-word readings are stored (0 replaced words)."
+CLAIM = ("met in its company, zog comes to be read as a noun of the replaced noun's class: "
+         "the network expects that class's verbs after it")
+NOUNS = company.NOUNS
+WORD = Param("word", "choice", "man" if "man" in NOUNS else NOUNS[0], NOUNS)  # replaced noun
+_NONE = "No novel-word exposure runs are stored yet."
+CLASS_WORD = {"human": "humans", "animal": "animals"}
+
+
+def _label(value: float) -> str:
+    """An expectation in words: which class's verbs, how many times likelier, and whether
+    that passes the metric's minimum effect."""
+    if not math.isfinite(value):
+        return "no reading"
+    cls = "human" if value > 0 else "animal"
+    times = f"{cls} verbs {10 ** abs(value):,.1f} times likelier"
+    return times if company.points_to(value, cls) else f"no clear preference, {times}"
+
+
+def _prior(data: StudyData) -> tuple[float, str]:
+    """The cold expectation after zog (median over seeds, control run at step 0) and which
+    nouns that one guess is right for."""
+    ex = data.table("exposure")
+    cold = ex[(ex["step"] == 0) & (ex["replaced"] == "") & (ex["spelling"] == company.NOVEL)]
+    value = float(cold["expect"].median())
+    right = [c for c in ("human", "animal") if company.points_to(value, c)]
+    return value, (f"right for the {CLASS_WORD[right[0]]} and wrong for the "
+                   f"{CLASS_WORD['animal' if right[0] == 'human' else 'human']}" if right
+                   else "right for neither class, since it points to neither")
+
+
+def _steps(data: StudyData) -> int:
+    """How long the stored exposure runs continued."""
+    return int(data.table("exposure")["step"].max())
+
+
+LANDING_SAME = 0.75  # the share of nouns with one nearest category that counts as "whichever"
+
+
+def _seeds(data: StudyData, column: str) -> pd.Series:
+    key = data.arm_keys[0]
+    return data.values(key, column)
 
 
 def verdict(data: StudyData) -> Verdict:
-    """Per seed, mean cosine of zog to its replaced word's category-mates vs to other words;
-    and in every seed zog's nearest category is its own for most replaced words."""
-    hits = data.zog_hits()
-    if hits.empty:
-        return inconclusive(CLAIM, "no novel-word readings are stored")
-    per_run = hits.groupby("run_id")[["own_cos", "other_cos", "hit"]].mean()
-    if len(per_run) < ev.MIN_SEEDS:
-        return inconclusive(CLAIM, f"novel-word readings exist for {len(per_run)} seed(s); "
-                            f"at least {ev.MIN_SEEDS} are needed")
+    """Per seed: after the exposure, zog's expected verbs point to the replaced noun's class
+    for most nouns; more often than before it; and so for the control spelling."""
+    summary = data.exposure_summary()
+    if summary.empty:
+        return inconclusive(CLAIM, "no exposure runs are stored")
+    after, before = _seeds(data, "zog_expectation_hit_rate"), _seeds(
+        data, "zog_expectation_hit_rate_step0")
+    if len(after) < ev.MIN_SEEDS:
+        return inconclusive(CLAIM, f"exposure runs exist for {len(after)} seed(s); at least "
+                            f"{ev.MIN_SEEDS} are needed")
+    rate = METRICS["zog_expectation_hit_rate"]
     checks = [
-        ev.compare_values("category-mates", per_run["own_cos"], "other words",
-                          per_run["other_cos"], METRICS["cosine"],
-                          "zog is closer to its replaced word's category-mates than to other "
-                          "words"),
-        ev.threshold_check("hit rate", per_run["hit"].astype(float), 0.5,
-                           METRICS["zog_hit_rate"], "in every seed zog's nearest category is "
-                           "the replaced word's for most replaced words", above=True),
+        ev.threshold_check("after the exposure", after, 0.5, rate,
+                           "in every seed, after the exposure the network expects the replaced "
+                           "noun's class after zog for most nouns", above=True),
+        ev.compare_values("after the exposure", after, "before it", before, rate,
+                          "the exposure, not the prior, decides: the share is higher after "
+                          "than before"),
+        ev.threshold_check("control spelling", _seeds(data, "zog_expectation_hit_rate_control"),
+                           0.5, rate, f"the same holds when the new word is spelled "
+                           f"{company.CONTROL_SPELLING}, so the spelling does not decide it",
+                           above=True),
     ]
-    note = (f"Read over {hits['replaced'].nunique()} replaced words (one-word categories "
-            f"skipped) in {len(per_run)} seeds.")
+    nouns = summary["replaced"].unique()
+    humans = sum(company.CLASS_OF_NOUN[n] == "human" for n in nouns)
+    factor = 10 ** METRICS["zog_expectation"].min_effect
+    note = (f"Read over {len(nouns)} replaced nouns ({humans} human, the rest animals) in "
+            f"{len(after)} seeds; an expectation points to a class when that class's verbs "
+            f"are at least {factor:.0f} times likelier than the other's.")
     return build(CLAIM, checks, [note])
+
+
+def cold_read(data: StudyData) -> str:
+    """Part 1: the expectation and the landing of zog and the control spelling, untrained."""
+    ex = data.table("exposure") if "exposure" in data.tables else pd.DataFrame()
+    if ex.empty:
+        return _NONE
+    start = ex[(ex["step"] == 0) & (ex["replaced"] == "")]
+    by = start.groupby("spelling")["expect"].median()
+    parts = [f'after "the {s} ", {_label(by[s])}' for s in company.SPELLINGS if s in by.index]
+    hits = data.zog_hits()
+    hits = hits[hits["replaced"].isin(NOUNS)]
+    landing = ""
+    if not hits.empty:
+        top = hits["nearest"].value_counts()
+        share = top.iloc[0] / len(hits)
+        where = grammar.CATEGORY_LABEL[top.index[0]]
+        landing = (f" Its state at the end of zog lands nearest the {where} in "
+                   f"{pr.pct(share)} of the readings (each noun replaced in turn, each seed)"
+                   + (", whichever noun it replaced" if share >= LANDING_SAME else "")
+                   + ". The network has learned nothing about zog, so that state is set by "
+                   "the letters z, o, g and the few words before them: a character-level "
+                   "network first reads a new word by its spelling.")
+    return ("With no training on it, the network makes one guess whatever zog stands for "
+            "(medians over seeds): " + "; ".join(parts) + "." + landing)
+
+
+def exposure_answer(data: StudyData) -> str:
+    """Part 2: how the expectation moved, and how many sentences it took."""
+    summary = data.exposure_summary()
+    if summary.empty:
+        return _NONE
+    zog = summary[summary["spelling"] == company.NOVEL]
+    after, before = _seeds(data, "zog_expectation_hit_rate"), _seeds(
+        data, "zog_expectation_hit_rate_step0")
+    took = zog["sentences"].dropna()
+    never = int(zog["sentences"].isna().sum())
+    took_text = (f"The median noun took {took.median():,.0f} sentences containing zog "
+                 f"(from {took.min():,.0f} to {took.max():,.0f}) before the expectation "
+                 "pointed to its class for good"
+                 if len(took) else "No noun's expectation settled on its class")
+    never_text = (f"; in {never} of {len(zog)} (noun, seed) runs it never settled within "
+                  f"{_steps(data):,} steps" if never else "")
+    prior, right = _prior(data)
+    return (f"Before the continued training, the network expects after zog: {_label(prior)} "
+            f"(median over seeds), one guess for every noun, {right}. It points to the "
+            f"replaced noun's class for {pr.pct(before.median())} of the nouns. After "
+            f"{_steps(data):,} steps on text where the noun is written zog, they do for "
+            f"{pr.pct(after.median())} (seeds {pr.pct(after.min())} to "
+            f"{pr.pct(after.max())}). {took_text}{never_text}.")
+
+
+def by_class(data: StudyData) -> str:
+    """After the exposure: per class, the median expectation for zog beside the real noun."""
+    summary = data.exposure_summary()
+    if summary.empty:
+        return _NONE
+    zog = summary[summary["spelling"] == company.NOVEL]
+    parts = []
+    for cls in ("human", "animal"):
+        g = zog[zog["cls"] == cls]
+        if len(g):
+            parts.append(
+                f"replacing {CLASS_WORD[cls]}, zog ends at "
+                f"{_label(g['expect_after'].median())} (the real nouns: "
+                f"{_label(g['noun_after'].median())}; {pr.pct(g['hit_after'].mean())} of "
+                f"readings point to {CLASS_WORD[cls]})")
+    return "Median over nouns and seeds: " + "; ".join(parts) + "."
 
 
 def agreement(data: StudyData) -> str:
@@ -65,77 +180,71 @@ def agreement(data: StudyData) -> str:
             "applies agreement to a word it has never read.")
 
 
-def _seed_hits(h: pd.DataFrame) -> pd.Series:
-    """Per seed, the share of replaced words whose nearest category is their own (the
-    verdict's per-seed hit rate)."""
-    return h.groupby("run_id")["hit"].mean()
-
-
-def rate(data: StudyData) -> str:
-    h = data.zog_hits()
-    if h.empty:
-        return _NONE
-    per_seed = _seed_hits(h)
-    return (f"Over {len(h)} (word, seed) readings, zog's nearest category is the replaced "
-            f"word's in {pr.pct(per_seed.median())} of them (median over seeds; per seed "
-            f"{pr.pct(per_seed.min())} to {pr.pct(per_seed.max())}); a random pick among "
-            f"the {len(grammar.CATEGORIES)} categories would be right "
-            f"{pr.pct(1 / len(grammar.CATEGORIES))} of the time.")
-
-
-def by_category(data: StudyData) -> str:
-    h = data.zog_hits()
-    if h.empty:
-        return _NONE
-    share = h.groupby("own")["hit"].mean().sort_values(ascending=False)
-    return ("Share of readings where zog lands nearest its own category, by category: "
-            + "; ".join(f"{grammar.CATEGORY_LABEL[c]} {pr.pct(r)}" for c, r in share.items())
-            + ".")
-
-
 def takeaway(data: StudyData, v: Verdict) -> str:
-    h = data.zog_hits()
-    if h.empty:
+    summary = data.exposure_summary()
+    if summary.empty:
         return _NONE
-    chance = 1 / len(grammar.CATEGORIES)
-    per_seed = _seed_hits(h)
-    first = (f"With no training on it, zog lands nearest the replaced word's own category in "
-             f"{pr.pct(per_seed.median())} of its readings (median over seeds), where a "
-             "blind pick among "
-             f"{len(grammar.CATEGORIES)} categories would manage {pr.pct(chance)}.")
-    why = ("That is because the state after a word is built by the same recurrence from the "
-           "same preceding context and the same letters that follow: a word read in a noun's "
-           "slots, after 'the' and before 'that' or a verb, is pulled toward the states of the "
-           "nouns, and a final 's' toward the plurals.")
-    if v.outcome == "supported":
-        end = "Meaning by distribution shows: the network files a new word by its company."
-    else:
-        end = (f"The verdict is {v.outcome}: zog's company places it only in part, since the "
-               "spelling of a word it never saw also moves the state.")
-    return " ".join((first, why, end))
+    zog = summary[summary["spelling"] == company.NOVEL]
+    after = _seeds(data, "zog_expectation_hit_rate")
+    took = zog["sentences"].dropna()
+    first = ("A character-level network first reads a new word by its letters: before it has "
+             "met zog in any sentence, what it expects after zog is one fixed guess, whatever "
+             "zog stands for.")
+    second = (f"Its company then does the work: after a short stretch of text in which zog "
+              f"replaces a noun, the verbs it expects after zog are that noun's class's for "
+              f"{pr.pct(after.median())} of the nouns (median over seeds)"
+              + (f", after a median of {took.median():,.0f} sentences containing zog."
+                 if len(took) else "."))
+    why = ("Why: every sentence with zog in it gives the gradient the same push, from the "
+           "verbs that follow zog to the weights that read its letters. Since humans and "
+           "animals in this grammar do different things (only humans sing, only animals "
+           "chase), that push points to one class, and a few hundred sentences are enough to "
+           "turn the guess.")
+    if v.outcome != "supported":
+        why += " " + pr.verdict_tail(v)
+    return " ".join((first, second, why))
+
+
+def report(data: StudyData) -> dict:
+    """lab.report --json: per seed, the share of nouns whose class it expects after zog
+    before and after the exposure, the sentences it took, the same for the control spelling,
+    and agreement with zog."""
+    key = data.arm_keys[0]
+    cols = ("zog_expectation_hit_rate_step0", "zog_expectation_hit_rate", "zog_sentences")
+    present = [c for c in cols if c in data.runs.columns]
+    return {"zog": data.numbers(key, present),
+            "control_spelling": {"spelling": company.CONTROL_SPELLING, **data.numbers(
+                key, [c + "_control" for c in present])},
+            "zog_agreement": data.numbers(key, ["zog_agreement"])["zog_agreement"]}
 
 
 STUDY = Study(
     id="novel_word", number=8, title="A novel word", group="Representations",
-    question="Where does a word the network never saw end up in its hidden space?",
-    hypothesis="A word is known by the company it keeps. When 'zog' and 'zogs' take the "
-    "places of a known word's singular and plural (a noun's, a verb's, or any other word's) "
-    "in held-out text, the trained network has never read them, yet it reads them in that "
-    "word's slots. Its state at the end of zog should then lie nearest the words that share "
-    "those slots: the replaced word's category-mates.",
+    question="How does a network file a word it has never seen: by its letters, or by the "
+    "company it keeps?",
+    hypothesis="A word is known by the company it keeps. In this grammar humans and animals "
+    "keep different company: only humans sing, walk, like and feed; only animals chase, "
+    "follow, run and jump. Read cold, 'zog' has no company yet, only its letters, so the "
+    "trained network can only guess what zog does. Let it go on training briefly on text in "
+    "which a noun is written zog (and its plural zogs): what it expects after 'the zog ' "
+    "should turn to the verbs of that noun's class, for nouns of both classes.",
     arms=(Arm("baseline", "baseline", {}),),
-    metric=METRICS["zog_hit_rate"],
+    metric=METRICS["zog_expectation_hit_rate"],
     views=("novel_word",),
     params=(WORD,),
     highlight=False,
     verdict=verdict,
     observations=(
+        Observation("Read cold, with no training on it: what does the network expect after "
+                    "zog, and where does its state land?", cold_read),
+        Observation("Met in its company: do its expectations move to the replaced noun's "
+                    "class, and how many sentences does that take?", exposure_answer),
+        Observation("Humans and animals: does zog end up where the real nouns are?", by_class),
         Observation("Does the verb agree with zog: after \"the zogs that ...\", does the "
                     "network expect a plural verb?", agreement),
-        Observation("How often does zog land nearest its replaced word's category?", rate),
-        Observation("Does it work equally well for every category?", by_category),
     ),
-    prediction=("Will zog, never seen in training, land nearest the words of the category it "
-                "replaced?"),
+    prediction=("After a short stretch of text in which zog replaces a noun, will the network "
+                "expect the verbs of that noun's class (human or animal) after \"the zog \"?"),
     takeaway=takeaway,
+    report=report,
 )

@@ -59,7 +59,7 @@ def keep_freed_memory() -> None:
     libc.mallopt(-1, 1 << 30)  # M_TRIM_THRESHOLD: keep up to 1 GiB of freed heap
 
 
-def _tracks(cfg: RunConfig, n: int) -> torch.Tensor:
+def track_starts(cfg: RunConfig, n: int) -> torch.Tensor:
     """The B start offsets of a run's tracks through the stream, drawn from its seed."""
     rng = np.random.default_rng(cfg.seed)
     return torch.as_tensor(rng.integers(0, n, size=cfg.batch_size), dtype=torch.long)
@@ -219,24 +219,36 @@ class StackTrainer:
 
     def __init__(self, configs: list[RunConfig],
                  recorders: list[Recorder] | Callable[[Stack], list[Recorder]] | None = None,
-                 progress: Callable[[Stack], None] | None = None, progress_every: int = 100):
+                 progress: Callable[[Stack], None] | None = None, progress_every: int = 100,
+                 *, weights: list[dict] | None = None, stream: np.ndarray | None = None):
+        """weights: start from these (one dict per config, in the given order) instead of
+        each config's init, to continue a trained run; stream: train on these ids instead of
+        the corpus (the novel word's exposure reads text where a noun is written "zog")."""
         began = time.perf_counter()
         # one thread: torch splits big reductions (hidden-state statistics, losses) across its
         # threads, so their last bits would depend on the machine's core count; process-wide
         torch.set_num_threads(1)
+        if weights is not None:
+            if len(weights) != len(configs):
+                raise ValueError("one weights dict per config")
+            order = {id(c): w for c, w in zip(configs, weights, strict=True)}
         configs = sort_for_stack(list(configs))
         if len({c.shape for c in configs}) != 1:
             raise ValueError("runs in one stack must share (hidden, seq_len, batch_size, steps)")
         torch.manual_seed(0)  # nothing should draw from the global generator; pin it anyway
-        self.stream = torch.from_numpy(corpus.train_ids().astype(np.int64))
+        self.stream = torch.from_numpy(
+            (corpus.train_ids() if stream is None else stream).astype(np.int64))
+        self.own_stream = stream is not None
         c0 = configs[0]
         R, B, T, N = len(configs), c0.batch_size, c0.seq_len, self.stream.numel()
-        st = Stack(configs, StackedRNN(configs), torch.ones(R, dtype=torch.bool), [None] * R,
-                   c0.steps)
+        model = StackedRNN(configs) if weights is None else \
+            StackedRNN.from_weights(configs, [order[id(c)] for c in configs])
+        st = Stack(configs, model, torch.ones(R, dtype=torch.bool), [None] * R, c0.steps)
         if recorders is None or callable(recorders):
             recorders = (recorders or default_recorders)(st)
         st.recorders = recorders
-        starts = torch.stack([_tracks(c, N) for c in configs]).unsqueeze(-1) + torch.arange(T + 1)
+        starts = (torch.stack([track_starts(c, N) for c in configs]).unsqueeze(-1)
+                  + torch.arange(T + 1))
         lr = torch.tensor([c.lr for c in configs])
         clip = torch.tensor([c.clip for c in configs])
         trains_whh = torch.tensor([0.0 if c.freeze_whh else 1.0 for c in configs]).view(R, 1, 1) \
@@ -254,6 +266,8 @@ class StackTrainer:
         """Pickled to advance on another machine (lab.service.remote): without the training
         stream (16 MB; rebuilt there from the corpus, the same ids) or the progress callback
         (the caller's; set it again after the trip)."""
+        if self.own_stream:
+            raise TypeError("a stack on its own stream is not sent to another machine")
         return {**self.__dict__, "stream": None, "progress": None}
 
     def __setstate__(self, state: dict) -> None:

@@ -507,3 +507,26 @@ def projection(df: pd.DataFrame, *, replaced: str, categories: list[str],
                                                                tooltip=["word:N"])
     return alt.layer(pts, labels, star).properties(
         width=WIDTH, height=PROJECTION_HEIGHT, title=title)
+
+
+def expectation_bars(summary: pd.DataFrame, *, order: list[str], classes: dict[str, str],
+                     title: str = "") -> alt.LayerChart:
+    """What a network expects after "the <subject> ", one horizontal bar per subject (summary:
+    arm = subject, median, lo, hi, n over seeds), coloured by the subject's class (`classes`:
+    subject -> 'human' / 'animal' / 'new word'), a min-max rule over seeds and a rule at 0
+    (no preference). Right of 0: human verbs likelier; left: animal verbs."""
+    df = summary.assign(cls=summary["arm"].map(classes))
+    base = alt.Chart(df).encode(y=alt.Y("arm:N", sort=order, title=None))
+    tips = [alt.Tooltip("arm:N", title="subject"), alt.Tooltip("cls:N", title="class"),
+            alt.Tooltip("median:Q", format=".2f"), alt.Tooltip("lo:Q", title="min", format=".2f"),
+            alt.Tooltip("hi:Q", title="max", format=".2f"), alt.Tooltip("n:Q", title="seeds")]
+    kinds = ["human", "animal", "new word"]
+    bars = base.mark_bar().encode(
+        x=alt.X("median:Q", title="log10 P(human verb) / P(animal verb)"),
+        color=alt.Color("cls:N", title="class", sort=kinds,
+                        scale=alt.Scale(domain=kinds, range=["#4e79a7", "#f28e2b", "#444"]),
+                        legend=bottom_legend(kinds)), tooltip=tips)
+    rng = base.mark_rule(color="#222", size=2).encode(x="lo:Q", x2="hi:Q", tooltip=tips)
+    zero = alt.Chart(pd.DataFrame({"x": [0.0]})).mark_rule(color=RULE_COLOR).encode(x="x:Q")
+    return alt.layer(bars, rng, zero).properties(width=WIDTH, height=18 * len(order) + 40,
+                                                 title=title)
