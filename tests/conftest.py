@@ -26,7 +26,7 @@ DB_MODULES = ("language/alphabet", "measure/analyses", "training/config",
               "measure/metrics", "training/model", "precompute", "training/recorders",
               "training/results", "training/stacks", "data/store", "language/sentences",
               "language/agreement", "language/floors", "measure/agreement", "measure/exposure",
-              "language/resync")
+              "language/resync", "measure/company", "measure/company_read")
 
 
 def _source_hash() -> str:
