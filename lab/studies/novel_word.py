@@ -17,8 +17,8 @@ from lab.studies.params import Param
 from lab.studies.study import Arm, Observation, Study
 from lab.studies.verdicts import Verdict, build, inconclusive
 
-CLAIM = ("met in its company, zog comes to be read as a noun of the replaced noun's class: "
-         "the network expects that class's verbs after it")
+CLAIM = ("zog, once met in its company, is read as a noun of the replaced noun's class: the "
+         "network comes to expect that class's verbs after it")
 NOUNS = company.NOUNS
 WORD = Param("word", "choice", "man" if "man" in NOUNS else NOUNS[0], NOUNS)  # replaced noun
 _NONE = "No novel-word exposure runs are stored yet."

@@ -90,7 +90,7 @@ def _exposure_chart(v: View, replaced: str) -> dict:
     return spec(charts.line_band, summary, "step", x_title=charts.STEP_AXIS, symlog_x=True,
                 y_title="log10 P(human verb) / P(animal verb)",
                 rule=(float(real), f'"{replaced}" itself'),
-                title=f'What it expects after the new word, "{replaced}" replaced')
+                title=f'After "the zog ", "{replaced}" replaced')
 
 
 @chartspec.per_data
@@ -150,6 +150,8 @@ def _landing(v: View, replaced: str) -> None:
 def _category_sentence(words: pd.DataFrame, replaced: str, own: str) -> str:
     """Mean cosine of zog to each category (the replaced word left out), best first."""
     mates = words[words["word"] != replaced]
+    sizes = mates.groupby("category")["word"].transform("size")
+    mates = mates[sizes > 1]  # a one-word category ("the") has no mates to average
     by_cat = mates.groupby("category")["cosine"].mean().sort_values(ascending=False)
     top = ", ".join(f"{c} {x:.2f}" for c, x in by_cat.head(4).items())
     return (f"Mean cosine to each category, leaving out {replaced} itself: {top}. "
