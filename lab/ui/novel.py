@@ -27,7 +27,8 @@ def novel_word(v: View) -> None:
     exposure = v.data.tables.get("exposure", pd.DataFrame())
     st.subheader("1. Read cold: zog by its letters")
     if exposure.empty:
-        st.warning("No exposure runs are stored yet: `python -m lab.precompute` adds them.")
+        st.info("No exposure runs in this data: `python -m lab.precompute` makes them from "
+                "the stored baseline (a retrain does not).")
     else:
         chartspec.draw(_cold_chart(v))
         st.caption(EXPECT_CAPTION)
