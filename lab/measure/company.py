@@ -73,9 +73,11 @@ def summarise(exposure: pd.DataFrame) -> pd.DataFrame:
 def per_seed(summary: pd.DataFrame, spelling: str = NOVEL) -> pd.DataFrame:
     """Per seed, for one spelling: zog_expectation_hit_rate_step0, zog_expectation_hit_rate
     (the shares of replaced nouns whose class it expects before and after the exposure) and
-    zog_sentences (the median over nouns of the sentences it took; NaN if none settled)."""
+    zog_sentences (over the nouns whose class the cold guess missed, the median of the
+    sentences it took to turn; NaN if none turned or none needed to)."""
     s = summary[summary["spelling"] == spelling]
     g = s.groupby("seed")
+    turned = s[~s["hit_before"].astype(bool)].groupby("seed")["sentences"].median()
     return pd.DataFrame({"zog_expectation_hit_rate_step0": g["hit_before"].mean(),
                          "zog_expectation_hit_rate": g["hit_after"].mean(),
-                         "zog_sentences": g["sentences"].median()})
+                         "zog_sentences": turned.reindex(g.size().index)})

@@ -345,9 +345,10 @@ _ENTRIES = (
                   "expectation after \"the zog \" points to the replaced noun's class (human "
                   "or animal) by at least its minimum effect."),
     Metric("zog_sentences", "sentences with zog it took", "", None, 0,
-           "the sentences containing zog that the continued training had read when its "
-           "expectation first pointed to the replaced noun's class (and kept pointing there "
-           "at every later reading)."),
+           "for a noun whose class the network's cold guess after zog missed, the sentences "
+           "containing zog that the continued training had read when its expectation first "
+           "pointed to that class and kept pointing there at every later reading; per seed, "
+           "the median over those nouns."),
     Metric("zog_sites", "verbs with zog as subject", "", None, 0,
            "the number of agreeing verbs whose subject is zog or zogs, over every noun pair."),
     # derived per seed by the verdicts, from the stored metrics above

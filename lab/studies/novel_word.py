@@ -35,16 +35,20 @@ def _label(value: float) -> str:
     return times if company.points_to(value, cls) else f"no clear preference, {times}"
 
 
-def _prior(data: StudyData) -> tuple[float, str]:
-    """The cold expectation after zog (median over seeds, control run at step 0) and which
-    nouns that one guess is right for."""
+def _prior(data: StudyData) -> str:
+    """The cold guess after zog, per seed (control run at step 0), in words: which class it
+    points to in which seeds."""
     ex = data.table("exposure")
     cold = ex[(ex["step"] == 0) & (ex["replaced"] == "") & (ex["spelling"] == company.NOVEL)]
-    value = float(cold["expect"].median())
-    right = [c for c in ("human", "animal") if company.points_to(value, c)]
-    return value, (f"right for the {CLASS_WORD[right[0]]} and wrong for the "
-                   f"{CLASS_WORD['animal' if right[0] == 'human' else 'human']}" if right
-                   else "right for neither class, since it points to neither")
+    by_seed = cold.groupby("seed")["expect"].first()
+    groups = {}
+    for seed, value in by_seed.items():
+        cls = next((c for c in ("human", "animal") if company.points_to(value, c)), None)
+        groups.setdefault(cls, []).append(str(seed))
+    parts = [f"{'seed' if len(seeds) == 1 else 'seeds'} {pr.and_list(seeds)}: "
+             + (f"{cls} verbs" if cls else "no clear preference")
+             for cls, seeds in groups.items()]
+    return "; ".join(parts)
 
 
 def _steps(data: StudyData) -> int:
@@ -126,19 +130,22 @@ def exposure_answer(data: StudyData) -> str:
     zog = summary[summary["spelling"] == company.NOVEL]
     after, before = _seeds(data, "zog_expectation_hit_rate"), _seeds(
         data, "zog_expectation_hit_rate_step0")
-    took = zog["sentences"].dropna()
-    never = int(zog["sentences"].isna().sum())
-    took_text = (f"The median noun took {took.median():,.0f} sentences containing zog "
-                 f"(from {took.min():,.0f} to {took.max():,.0f}) before the expectation "
-                 "pointed to its class for good"
-                 if len(took) else "No noun's expectation settled on its class")
-    never_text = (f"; in {never} of {len(zog)} (noun, seed) runs it never settled within "
-                  f"{_steps(data):,} steps" if never else "")
-    prior, right = _prior(data)
-    return (f"Before the continued training, the network expects after zog: {_label(prior)} "
-            f"(median over seeds), one guess for every noun, {right}. It points to the "
-            f"replaced noun's class for {pr.pct(before.median())} of the nouns. After "
-            f"{_steps(data):,} steps on text where the noun is written zog, they do for "
+    missed = zog[~zog["hit_before"].astype(bool)]
+    took = missed["sentences"].dropna()
+    never = int(missed["sentences"].isna().sum())
+    took_text = (f"Where the cold guess was wrong ({len(missed)} of {len(zog)} noun and seed "
+                 f"runs), the expectation turned to the noun's class for good after a median "
+                 f"(over those runs) of {took.median():,.0f} sentences containing zog (from "
+                 f"{took.min():,.0f} to {took.max():,.0f})" if len(took)
+                 else "No wrongly guessed noun's expectation turned to its class")
+    never_text = (f"; in {never} of them it never turned within {_steps(data):,} steps"
+                  if never else "")
+    return (f"Before the continued training, the network's cold guess after zog ({_prior(data)})"
+            f" is one guess for every noun, so it can be right for one class at most: it "
+            f"points to the replaced noun's class for {pr.pct(before.median())} of the nouns "
+            f"(median over seeds). After "
+            f"{_steps(data):,} steps on text where the noun is written zog, its guess points to "
+            f"the noun's class for "
             f"{pr.pct(after.median())} (seeds {pr.pct(after.min())} to "
             f"{pr.pct(after.max())}). {took_text}{never_text}.")
 
@@ -184,21 +191,21 @@ def takeaway(data: StudyData, v: Verdict) -> str:
     summary = data.exposure_summary()
     if summary.empty:
         return _NONE
-    zog = summary[summary["spelling"] == company.NOVEL]
     after = _seeds(data, "zog_expectation_hit_rate")
-    took = zog["sentences"].dropna()
+    took = _seeds(data, "zog_sentences")
     first = ("A character-level network first reads a new word by its letters: before it has "
              "met zog in any sentence, what it expects after zog is one fixed guess, whatever "
              "zog stands for.")
     second = (f"Its company then does the work: after a short stretch of text in which zog "
               f"replaces a noun, the verbs it expects after zog are that noun's class's for "
               f"{pr.pct(after.median())} of the nouns (median over seeds)"
-              + (f", after a median of {took.median():,.0f} sentences containing zog."
+              + (f"; where its cold guess was wrong, turning took a median of "
+                 f"{took.median():,.0f} sentences containing zog (median over seeds)."
                  if len(took) else "."))
     why = ("Why: every sentence with zog in it gives the gradient the same push, from the "
            "verbs that follow zog to the weights that read its letters. Since humans and "
            "animals in this grammar do different things (only humans sing, only animals "
-           "chase), that push points to one class, and a few hundred sentences are enough to "
+           "chase), that push points to one class, and a short stretch of text is enough to "
            "turn the guess.")
     if v.outcome != "supported":
         why += " " + pr.verdict_tail(v)
