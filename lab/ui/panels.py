@@ -81,11 +81,7 @@ def verdict(v, effect_rule: str | None = None) -> None:
     st.subheader("Verdict")
     box = st.container(border=True)
     box.badge(v.outcome.capitalize(), color=BADGE_COLOR.get(v.outcome, "gray"))
-    head = v.headline  # "Supported: the claim ..." -- the badge already says "Supported"
-    if head.lower().startswith(v.outcome + ": "):
-        head = head[len(v.outcome) + 2:]
-        head = head[:1].upper() + head[1:]
-    box.markdown(f"**{head}**")
+    box.markdown(f"**{v.headline}**")
     box.markdown("\n".join(f"- {line}" for line in v.details))
     if v.spread:
         spread = pd.DataFrame(
