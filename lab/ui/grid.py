@@ -19,7 +19,7 @@ from lab.studies.grid import (
     guess_result,
     tied_best,
 )
-from lab.ui import charts, chartspec, classmode, retrain_panel, urlstate
+from lab.ui import charts, chartspec, classmode, retrain_panel, tables, urlstate
 from lab.ui.chartspec import spec
 from lab.ui.views import View
 
@@ -146,8 +146,8 @@ def grid_view(v: View) -> None:
     show = tab[(tab["hidden"] == h) & (tab["activation"] == act)].sort_values("seq_len")
     show = show.assign(chosen=np.where(show["seq_len"] == t, "◀", ""), **{
         "final loss": [f"{x:.4f}" if np.isfinite(x) else "failed" for x in show["final loss"]]})
-    st.dataframe(show[["seq_len", "final loss", "memory horizon", "params", "status", "rank",
-                       "chosen"]], hide_index=True)
+    tables.show(show[["seq_len", "final loss", "memory horizon", "params", "status", "rank",
+                      "chosen"]], fmt={"params": lambda x: f"{x:,.0f}"})
     st.caption(f"H={h}, {act}: medians over seeds (final held-out loss in nats/char; floor "
                f"{v.floor:.4f}). {FAILED_RULE} {FAILED_SEEDS}")
     plane = tab[tab["activation"] == act].replace([np.inf], np.nan)

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import math
 
+import pandas as pd
 import streamlit as st
 
 from lab.data import memo
 from lab.data.store import StoreUnavailable
 from lab.language import grammar
 from lab.training.config import BASELINE
-from lab.ui import charts, chartspec, classmode, db, nav
+from lab.ui import charts, chartspec, classmode, db, nav, tables
 from lab.ui.chartspec import spec
 
 SAMPLE_CHARS = 50_000  # held-out characters read for the examples and the corpus's shares
@@ -117,7 +118,7 @@ def _baseline() -> None:
         "optimizer": b.optimizer, "batch size": b.batch_size,
         "loss": LOSS_SCALE_WORDS.get(b.loss_scale, b.loss_scale),
     }
-    st.table({"knob": list(rows), "baseline": [str(v) for v in rows.values()]})
+    tables.show(pd.DataFrame({"knob": list(rows), "baseline": [str(v) for v in rows.values()]}))
     st.markdown("Every arm of every study is trained with several seeds, and every number "
                 "on these pages comes from those stored runs.")
 
@@ -194,7 +195,7 @@ def _poll() -> None:
                          "how the class predicted": "; ".join(
                              f"{_option(sid, o)}: {n} ({share:.0%})" for (o, n), share
                              in zip(t.items(), poll.shares(t).values(), strict=True))})
-        st.dataframe(rows, hide_index=True)
+        tables.show(pd.DataFrame(rows))
         if st.button("Start a new poll", help="Forgets every vote of every study (a new class)."):
             store.clear()
             st.rerun()

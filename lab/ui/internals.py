@@ -23,7 +23,7 @@ from lab.studies import catalog
 from lab.studies.catalog import SEEDS
 from lab.studies.params import Param
 from lab.training.weights import load_weights
-from lab.ui import charts, chartspec, db, nav, urlstate
+from lab.ui import charts, chartspec, db, nav, tables, urlstate
 
 TYPED_MAX = 160  # characters a typed sentence may have
 TYPED_OK = set("abcdefghijklmnopqrstuvwxyz .")
@@ -190,13 +190,13 @@ def render() -> None:
                "grammar's exact distribution (it knows the sentence so far), and the "
                "network's loss on the character that came, in nats. ␣ is a space, ⏎ the "
                "end of the line.")
-    st.dataframe(df[["char", "next", "model", "grammar", "loss", "entropy"]].rename(columns={
-        "char": "read", "next": "next char", "model": "network's top 3",
-        "grammar": "grammar's top 3", "loss": "loss (nats)",
-        "entropy": "grammar's entropy (nats)"}), hide_index=True,
-        column_config={"loss (nats)": st.column_config.NumberColumn(format="%.3f"),
-                       "grammar's entropy (nats)": st.column_config.NumberColumn(
-                           format="%.3f")})
+    with st.expander("Per-character table"):
+        tables.show(df[["char", "next", "model", "grammar", "loss", "entropy"]].rename(columns={
+            "char": "read", "next": "next char", "model": "network's top 3",
+            "grammar": "grammar's top 3", "loss": "loss (nats)",
+            "entropy": "grammar's entropy (nats)"}),
+            fmt={c: (lambda x: f"{x:.3f}") for c in ("loss (nats)",
+                                                      "grammar's entropy (nats)")})
     long = df.melt(id_vars=["t", "char"], value_vars=["loss", "entropy"], var_name="series")
     long["series"] = long["series"].map(dict(zip(("loss", "entropy"), SERIES, strict=True)))
     chartspec.draw_built(alt.Chart(long).mark_line(point=True).encode(
@@ -250,14 +250,13 @@ def _number_view(r: inn.Reading, df: pd.DataFrame, d: inn.NumberDirection) -> No
                "rather than kept in one.")
     verbs = inn.verb_choices(r)
     if verbs:
-        st.dataframe(pd.DataFrame([{
+        tables.show(pd.DataFrame([{
             "verb at character": v["position"], "subject": v["subject"],
             "subject's number": "singular" if v["number"] == "sg" else "plural",
             "chars back": v["distance"], 'P("s")': v["p_s"],
             "P(plural form)": v["p_plural"], "right form more likely": "yes" if v["right"]
-            else "no"} for v in verbs]), hide_index=True, column_config={
-            'P("s")': st.column_config.NumberColumn(format="%.3f"),
-            "P(plural form)": st.column_config.NumberColumn(format="%.3f")})
+            else "no"} for v in verbs]),
+            fmt={c: (lambda x: f"{x:.3f}") for c in ('P("s")', "P(plural form)")})
         st.caption('At each verb, the character that decides its form: "s" for a singular '
                    "subject, a space or full stop for a plural one.")
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from functools import partial
 
 import pandas as pd
 import streamlit as st
 
 from lab.data.studydata import StudyData
+from lab.ui import tables
 
 BADGE_COLOR = {"supported": "green", "partly supported": "orange", "not supported": "red",
                "inconclusive": "gray"}
@@ -88,18 +90,18 @@ def verdict(v, effect_rule: str | None = None) -> None:
             [{"measure": k, "min over seeds": _num(lo), "max over seeds": _num(hi)}
              for k, (lo, hi) in v.spread.items()])
         with st.expander("Seed spread behind this verdict"):
-            st.dataframe(spread, hide_index=True)
+            tables.show(spread)
             if v.numbers:
-                st.dataframe(pd.DataFrame([{"number": k, "value": _num(x)}
-                                           for k, x in v.numbers.items()]), hide_index=True)
+                tables.show(pd.DataFrame([{"number": k, "value": _num(x)}
+                                          for k, x in v.numbers.items()]))
     if effect_rule:
         st.caption(effect_rule)
 
 
 def _num(x) -> str:
-    if isinstance(x, float):
-        return f"{x:.4g}"
-    return str(x)
+    """A verdict number as text: 4 significant digits, a failed run's inf as 'failed'."""
+    return tables.cell(x) if isinstance(x, float) and not math.isfinite(x) else (
+        f"{x:.4g}" if isinstance(x, float) else str(x))
 
 
 def observations(items, data: StudyData) -> None:

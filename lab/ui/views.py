@@ -20,7 +20,7 @@ from lab.measure.metrics import CURVE_EVERY, REACH_THRESHOLD, probe_bin
 from lab.measure.registry import METRICS, PROBE_BIN_LABELS, SATURATION_RULE
 from lab.studies import memory as mem
 from lab.studies.prose import and_list
-from lab.ui import charts, chartspec, db
+from lab.ui import charts, chartspec, db, tables
 from lab.ui.exposure_views import EXPOSURE_VIEWS
 from lab.ui.memory_views import MEMORY_VIEWS
 
@@ -311,7 +311,7 @@ def memory_horizon(v: View) -> None:
             f"{_num(s.at[a, 'median'])} ({_num(s.at[a, 'lo'])}-{_num(s.at[a, 'hi'])})"
             for a in v.order]
     tab["gradient regime"] = [mem.regime(v.data, a.key) for a in v.data.arms]
-    st.dataframe(tab, hide_index=True)
+    tables.show(tab)
     st.caption("Median over seeds (seed min to max). " + METRICS["memory_horizon"].quote()
                + " " + METRICS["gradient_reach"].quote())
 
@@ -331,7 +331,8 @@ def probe_bins(v: View) -> None:
     bins = list(PROBE_BIN_LABELS)
     wide = tab.pivot(index="arm", columns="bin", values="accuracy").reindex(
         index=v.order, columns=bins)
-    st.dataframe(wide.map(lambda x: f"{x:.0%}" if pd.notna(x) else "-"))
+    tables.show(wide.map(lambda x: f"{x:.0%}" if pd.notna(x) else "-").rename_axis(
+        "arm", axis=0).rename_axis(None, axis=1), index=True)
     pr = v.labelled(v.data.table("probe"))
     v.show(v.spec(charts.line_band, charts.seed_summary(pr, "k", "accuracy"), "k", order=v.order,
                   x_title="characters back (k)", y_title="probe accuracy", highlight=v.highlight))
@@ -357,10 +358,7 @@ def hidden_stats(v: View) -> None:
     tab["runs"] = [_status_counts(v.data.of_arm(a.key)) for a in v.data.arms]
     tab["saturated when"] = [SATURATION_RULE.get(a.overrides.get("activation", ""), "-")
                              for a in v.data.arms]
-    number = st.column_config.NumberColumn(format="%.3g")
-    st.dataframe(tab, hide_index=True, column_config={
-        **{c: number for c in ("mean", "std", "min", "max")},
-        "saturated": st.column_config.NumberColumn(format="percent")})
+    tables.show(tab, fmt={"saturated": lambda x: f"{x:.1%}" if np.isfinite(x) else "–"})
     st.caption("Medians over seeds of the statistics at each run's last checkpoint. "
                + METRICS["h_saturated_final"].quote())
     st.markdown("**Stability**: " + " · ".join(
@@ -446,8 +444,9 @@ def error_compounding(v: View) -> None:
                "after an invalid sentence is the taller one.")
     gram = _medians(v, {"free_valid_words": "valid words", "free_valid_sentences":
                         "valid sentences"})
-    st.dataframe(gram.pivot(index="arm", columns="measure", values="value").reindex(v.order)
-                 .map(lambda x: f"{x:.0%}"))
+    tables.show(gram.pivot(index="arm", columns="measure", values="value").reindex(v.order)
+                .map(lambda x: f"{x:.0%}" if np.isfinite(x) else "–").rename_axis(None, axis=1),
+                index=True)
     st.caption("Free-running samples: the model feeds itself its own characters.")
 
 

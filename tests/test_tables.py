@@ -1,0 +1,34 @@
+"""Phone-readable tables (lab.ui.tables): every cell labelled for the stacked card layout,
+no 'nan' or 'inf' in a cell, and the card layout switched on below NARROW_PX."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import pandas as pd
+
+from lab.ui import tables
+
+
+def test_every_cell_carries_its_column_for_the_card_layout():
+    df = pd.DataFrame({"arm": ["tanh", "relu"], "final loss": [0.3671, math.inf],
+                       "horizon": [24.0, math.nan]})
+    text = tables.html_table(df)
+    assert text.count('data-label="final loss"') == 2 and text.count("<tr>") == 3
+    assert f"@media (max-width: {tables.NARROW_PX}px)" in text
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", text)
+    assert cells == ["tanh", "0.367", "24", "relu", "failed", tables.MISSING]
+    assert not re.search(r">\s*(nan|inf|None)\s*<", text)
+
+
+def test_cells_are_escaped_and_formatters_apply():
+    df = pd.DataFrame({"word": ["<b>zog</b>"], "cosine": [0.91234]})
+    text = tables.html_table(df, fmt={"cosine": lambda x: f"{x:.2f}"})
+    assert "&lt;b&gt;zog&lt;/b&gt;" in text and ">0.91<" in text
+
+
+def test_index_becomes_the_first_column():
+    df = pd.DataFrame({"1-8": ["95%"], "9-16": ["60%"]}, index=pd.Index(["H=16"], name="arm"))
+    text = tables.html_table(df, index=True)
+    assert re.findall(r"<th>([^<]*)</th>", text) == ["arm", "1-8", "9-16"]
