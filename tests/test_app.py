@@ -214,7 +214,8 @@ def test_retrain_of_a_stored_config_matches_it(lab_db):
     at.session_state["retrain_reservoir"].wait(600)
     at.run()
     assert not at.exception
-    table = at.dataframe[-1].value
+    from test_tables import app_tables
+    table = next(t for t in app_tables(at) if "matches stored" in t.columns)
     assert list(table["matches stored"]) == ["yes", "yes"]
 
 

@@ -12,7 +12,7 @@ import re
 import pytest
 
 from lab.appserver import AppServer, chromium_path, launch_chromium, wait_home, wait_study
-from lab.studies import catalog
+from lab.studies import catalog, glossary
 from lab.ui import nav
 
 sync_api = pytest.importorskip("playwright.sync_api",
@@ -258,7 +258,8 @@ def test_class_mode_holds_across_the_sidebar_home_and_its_cards(sidebar_links, p
         page.wait_for_url(re.compile(rf"/{url_path}\?(.*&)?class=1(&|$)"))
         page.get_by_role("heading", name="Your prediction").wait_for()
         assert page.get_by_role("heading", name="Verdict").count() == 0
-        assert page.get_by_text(catalog.get(url_path).hypothesis[:60]).count() == 0
+        shown = glossary.explain_first(catalog.get(url_path).hypothesis, set())
+        assert page.get_by_text(shown[:60]).count() == 0
 
     page.goto(study_url(sidebar_links, "tbptt") + "?class=1")
     gated("tbptt")

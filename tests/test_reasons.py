@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import dataclasses
 
+from test_verdicts import scenario
+
 from lab.studies import activation, grid, tbptt
 from lab.studies.catalog import STUDIES
-from tests.test_verdicts import scenario
 
 
 def _set(data, arm: str, column: str, value: float):

@@ -3,6 +3,7 @@ no 'nan' or 'inf' in a cell, and the card layout switched on below NARROW_PX."""
 
 from __future__ import annotations
 
+import html
 import math
 import re
 
@@ -32,3 +33,29 @@ def test_index_becomes_the_first_column():
     df = pd.DataFrame({"1-8": ["95%"], "9-16": ["60%"]}, index=pd.Index(["H=16"], name="arm"))
     text = tables.html_table(df, index=True)
     assert re.findall(r"<th>([^<]*)</th>", text) == ["arm", "1-8", "9-16"]
+
+
+def app_tables(at) -> list[pd.DataFrame]:
+    """Every lab table an AppTest run drew (st.html), read back as string frames."""
+    out = []
+    for e in at.get("html"):
+        body = e.proto.body
+        if 'class="lab-table"' not in body:
+            continue
+        head = [html.unescape(h) for h in re.findall(r"<th>(.*?)</th>", body)]
+        rows = [[html.unescape(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", r)]
+                for r in re.findall(r"<tr>(.*?)</tr>", body)[1:]]
+        out.append(pd.DataFrame(rows, columns=head))
+    return out
+
+
+def test_a_page_draws_its_tables_as_lab_tables(lab_db):
+    from test_app import PAGES, run_page
+
+    at = run_page(PAGES["tbptt"])
+    assert not at.exception and not at.dataframe  # no sideways-scrolling data grid left
+    found = app_tables(at)
+    by_condition = next(t for t in found if "verbs" in t.columns)
+    assert list(by_condition.columns) == ["verbs", "seq_len=5", "seq_len=10", "seq_len=25",
+                                          "seq_len=50"]
+    assert all("%" in c for c in by_condition["seq_len=5"].iloc[:2])

@@ -417,11 +417,12 @@ def heatmap(df: pd.DataFrame, *, x: str, y: str, value: str, value_title: str,
     scale = (alt.Scale(scheme="viridis", domain=[lo, hi], clamp=True) if clipped
              else alt.Scale(scheme="viridis"))
     legend = [value_title, "▲: beyond the scale"] if clipped else value_title
-    cells = base.mark_rect().encode(
-        color=alt.Color(f"{value}:Q", title=legend, scale=scale),
+    cells = base.mark_rect().encode(  # legend below: at the side it squeezed a phone's cells
+        color=alt.Color(f"{value}:Q", title=legend, scale=scale,
+                        legend=alt.Legend(orient="bottom", direction="horizontal")),
         tooltip=[f"{x}:O", f"{y}:O", alt.Tooltip(f"{value}:Q", format=".4f")])
     middle = (lo + hi) / 2 if clipped else float(ok[value].median())
-    text = base.mark_text(fontSize=13).encode(
+    text = base.mark_text(fontSize=alt.ExprRef(f"{NARROW} ? 10 : 13")).encode(
         text="label:N",
         color=alt.condition(f"datum['{value}'] > {middle:.6g}",
                             alt.value("black"), alt.value("white")))

@@ -156,7 +156,7 @@ def grid_view(v: View) -> None:
     chartspec.draw(spec(charts.heatmap,
         plane[["H", "seq_len", "final_loss"]], x="seq_len", y="H", value="final_loss",
         value_title="median final loss", best=(best_here.seq_len, best_here.hidden),
-        title=f"{act}: median final held-out loss (outline = best for {act})"))
+        title=[f"{act}: median final held-out loss", f"outline = best for {act}"]))
     cell = tab[tab["cell"] == grid_key(h, act, t)].iloc[0]
     st.markdown(f"**Selected cell** H={h}, {act}, seq_len={t}: final loss "
                 f"{cell['final loss']:.4f} (rank {cell['rank']} of {len(tab)}), memory "

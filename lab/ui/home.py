@@ -11,6 +11,7 @@ import streamlit as st
 from lab.data import memo
 from lab.data.store import StoreUnavailable
 from lab.language import grammar
+from lab.studies import glossary
 from lab.training.config import BASELINE
 from lab.ui import charts, chartspec, classmode, db, nav, tables
 from lab.ui.chartspec import spec
@@ -214,6 +215,17 @@ def _option(study_id: str, option: str) -> str:
 GLOSSARY_ANCHOR = "glossary"
 
 
+def page_words(terms: list[str]) -> None:
+    """The words a page uses, defined under its title (lab.studies.glossary), before any use."""
+    if not terms:
+        return
+    link = classmode.href(anchor=GLOSSARY_ANCHOR)  # keeps class mode in the new tab
+    with st.expander("Words on this page: " + ", ".join(terms)):
+        st.markdown("\n".join(f"- {glossary.definition_line(w)}" for w in terms))
+        st.caption(f"Arm, seed, band, h(k), agreement and the other measures are defined in "
+                   f"the [glossary on Home]({link}).")
+
+
 def _glossary() -> None:
     """The words the study pages use, defined once; metric entries quote the registry."""
     from lab.measure.registry import METRICS
@@ -236,7 +248,9 @@ def _glossary() -> None:
         f"- {METRICS['agreement_overall'].quote()}\n"
         f"- {METRICS['memory_horizon'].quote()}\n"
         f"- {METRICS['gradient_reach'].quote()}\n"
-        f"- {METRICS['gradient_regime'].quote()}")
+        f"- {METRICS['gradient_regime'].quote()}\n"
+        + "\n".join(f"- {glossary.definition_line(w)}" for w in sorted(glossary.TERMS,
+                                                                        key=str.lower)))
 
 
 def _cards() -> None:

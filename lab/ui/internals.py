@@ -24,6 +24,7 @@ from lab.studies.catalog import SEEDS
 from lab.studies.params import Param
 from lab.training.weights import load_weights
 from lab.ui import charts, chartspec, db, nav, tables, urlstate
+from lab.ui.home import page_words
 
 TYPED_MAX = 160  # characters a typed sentence may have
 TYPED_OK = set("abcdefghijklmnopqrstuvwxyz .")
@@ -169,6 +170,7 @@ def _x(df: pd.DataFrame) -> alt.X:
 
 def render() -> None:
     st.title("Inside the network")
+    page_words(["nats", "W_hh", "ridge probe", "dL/da_j", "entropy floor"])
     st.markdown(
         "Pick a stored network and a sentence, and watch it read, one character at a time. "
         "Every number is computed here from the network's stored weights. The network first "

@@ -15,6 +15,7 @@ from lab.studies.params import Param
 from lab.studies.study import Arm
 from lab.training.config import ACTIVATIONS, BASELINE, BOUNDS, INITS, RunConfig, validate
 from lab.ui import db, retrain_panel, urlstate
+from lab.ui.home import page_words
 from lab.ui.views import VIEWS, View
 
 STORED_STUDY, STORED_ARM = "novel_word", "baseline"  # where the baseline's seeds are stored
@@ -81,6 +82,8 @@ def _arm(cfg: RunConfig) -> Arm:
 
 def render() -> None:
     st.title("Sandbox: train your own")
+    page_words(["TBPTT", "W_hh", "orthogonal", "xavier", "reservoir", "gradient clipping",
+                "scheduled sampling", "nats", "entropy floor"])
     st.markdown(
         "Set any knob of the baseline within the engine's bounds and train one run. It trains "
         "on this server with the same code as every stored run, in the same queue as the "
