@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from lab.data.studydata import StudyData
 from lab.measure.registry import METRICS, SATURATION_RULE
 from lab.studies import evidence as ev
@@ -74,9 +76,12 @@ def _tie_why(data: StudyData, key: str) -> str:
 
 def rivals(data: StudyData) -> tuple[list[str], list[str]]:
     """The activations that tie tanh on final loss (within the seed spread or the minimum
-    effect) and those that beat it beyond both."""
+    effect, with a finite median) and those that beat it beyond both."""
     status = {k: ev.compare(data, "tanh", k, LOSS).status for k in data.arm_keys if k != "tanh"}
-    return ([k for k, x in status.items() if x in ("unclear", "negligible")],
+    finite = {k for k in status if math.isfinite(data.median(k, "final_val_loss"))}
+    # an arm whose median seed failed overlaps tanh only through its one finished seed: not
+    # a tie, however the ranges fall
+    return ([k for k, x in status.items() if x in ("unclear", "negligible") and k in finite],
             [k for k, x in status.items() if x == "fails"])
 
 
