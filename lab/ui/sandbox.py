@@ -131,7 +131,19 @@ def _live(job, arm: Arm, stored: StudyData, was_active: bool) -> None:
                   "diverged": "diverged: its loss blew up and training stopped"}
         st.success(f"Trained in {job.elapsed:.0f} s{', from the cache' if job.cached else ''}"
                    f": {status.get(run['status'], run['status'])}.")
-        both = results.alongside(stored, STORED_ARM, "baseline (stored seeds)", mine)
+        end = int(stored.runs.loc[stored.runs["arm"] == STORED_ARM, "steps"].max())
+        both = results.alongside(stored, STORED_ARM,
+                                 f"baseline (stored seeds, trained {end:,} steps)", mine)
         view = View(both, floor(), None, int(run["seed"]))
         for name in VIEW_IDS:
-            VIEWS[name](view)
+            if name == "final_loss":  # the same step, and the baseline's end, both named
+                VIEWS[name](View(results.same_step_losses(stored, STORED_ARM, mine), floor(),
+                                 None, int(run["seed"])))
+                if int(run["steps"]) < end:
+                    st.caption(f"Your run trained {int(run['steps']):,} steps, the baseline "
+                               f"{end:,}. The first dot is the baseline's held-out loss at the "
+                               "checkpoint at or before your step count, a fair race; the "
+                               "second is where the baseline ended. The charts below compare "
+                               "each run's end.")
+            else:
+                VIEWS[name](view)
