@@ -72,3 +72,13 @@ def test_a_study_page_defines_its_words_under_its_title(lab_db):
     assert "TBPTT" in box.label
     body = "\n".join(m.value for m in box.markdown)
     assert gl.TERMS["TBPTT"].definition in body and gl.TERMS["nats"].definition in body
+
+
+def test_home_glossary_lists_every_word_once(lab_db):
+    from test_app import run_page
+
+    at = run_page()
+    assert not at.exception
+    text = "\n".join(m.value for m in at.markdown).lower()
+    for word in gl.TERMS:
+        assert text.count(f"**{word.lower()}**:") == 1, word

@@ -240,8 +240,6 @@ def _glossary() -> None:
         f"- **Band**: on a curve, the {charts.BAND_TEXT}. A gap between arms counts only "
         "when their seed ranges do not overlap and it is larger than the metric's minimum "
         "effect.\n"
-        "- **Entropy floor**: the lowest mean loss per character any model can reach on this "
-        "corpus (the grammar's entropy rate).\n"
         "- **h(k)**: the lowest loss possible for a predictor that sees only the last k "
         "characters; it falls towards the floor as k grows (the faint ladder on loss "
         "charts).\n"
