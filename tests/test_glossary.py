@@ -81,4 +81,4 @@ def test_home_glossary_lists_every_word_once(lab_db):
     assert not at.exception
     text = "\n".join(m.value for m in at.markdown).lower()
     for word in gl.TERMS:
-        assert text.count(f"**{word.lower()}**:") == 1, word
+        assert text.count(f"- **{word.lower()}**:") == 1, word
