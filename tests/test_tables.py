@@ -8,6 +8,7 @@ import math
 import re
 
 import pandas as pd
+import pytest
 
 from lab.ui import tables
 
@@ -59,3 +60,21 @@ def test_a_page_draws_its_tables_as_lab_tables(lab_db):
     assert list(by_condition.columns) == ["verbs", "seq_len=5", "seq_len=10", "seq_len=25",
                                           "seq_len=50"]
     assert all("%" in c for c in by_condition["seq_len=5"].iloc[:2])
+
+
+@pytest.mark.parametrize("study_id", ["initialization", "tbptt", "activation", "clipping",
+                                      "teacher_forcing", "grid"])
+def test_no_table_cell_reads_inf_nan_or_none(lab_db, study_id):
+    """Every table a study page draws, the verdict's seed spread included (a failed run's
+    loss reads 'failed', a missing value a dash)."""
+    from test_app import PAGES, run_page
+
+    from lab.ui import nav
+    full = dict(q.split("=") for q in nav.FULL_VIEW.get(study_id, "").split("&") if q)
+    at = run_page(PAGES[study_id], **full)
+    assert not at.exception
+    found = app_tables(at)
+    assert found
+    for t in found:
+        cells = {str(c).strip().lower() for c in t.to_numpy().ravel()}
+        assert not cells & {"inf", "-inf", "nan", "none"}, (study_id, t)

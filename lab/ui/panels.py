@@ -56,6 +56,8 @@ def _sample(data: StudyData, last: dict | None, key: str, seed: int,
         return
     status = last["status"]
     note = "" if status == "ok" else f" · run {status}: sample from its last checkpoint"
+    if int(last["step"]) == 0:  # a run that diverged before its first checkpoint after 0
+        note += " (step 0: the untrained network)"
     label = data.label(key)
     mark = " ◀ highlighted" if highlight == label else ""
     st.markdown(f"**{label}**{mark} · step {int(last['step']):,}{note}  \n"
