@@ -216,7 +216,7 @@ def test_retrain_now_runs_to_the_finished_state(sidebar_links, page):
     sync_api.expect(steps.locator("input")).to_have_value(str(RETRAIN_STEPS))
     page.get_by_role("button", name="Retrain now").click()
     page.get_by_text("Retrain finished").wait_for(timeout=RETRAIN_MS)
-    page.locator('[data-testid="stDataFrame"]').last.wait_for()
+    page.locator("table.lab-table").filter(has_text="matches stored").last.wait_for()
     assert_no_error(page)
 
 

@@ -78,3 +78,9 @@ def test_no_table_cell_reads_inf_nan_or_none(lab_db, study_id):
     for t in found:
         cells = {str(c).strip().lower() for c in t.to_numpy().ravel()}
         assert not cells & {"inf", "-inf", "nan", "none"}, (study_id, t)
+
+
+def test_a_tiny_negative_never_reads_negative_zero():
+    assert tables.fixed(3)(-0.0001) == "0.000" and tables.fixed(3)(-0.5) == "-0.500"
+    assert tables.cell(-1e-9) == "-1e-09" and tables.cell(-0.0) == "0"
+    assert tables.fixed(2)(float("inf")) == "failed" and tables.fixed(2)(None) == tables.MISSING

@@ -214,8 +214,8 @@ def render() -> None:
             "char": "read", "next": "next char", "model": "network's top 3",
             "grammar": "grammar's top 3", "loss": "loss (nats)",
             "entropy": "grammar's entropy (nats)"}),
-            fmt={c: (lambda x: f"{x:.3f}") for c in ("loss (nats)",
-                                                      "grammar's entropy (nats)")})
+            fmt=dict.fromkeys(("loss (nats)", "grammar's entropy (nats)"),
+                             tables.fixed(3)))
     long = df.melt(id_vars=["t", "char"], value_vars=["loss", "entropy"], var_name="series")
     long["series"] = long["series"].map(dict(zip(("loss", "entropy"), SERIES, strict=True)))
     chartspec.draw_built(alt.Chart(long).mark_line(point=True).encode(
@@ -275,7 +275,7 @@ def _number_view(r: inn.Reading, df: pd.DataFrame, d: inn.NumberDirection) -> No
             "chars back": v["distance"], 'P("s")': v["p_s"],
             "P(plural form)": v["p_plural"], "right form more likely": "yes" if v["right"]
             else "no"} for v in verbs]),
-            fmt={c: (lambda x: f"{x:.3f}") for c in ('P("s")', "P(plural form)")})
+            fmt=dict.fromkeys(('P("s")', "P(plural form)"), tables.fixed(3)))
         st.caption('At each verb, the character that decides its form: "s" for a singular '
                    "subject, a space or full stop for a plural one.")
 

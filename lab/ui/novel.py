@@ -43,7 +43,7 @@ def novel_word(v: View) -> None:
         near = near.assign(same=np.where(near["category"] == own, "✓", ""))
         st.markdown("**Nearest neighbours of zog**")
         tables.show(near[["word", "rank", "category", "cosine", "same"]],
-                    fmt={"cosine": lambda x: f"{x:.3f}"})
+                    fmt={"cosine": tables.fixed(3)})
         st.caption(_category_sentence(words, replaced, own))
     with right:
         chartspec.draw(spec(charts.projection, rows, replaced=replaced, categories=CATEGORIES,

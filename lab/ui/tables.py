@@ -47,8 +47,23 @@ def cell(x) -> str:
             return MISSING
         if math.isinf(x):
             return "failed"
-        return f"{x:.3g}"
+        return no_negative_zero(f"{x:.3g}")
     return str(x)
+
+
+def fixed(digits: int) -> Callable[[float], str]:
+    """A formatter with `digits` decimals that never writes '-0.000' (a tiny negative
+    rounded away), and MISSING for no value."""
+    def fmt(x) -> str:
+        if x is None or (isinstance(x, float) and not math.isfinite(x)):
+            return cell(x)
+        return no_negative_zero(f"{x:.{digits}f}")
+    return fmt
+
+
+def no_negative_zero(text: str) -> str:
+    """'-0', '-0.0', '-0.000' as the same without the sign."""
+    return text[1:] if text.startswith("-") and not text.strip("-0.") else text
 
 
 def html_table(df: pd.DataFrame, fmt: dict[str, Callable] | None = None,
