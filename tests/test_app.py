@@ -214,7 +214,8 @@ def test_retrain_of_a_stored_config_matches_it(lab_db):
     at.session_state["retrain_reservoir"].wait(600)
     at.run()
     assert not at.exception
-    table = at.dataframe[-1].value
+    from test_tables import app_tables
+    table = next(t for t in app_tables(at) if "matches stored" in t.columns)
     assert list(table["matches stored"]) == ["yes", "yes"]
 
 
@@ -273,7 +274,10 @@ def test_sandbox_trains_a_config_from_its_link_and_draws_it_beside_the_baseline(
     heads = {s.value for s in at.subheader}
     assert {"Training loss", "Agreement accuracy by distance to the subject"} <= heads
     legend = json.dumps(specs(at))
-    assert "baseline (stored seeds)" in legend and "activation=relu" in legend
+    assert "baseline (stored seeds, trained" in legend and "activation=relu" in legend
+    # the final loss is a same-step race, and the chart says so (issue 24 item 4)
+    assert "baseline at step" in legend and "(same point)" in legend
+    assert "baseline at its end, step" in legend
 
 
 @pytest.mark.parametrize("params", [{"hidden": "7"}, {"lr": "abc"}, {"steps": "1e9"},

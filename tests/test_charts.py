@@ -95,13 +95,17 @@ def test_log_scale_where_asked():
 
 
 def test_diverged_runs_are_marked_with_a_cross():
-    stops = pd.DataFrame({"arm": ["a"], "step": [100], "y": [9.0],
-                          "note": ["seed 43 diverged at step 100"]})
+    stops = pd.DataFrame({"arm": ["a", "a"], "step": [100, 150], "y": [9.0, 9.0],
+                          "note": ["seed 43 diverged at step 100", "seed 44 diverged at 150"],
+                          "at": [100, 150]})
     chart = charts.line_band(charts.seed_summary(_curves(), "step", "loss"), "step",
                              x_title="step", y_title="loss", floor=FLOOR, stops=stops)
     crosses = [layer for layer in _layers(chart)
                if isinstance(layer.get("mark"), dict) and layer["mark"].get("shape") == "cross"]
     assert crosses
+    # where and when, written on the chart beside the crosses: one label per arm
+    spec = json.dumps(chart.to_dict())
+    assert "a: 2 diverged, steps 100, 150" in spec
 
 
 def test_final_loss_bars_have_range_and_floor():
@@ -247,3 +251,32 @@ def test_uniform_guessing_is_marked_only_where_a_curve_sits_on_it():
     assert views.sits_at_guessing(curves([u, u, u, 1.0, 0.9]))  # a plateau at ln 29
     assert not views.sits_at_guessing(curves([u, 2.0, 1.0, 0.9, 0.8]))  # passing through
     assert not views.sits_at_guessing(curves([9.0, np.inf, np.inf, np.inf, np.inf]))  # diverged
+
+
+def test_arms_drawn_on_top_of_each_other_are_dashed_and_named_on_the_chart():
+    """Identical arms (orthogonal under xavier, three clip fractions at 1) would hide each
+    other: each gets its own dash, and the chart's subtitle says they coincide."""
+    df = _curves()
+    same = df[df["arm"] == "a"].assign(arm="a2")  # exactly a's curve
+    summary = charts.seed_summary(pd.concat([df, same]), "step", "loss")
+    assert charts.coinciding(summary, "step", order=["a", "b", "a2"]) == [["a", "a2"]]
+    chart = charts.line_band(summary, "step", x_title="step", y_title="loss",
+                             order=["a", "b", "a2"])
+    spec = chart.to_dict()
+    dash = next(layer["encoding"]["strokeDash"] for layer in _layers(chart)
+                if "strokeDash" in layer.get("encoding", {}))
+    ranges = dict(zip(dash["scale"]["domain"], map(tuple, dash["scale"]["range"]),
+                      strict=True))
+    assert ranges["a"] != ranges["a2"] and ranges["b"] == ranges["a"]
+    assert "a and a2 coincide (dashed)." in spec["title"]["subtitle"]
+    apart = charts.line_band(charts.seed_summary(df, "step", "loss"), "step",
+                             x_title="step", y_title="loss", order=["a", "b"]).to_dict()
+    assert "subtitle" not in json.dumps(apart.get("title", ""))
+
+
+def test_an_arm_with_no_finite_value_is_named_on_its_chart():
+    df = pd.concat([_curves(), pd.DataFrame({"arm": "dead", "seed": 42, "step": [50, 100],
+                                             "loss": [np.inf, np.inf]})])
+    summary = charts.seed_summary(df, "step", "loss")
+    notes = charts.curve_notes(summary, "step", False, ["a", "b", "dead"])
+    assert notes == ["no line for dead: no finite value to draw"]

@@ -12,10 +12,11 @@ from urllib.parse import parse_qs
 import pytest
 from streamlit.testing.v1 import AppTest
 from test_app import run_page
+from test_tables import app_tables
 
 from lab.data.store import open_reader
 from lab.data.studydata import load_study
-from lab.studies import catalog, prediction
+from lab.studies import catalog, glossary, prediction
 from lab.studies.grid import GUESS, tied_best
 from lab.ui import classmode, nav
 
@@ -113,7 +114,7 @@ def test_no_hypothesis_before_the_commit(lab_db, study_id):
     assert not at.exception, [e.value for e in at.exception]
     shown = texts(at)
     assert study.question in shown and study.fixed in shown
-    assert study.hypothesis not in shown
+    assert shown_hypothesis(study) not in shown and study.hypothesis not in shown
     assert "Held back until you commit your prediction" in shown
     assert not at.get("vega_lite_chart") and "Takeaway" not in subheaders(at)
     if study_id in nav.FULL_VIEW:  # the grid's guess
@@ -127,14 +128,14 @@ def test_no_hypothesis_before_the_commit(lab_db, study_id):
         at.radio[0].set_value(options[0]).run()
         next(b for b in at.button if b.label == "Commit my prediction").click().run()
     assert not at.exception, [e.value for e in at.exception]
-    assert study.hypothesis in texts(at)
+    assert shown_hypothesis(study) in texts(at)
 
 
 def test_the_grid_holds_its_hypothesis_back_outside_class_mode_too(lab_db):
     at = session(PAGES["grid"])
-    assert catalog.get("grid").hypothesis not in texts(at)
+    assert shown_hypothesis(catalog.get("grid")) not in texts(at)
     full = dict(q.split("=") for q in nav.FULL_VIEW["grid"].split("&"))
-    assert catalog.get("grid").hypothesis in texts(session(PAGES["grid"], **full))
+    assert shown_hypothesis(catalog.get("grid")) in texts(session(PAGES["grid"], **full))
 
 
 def _data(fixture_db, study_id: str):
@@ -202,6 +203,11 @@ def test_home_instructor_links_are_links_and_the_plan_covers_every_study(lab_db)
     assert sorted(plan) == sorted(catalog.get(s).title for s in catalog.STUDY_IDS)
 
 
+def shown_hypothesis(study) -> str:
+    """The hypothesis as its page shows it: each word glossed at first use."""
+    return glossary.explain_first(study.hypothesis, set())
+
+
 def commit(at: AppTest, option: str) -> AppTest:
     at.radio[0].set_value(option).run()
     return next(b for b in at.button if b.label == "Commit my prediction").click().run()
@@ -209,8 +215,8 @@ def commit(at: AppTest, option: str) -> AppTest:
 
 def tally(at: AppTest) -> dict[str, int]:
     """The class tally table on a committed page: option label -> students."""
-    table = next(d.value for d in at.dataframe if "students" in d.value.columns)
-    return dict(zip(table["prediction"], table["students"], strict=True))
+    table = next(t for t in app_tables(at) if "students" in t.columns)
+    return dict(zip(table["prediction"], table["students"].astype(int), strict=True))
 
 
 def test_two_sessions_committing_show_a_tally_of_two(lab_db):
@@ -219,16 +225,17 @@ def test_two_sessions_committing_show_a_tally_of_two(lab_db):
     two = commit(session(PAGES["tbptt"], **{"class": 1}), "5")
     assert tally(two) == {"seq_len=5": 1, "seq_len=10": 0, "seq_len=25": 0, "seq_len=50": 1}
     assert any("2 predictions committed" in c.value for c in two.caption)
-    assert any("50%" in str(v) for v in two.dataframe[0].value["share"])
+    assert any("50%" in str(v) for v in
+               next(t for t in app_tables(two) if "share" in t.columns)["share"])
     # the first tab changes its mind: its vote moves, the count stays 2
     next(b for b in one.button if b.label == "Change my prediction").click().run()
     commit(one, "5")
     assert tally(one) == {"seq_len=5": 2, "seq_len=10": 0, "seq_len=25": 0, "seq_len=50": 0}
     # the instructor (a tab not in class mode) sees every study's tally on Home
     home = session()
-    rows = next(d.value for d in home.dataframe if "predictions" in d.value.columns)
+    rows = next(t for t in app_tables(home) if "predictions" in t.columns)
     row = rows[rows["study"].str.endswith(catalog.get("tbptt").title)].iloc[0]
-    assert row["predictions"] == 2 and "seq_len=5: 2 (100%)" in row["how the class predicted"]
+    assert int(row["predictions"]) == 2 and "seq_len=5: 2 (100%)" in row["how the class predicted"]
     assert any("Class poll" in e.label for e in home.expander)
     student_home = session(**{"class": 1})  # not shown to a tab in class mode
     assert not any("Class poll" in e.label for e in student_home.expander)

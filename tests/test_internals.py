@@ -144,3 +144,19 @@ def test_a_text_the_grammar_cannot_read_gets_words_not_nan(lab_db):
     assert not at.exception
     captions = " ".join(c.value for c in at.caption)
     assert "cannot read this text" in captions and "nan" not in captions
+
+
+def test_the_internals_page_opens_on_the_baseline_with_a_readable_state_picture(lab_db):
+    """The default network is the baseline (not the novel word's), named so; the hidden-state
+    picture shows the units that carry the number, with the subject's cue and the verb's
+    decision marked; every character of the axis keeps its label (issue 24 item 4)."""
+    at = _page()
+    assert not at.exception
+    arm = next(s for s in at.selectbox if s.label == "Arm")
+    assert arm.format_func(arm.value).endswith("(the baseline)")
+    heat = next(json.loads(c.proto.spec) for c in at.get("vega_lite_chart")
+                if "sg: singular" in c.proto.spec)
+    layers = heat.get("layer", [])
+    assert any(_mark(layer) == "rule" for layer in layers)  # the cue and decision lines
+    axis = layers[0]["encoding"]["x"]["axis"]
+    assert axis["labelOverlap"] is False

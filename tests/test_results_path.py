@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURE_STEPS
 from streamlit.testing.v1 import AppTest
+from test_tables import app_tables
 
 from lab.data.store import open_reader
 from lab.data.studydata import TABLES, load_study
@@ -103,7 +104,7 @@ def test_the_panel_shows_a_cached_retrain_beside_the_stored_seeds(fixture_db, re
     charts = len(at.get("vega_lite_chart"))
     next(b for b in at.button if b.label == "Retrain now").click().run()
     assert not at.exception, [e.value for e in at.exception]
-    table = next(d.value for d in at.dataframe if "matches stored" in d.value.columns)
+    table = next(t for t in app_tables(at) if "matches stored" in t.columns)
     assert list(table["matches stored"]) == ["yes", "yes"]
     text = "\n".join(m.value for m in at.markdown)
     assert "W_hh frozen (reservoir), seed 42: your retrain equals the stored run bit for bit" \

@@ -418,3 +418,16 @@ def test_teacher_forcing_needs_the_weak_model_to_err(monkeypatch):
     v = tf.verdict(scenario("teacher_forcing", 1))
     weak = [c for c in v.checks if "compound more in its own text" in c.claim]
     assert [c.status for c in weak] == ["fails"] and v.outcome == "partly supported"
+
+
+@pytest.mark.parametrize("study", list(STUDIES))
+def test_headline_is_a_sentence(study):
+    """A verdict headline reads as a sentence (subject, verb, claim, full stop), not a
+    fragment ("Partly supported: the claim that X; of 4 checks, 2 hold"), in every outcome."""
+    for data in (scenario(study, 1), scenario(study, -1), scenario(study, 0),
+                 scenario(study, 1, seeds=(42,))):
+        head = VERDICTS[study](data).headline
+        assert re.match(r"The runs (support|partly support|do not support|cannot settle) the "
+                        r"claim that \S", head), head
+        assert head.endswith(".") and not head.startswith(
+            tuple(f"{o.capitalize()}:" for o in vd.OUTCOMES)), head

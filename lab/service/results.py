@@ -102,6 +102,30 @@ def alongside(stored: StudyData, stored_key: str, stored_label: str, mine: Study
     return StudyData(stored.study_id, arms, both(stored.runs, mine.runs), tables)
 
 
+def same_step_losses(stored: StudyData, stored_key: str, mine: StudyData) -> StudyData:
+    """The final held-out loss of the stored arm twice, at the retrain's step count (the
+    checkpoint at or before it: a same-step comparison) and at the end of its own training,
+    beside the retrain's: a 2,000-step run against a 30,000-step baseline's end is not a
+    fair race, and the chart must say which is which. Arms: 'same_step', 'end', then mine."""
+    steps = int(mine.runs["steps"].max()) if len(mine.runs) else 0
+    base = stored.runs[stored.runs["arm"] == stored_key]
+    end = int(base["steps"].max()) if len(base) else 0
+    ck = stored.tables.get("checkpoints", pd.DataFrame(columns=["run_id", "step", "val_loss"]))
+    ck = ck[ck["run_id"].isin(base["run_id"]) & (ck["step"] <= steps)]
+    at = ck[ck["step"] == ck.groupby("run_id")["step"].transform("max")]
+    at_step = int(at["step"].max()) if len(at) else 0
+    same = base.assign(arm="same_step", final_val_loss=base["run_id"].map(
+        at.set_index("run_id")["val_loss"]).astype(float))
+    same = same[same["final_val_loss"].notna()]
+    runs = pd.concat([f for f in (same, base.assign(arm="end"),
+                                  mine.runs.drop(columns=["failed"], errors="ignore")) if len(f)],
+                     ignore_index=True)
+    arms = (Arm("same_step", f"baseline at step {at_step:,} (same point)"),
+            Arm("end", f"baseline at its end, step {end:,}"), *mine.arms)
+    return build(stored.study_id, runs.drop(columns=["failed"], errors="ignore"),
+                 pd.DataFrame(columns=["run_id", "name", "value"]), {}, None, arms)
+
+
 @dataclass(frozen=True)
 class Match:
     """One retrained run against the stored runs: `same` is True (bit for bit), False (a

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
+
 from lab.data.studydata import StudyData
-from lab.measure.registry import METRICS
+from lab.measure.registry import METRICS, SATURATION_RULE
 from lab.studies import evidence as ev
 from lab.studies import prose as pr
 from lab.studies.study import Observation, Study, arms_over
@@ -38,15 +40,24 @@ def lowest(data: StudyData) -> str:
 
 
 def saturation(data: StudyData) -> str:
-    return ("Share of hidden units saturated at the end (slope under a tenth of the "
-            f"activation's peak): {pr.per_arm(data, 'h_saturated_final', pr.pct)}. A "
-            "saturated unit passes almost no gradient back, whatever W_hh is.")
+    rules = "; ".join(f"{a}: {r}" for a, r in SATURATION_RULE.items() if a in data.arm_keys)
+    text = ("Share of hidden units saturated at the end (slope under a tenth of the "
+            f"activation's peak): {pr.per_arm(data, 'h_saturated_final', pr.pct)}. What "
+            f"counts as saturated differs per activation ({rules}). A saturated unit passes "
+            "almost no gradient back on that step, whatever W_hh is.")
+    if "relu" in data.arm_keys:
+        text += (" For relu, saturated means switched off: the unit's input is below 0, so it "
+                 "outputs 0 and its slope is 0. It is off only for that character and can be "
+                 f"on at the next, so a share of {pr.pct(data.median('relu', 'h_saturated_final'))}"
+                 " is a sparse code rather than stuck units: relu "
+                 f"{pr.end_state(data, 'relu')}, tanh {pr.end_state(data, 'tanh')}.")
+    return text
 
 
 def _why(key: str) -> str:
     return {
         "relu": "relu is unbounded, so a state that W_hh amplifies keeps growing, and its "
-        "zero slope below 0 switches units off for good",
+        "zero slope below 0 switches units off",
         "sigmoid": "sigmoid's slope is at most 1/4, so every step back multiplies the "
         "gradient by a quarter or less and the subject's number is forgotten before the verb",
         "identity": "identity makes the network linear: it cannot gate what to keep, and its "
@@ -54,13 +65,46 @@ def _why(key: str) -> str:
     }.get(key, "")
 
 
+def _tie_why(data: StudyData, key: str) -> str:
+    """Why an activation that ties tanh can: said only where the runs show it."""
+    if key == "relu" and data.n_failed("relu") == 0:
+        return ("a relu unit that is on has slope exactly 1, so the gradient passes back "
+                "through it unshrunk, as through tanh near zero, and its unbounded output did "
+                "not run away here (no seed failed) because clipping caps the size of every update")
+    return "its seed range overlaps tanh's"
+
+
+def rivals(data: StudyData) -> tuple[list[str], list[str]]:
+    """The activations that tie tanh on final loss (within the seed spread or the minimum
+    effect, with a finite median) and those that beat it beyond both."""
+    status = {k: ev.compare(data, "tanh", k, LOSS).status for k in data.arm_keys if k != "tanh"}
+    finite = {k for k in status if math.isfinite(data.median(k, "final_val_loss"))}
+    # an arm whose median seed failed overlaps tanh only through its one finished seed: not
+    # a tie, however the ranges fall
+    return ([k for k, x in status.items() if x in ("unclear", "negligible") and k in finite],
+            [k for k, x in status.items() if x == "fails"])
+
+
 def takeaway(data: StudyData, v: Verdict) -> str:
+    """tanh's loss and long agreement, every activation that ties or beats it (with its long
+    agreement), the weakest and why, and tanh's mechanism."""
     lt = data.median("tanh", "final_val_loss")
-    others = [k for k in data.arm_keys if k != "tanh"]
-    worst = max(others, key=lambda k: data.median(k, "final_val_loss"), default=None)
-    a_t, a_s = data.median("tanh", "agreement_long"), data.median("sigmoid", "agreement_long")
-    first = (f"tanh ended at {pr.f3(lt)} nats/char and agreed over long distances "
-             f"{pr.pct(a_t)} of the time; sigmoid agreed {pr.pct(a_s)}.")
+    a_t = data.median("tanh", "agreement_long")
+    first = (f"tanh ended at {pr.f3(lt)} nats/char (nats: the loss measured with the natural "
+             f"log) and agreed over long distances {pr.pct(a_t)} of the time.")
+    ties, beats = rivals(data)
+    if "sigmoid" in data.arm_keys and "sigmoid" not in ties + beats:
+        first += f" sigmoid agreed {pr.pct(data.median('sigmoid', 'agreement_long'))}."
+    near = []
+    for k in [*ties, *beats]:
+        how = "ties tanh" if k in ties else "beats tanh"
+        a_k = data.median(k, "agreement_long")
+        near.append(f"{data.label(k)} {how} on loss ({pr.f3(data.median(k, 'final_val_loss'))} "
+                    f"against {pr.f3(lt)}) and agreed over long distances {pr.pct(a_k)} of the "
+                    f"time against tanh's {pr.pct(a_t)}"
+                    + (f", because {_tie_why(data, k)}" if k in ties else "") + ".")
+    rest = [k for k in data.arm_keys if k != "tanh" and k not in ties and k not in beats]
+    worst = max(rest, key=lambda k: data.median(k, "final_val_loss"), default=None)
     why = _why(worst) if worst else ""
     second = (f"The weakest was {data.label(worst)}, which {pr.end_state(data, worst)}"
               + (f", because {why}." if why else ".") if worst else "")
@@ -70,7 +114,7 @@ def takeaway(data: StudyData, v: Verdict) -> str:
     if v.outcome != "supported":
         third += f" Yet the verdict is {v.outcome}: not every comparison cleared the seed " \
                  "spread and the minimum effect."
-    return " ".join(x for x in (first, second, third) if x)
+    return " ".join(x for x in (first, *near, second, third) if x)
 
 
 STUDY = Study(

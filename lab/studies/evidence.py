@@ -165,8 +165,9 @@ def paired(data: StudyData, a: str, b: str, column: str, scale: float = 1.0) -> 
 
 def missing_reason(data: StudyData, keys: Iterable[str]) -> str | None:
     """Why the study cannot be judged (an arm with fewer than MIN_SEEDS stored runs), or None."""
-    short = [f"{data.label(k)} ({len(data.of_arm(k))} seeds)" for k in keys
-             if len(data.of_arm(k)) < MIN_SEEDS]
+    counts = {k: len(data.of_arm(k)) for k in keys}
+    short = [f"{data.label(k)} ({n} seed{'' if n == 1 else 's'})" for k, n in counts.items()
+             if n < MIN_SEEDS]
     if short:
         return f"too few stored runs for {', '.join(short)}; at least {MIN_SEEDS} seeds are needed"
     return None

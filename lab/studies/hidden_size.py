@@ -86,7 +86,7 @@ def horizon(data: StudyData) -> str:
 
 
 def _chars(x: float) -> str:
-    return f"{x:.0f} chars" if math.isfinite(x) else "no value"
+    return f"{mem.horizon_text(x)} chars" if math.isfinite(x) else "no value"
 
 
 def takeaway(data: StudyData, v: Verdict) -> str:

@@ -73,8 +73,10 @@ def regimes(data: StudyData) -> str:
     parts = []
     for k in data.arm_keys:
         g, r = data.median(k, "gradient_growth"), data.median(k, "gradient_reach")
+        n = int(data.of_arm(k)["seq_len"].max()) if len(data.of_arm(k)) else 0
+        reach = mem.reach_text(r, n) if n else _num(r, 0)
         parts.append(f"{data.label(k)} {mem.regime(data, k)} ({mem.growth_text(g)} per "
-                     f"character, reach {_num(r, 0)} chars)")
+                     f"character, reach {reach} chars)")
     return ("Gradient after training: " + "; ".join(parts) + ". The gradient one step back "
             "is the one before, multiplied by W_hh transposed and by each unit's tanh slope; "
             "when that product's size stays near 1 the gradient carries far, below 1 it "
@@ -88,8 +90,9 @@ def agreement(data: StudyData) -> str:
     o, x = data.median("orthogonal", "agreement_long"), data.median("xavier", "agreement_long")
     close = abs(o - x) < LONG.min_effect if math.isfinite(o - x) else False
     tail = (" Orthogonal and xavier end within the minimum effect of each other: both start "
-            "with a spectral radius near 1, and 30,000 steps of training reshape W_hh far "
-            "more than the start does." if close else
+            "with a spectral radius near 1, and "
+            f"{int(data.runs['steps'].max()):,} steps of training reshape W_hh far more than "
+            "the start does." if close else
             " Where W_hh starts still shows at the end: training moves W_hh only a little per "
             "step, so a start that lets the number survive many steps is a head start.")
     return (f"Median agreement for subjects {mem.LONG}+ characters back (chance 50%): "

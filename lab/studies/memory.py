@@ -114,3 +114,32 @@ def near_uniform(data: StudyData, key: str, tol: float = 0.1) -> bool:
     """Whether the arm's median final held-out loss sits within tol of uniform guessing."""
     m = data.median(key, "final_val_loss")
     return bool(np.isfinite(m) and abs(m - uniform_loss()) <= tol * uniform_loss())
+
+
+def bin_start(horizon: float) -> float:
+    """The near edge of the distance bin a memory horizon closes (a horizon is a bin's far
+    edge): agreement was clear at distances from there on; nan when the horizon is no edge."""
+    starts = {hi: lo for lo, hi in AGREEMENT_BINS}
+    return float(starts.get(horizon, math.nan)) if math.isfinite(horizon) else math.nan
+
+
+def beyond_chunk(horizon: float, seq_len: int) -> bool:
+    """Whether agreement was clear in a distance bin that starts beyond the chunk length: a
+    dependency no gradient ever covered, so the chunk was no ceiling for that run."""
+    return bin_start(horizon) > seq_len
+
+
+def horizon_text(horizon: float) -> str:
+    """A memory horizon in characters, 'at least 64' when it is the last bin's edge (the
+    measurement's limit, not the network's)."""
+    if not math.isfinite(horizon):
+        return "no value"
+    return f"at least {horizon:.0f}" if horizon >= BIN_EDGES[-1] else f"{horizon:.0f}"
+
+
+def reach_text(reach: float, seq_len: int) -> str:
+    """A gradient reach in characters, 'at least 24' when it is the chunk's own limit
+    (seq_len - 1 steps back: the gradient was still alive where the chunk cut it)."""
+    if not math.isfinite(reach):
+        return "no value"
+    return f"at least {reach:.0f}" if reach >= seq_len - 1 else f"{reach:.0f}"

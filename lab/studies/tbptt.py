@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 from lab.data.studydata import StudyData
-from lab.measure.metrics import AGREEMENT_BINS
 from lab.measure.registry import METRICS
 from lab.studies import evidence as ev
 from lab.studies import memory as mem
@@ -61,18 +60,28 @@ def shortest(data: StudyData) -> str:
     return lead + why + probe_text
 
 
+def beyond_own_chunk(data: StudyData) -> list[str]:
+    """The arms whose median memory horizon closes a distance bin that starts beyond their
+    own chunk length (lab.studies.memory.beyond_chunk): for them the chunk was no ceiling."""
+    return [k for k in data.arm_keys
+            if mem.beyond_chunk(data.median(k, "memory_horizon"), _length(data, k))]
+
+
+def _horizon(data: StudyData, key: str) -> str:
+    return mem.horizon_text(data.median(key, "memory_horizon"))
+
+
 def ceiling(data: StudyData) -> str:
     parts = [f"chunks of {_length(data, k)}: {mem.pc(data.median(k, 'agreement_long'))}, "
-             f"horizon {data.median(k, 'memory_horizon'):.0f} chars" for k in data.arm_keys]
-    low = {hi: lo for lo, hi in AGREEMENT_BINS}  # a horizon is its bin's far edge
-    over = [_length(data, k) for k in data.arm_keys
-            if low.get(data.median(k, "memory_horizon"), 0) > _length(data, k)]
+             f"horizon {_horizon(data, k)} chars" for k in data.arm_keys]
+    over = [_length(data, k) for k in beyond_own_chunk(data)]
     tail = (f" Chunks of {pr.and_list(over)} agree clearly with subjects in a "
             "distance bin that starts beyond their own length: no gradient ever covered "
             "those distances, so what carries the number there is the state's own dynamics, "
-            "shaped on shorter dependencies, not training aimed at them." if over else
+            "shaped on shorter dependencies, not training aimed at them. So the chunk is no "
+            "ceiling on memory; it limits what training aims at." if over else
             " No arm agrees clearly in a distance bin that starts beyond its own chunk "
-            "length: the chunk is a ceiling.")
+            "length: here the chunk is a ceiling.")
     return (f"Median agreement for subjects {mem.LONG}+ characters back, and memory "
             "horizon: "
             + "; ".join(parts) + ". A dependency that fits in a chunk gets a gradient on every "
@@ -83,33 +92,50 @@ def reach(data: StudyData) -> str:
     k = data.arm_keys[-1]
     n, r = _length(data, k), data.median(k, "gradient_reach")
     g = data.median(k, "gradient_growth")
+    capped = (" The reach is the chunk's own limit, so the gradient was still alive where the "
+              "chunk cut it: the measurement stops there, not the gradient."
+              if math.isfinite(r) and r >= n - 1 else "")
     return (f"In chunks of {n}, the gradient is {mem.regime(data, k)}: it changes by "
             f"{mem.growth_text(g)} per character back, so it {mem.span_growth(g)}, and it keeps "
-            f"at least 1% of its size for {r:.0f} of the {n - 1} steps the chunk allows. Each "
-            "step back multiplies it by W_hh transposed and the slope of tanh, which is below "
-            "1 wherever a unit is busy, so the far end of a long chunk trains more weakly "
-            "than the near end.")
+            f"at least 1% of its size for {mem.reach_text(r, n)} of the {n - 1} steps the "
+            "chunk allows. Each step back multiplies it by W_hh transposed and the slope of "
+            "tanh, which is below 1 wherever a unit is busy, so the far end of a long chunk "
+            "trains more weakly than the near end." + capped)
 
 
 def takeaway(data: StudyData, v: Verdict) -> str:
-    """What the chunk length did to long agreement, and why, from the runs."""
+    """What the chunk length did to long agreement, and why, from the runs; a ceiling is
+    claimed only when no arm's horizon lies beyond its own chunk."""
     s, lg = data.arm_keys[0], data.arm_keys[-1]
     a, b = data.median(s, "agreement_long"), data.median(lg, "agreement_long")
     check = v.checks[0].status if v.checks else "unclear"
     if check == "holds":
-        lead = (f"Truncation sets how far back a network can learn: chunks of "
-                f"{_length(data, s)} left subjects {mem.LONG}+ characters back at {mem.pc(a)}, "
-                f"chunks of {_length(data, lg)} brought them to {mem.pc(b)}.")
+        lead = (f"Longer chunks taught agreement further back: chunks of {_length(data, s)} "
+                f"left subjects {mem.LONG}+ characters back at {mem.pc(a)}, chunks of "
+                f"{_length(data, lg)} brought them to {mem.pc(b)}.")
     else:
         lead = (f"In these runs the chunk length did not clearly change long-distance "
                 f"agreement: {mem.pc(a)} with chunks of {_length(data, s)}, {mem.pc(b)} with "
                 f"chunks of {_length(data, lg)}, a gap inside the seed spread or the "
                 "minimum effect.")
-    return (lead + " Backpropagation through time stops at the chunk's start, so a verb's "
-            "error can only adjust how the state carried information inside the chunk; a "
-            "vanilla RNN's gradient also fades with every step back, so even inside a long "
-            "chunk the farthest characters are learned last. " + pr.verdict_tail(v))
-
+    over = beyond_own_chunk(data)
+    if over:
+        k = over[0]
+        limit = (f" Yet the chunk is not a hard limit on memory: with chunks of "
+                 f"{_length(data, k)} the memory horizon is {_horizon(data, k)} characters, "
+                 "beyond the chunk. Backpropagation through time stops at the chunk's start, "
+                 "so no error ever asked the network to keep the number that long; the W_hh "
+                 "trained on short dependencies keeps part of it anyway: nothing erases the "
+                 "number once the chunk's length has passed, so it fades gradually instead of "
+                 "stopping there.")
+    else:
+        limit = (" No arm agreed clearly beyond its own chunk, so here the chunk acted as a "
+                 "ceiling: backpropagation through time stops at the chunk's start, so a "
+                 "verb's error can only adjust how the state carried information inside the "
+                 "chunk.")
+    return (lead + limit + " A vanilla RNN's gradient also fades with every step back, so "
+            "even inside a long chunk the farthest characters are learned last. "
+            + pr.verdict_tail(v))
 
 
 STUDY = Study(

@@ -22,8 +22,9 @@ LOSS = METRICS["final_val_loss"]
 
 @dataclass
 class Verdict:
-    """Outcome (OUTCOMES), a one-sentence headline, detail sentences with the numbers, the
-    numbers used, and the seed spread (name -> [min, max] over seeds)."""
+    """Outcome (OUTCOMES), a headline that is a full sentence ("The runs partly support the
+    claim that ...: ..."), detail sentences with the numbers, the numbers used, and the seed
+    spread (name -> [min, max] over seeds)."""
 
     outcome: str
     headline: str
@@ -50,9 +51,15 @@ def decide(checks: Iterable[Check]) -> str:
 
 def inconclusive(claim: str, reason: str) -> Verdict:
     """The verdict when the runs needed are not there: says what is missing."""
-    return Verdict("inconclusive", f"Inconclusive: the claim that {claim} cannot be judged: "
-                   f"{reason}.", [reason[0].upper() + reason[1:] + "."], {}, {})
+    return Verdict("inconclusive", f"{OPENING['inconclusive']} {claim}, because {reason}.",
+                   [reason[0].upper() + reason[1:] + "."], {}, {})
 
+
+# a headline is a sentence: subject and verb first, then the claim and what the checks found
+OPENING = {"supported": "The runs support the claim that",
+           "partly supported": "The runs partly support the claim that",
+           "not supported": "The runs do not support the claim that",
+           "inconclusive": "The runs cannot settle the claim that"}
 
 _STATUS_WORDS = {"holds": "Holds", "fails": "Contradicted", "unclear": "Within noise",
                  "negligible": "No practical difference"}
@@ -102,7 +109,7 @@ def build(claim: str, checks: list[Check], notes: Iterable[str] = (),
         spread.update(c.spread)
     if details is None:
         details = [f"{_STATUS_WORDS[c.status]}: {c.claim}. {c.sentence}" for c in checks]
-    return Verdict(outcome, f"{outcome.capitalize()}: the claim that {claim}; {tail}.",
+    return Verdict(outcome, f"{OPENING[outcome]} {claim}: {tail}.",
                    [*details, *notes], numbers, spread, tuple(checks))
 
 

@@ -172,6 +172,83 @@ def floor_domain(values: pd.Series, floor: float | None) -> list[float]:
     return [lo - pad, hi + pad]
 
 
+COINCIDE_TOL = 0.01  # two median curves closer than 1% of the chart's y span coincide
+DASHES = ([1, 0], [6, 4], [2, 3], [8, 3, 2, 3], [1, 4])  # solid first, then distinct dashes
+
+
+def coinciding(summary: pd.DataFrame, x: str, log_y: bool = False,
+               order: list[str] | None = None) -> list[list[str]]:
+    """Groups of arms (in `order`) whose median curves lie within COINCIDE_TOL of the y span
+    of each other at every x both have: drawn plainly, the last one hides the others."""
+    med = summary.pivot_table(index=x, columns="arm", values="median", aggfunc="first")
+    med = med.where(np.isfinite(med))
+    if log_y:
+        med = np.log10(med.where(med > 0))
+    arms = [a for a in (order or list(med.columns)) if a in med.columns
+            and med[a].notna().any()]
+    span = float(np.nanmax(med.to_numpy()) - np.nanmin(med.to_numpy())) if arms else 0.0
+    tol = COINCIDE_TOL * span if span > 0 else 1e-9
+    groups: list[list[str]] = []
+    for a in arms:
+        for g in groups:
+            d = (med[a] - med[g[0]]).abs().dropna()
+            if len(d) and float(d.max()) <= tol:
+                g.append(a)
+                break
+        else:
+            groups.append([a])
+    return [g for g in groups if len(g) > 1]
+
+
+def _dash(order: list[str] | None, groups: list[list[str]]) -> alt.StrokeDash:
+    """Solid lines, except arms that coincide with an earlier one: each gets its own dash, so
+    the lines on top of each other show both colours."""
+    dash = {a: DASHES[i % len(DASHES)] for g in groups for i, a in enumerate(g)}
+    arms = order or sorted(dash)
+    return alt.StrokeDash("arm:N", legend=None, scale=alt.Scale(
+        domain=arms, range=[dash.get(a, DASHES[0]) for a in arms]))
+
+
+def curve_notes(summary: pd.DataFrame, x: str, log_y: bool,
+                order: list[str] | None) -> list[str]:
+    """What a line chart cannot show by itself: arms drawn on top of each other (dashed),
+    and arms with no line (no finite value: every run diverged before its first point)."""
+    notes = [f"{' and '.join(g)} coincide (dashed)" for g in coinciding(summary, x, log_y,
+                                                                        order)]
+    drawn = set(summary.loc[np.isfinite(summary["median"].astype(float)), "arm"])
+    missing = [a for a in (order or []) if a not in drawn]
+    if missing:
+        notes.append(f"no line for {' and '.join(missing)}: no finite value to draw")
+    return notes
+
+
+def _stop_marks(stops: pd.DataFrame, x: str, yscale, order: list[str] | None) -> list:
+    """Where diverged runs stopped: a large outlined cross per run, and one label per arm
+    at its first stop ("relu: 2 diverged, steps 11, 13"), stacked so labels stay apart and
+    turned inwards from the plot's nearer edge: a cross alone was easy to miss."""
+    color = alt.Color("arm:N", sort=order, legend=None, scale=alt.Scale(
+        domain=order, scheme=PALETTE) if order else alt.Scale(scheme=PALETTE))
+    crosses = alt.Chart(stops).mark_point(shape="cross", size=220, filled=True, stroke="black",
+                                          strokeWidth=1).encode(
+        x=f"{x}:Q", y=alt.Y("y:Q", scale=yscale), color=color,
+        tooltip=[alt.Tooltip("arm:N"), alt.Tooltip("note:N", title="stopped")])
+    first = stops.sort_values(x).groupby("arm", sort=False)
+    span = (float(stops[x].min()), float(stops[x].max()))
+    rows = []
+    for i, (arm, g) in enumerate(first):
+        at = ", ".join(f"{s:,.0f}" for s in sorted(g["at"]))
+        rows.append({"arm": arm, x: g[x].iloc[0], "y": g["y"].iloc[0], "row": i,
+                     "label": f"{arm}: {len(g)} diverged, step{'s' if len(g) > 1 else ''} {at}"})
+    layers = [crosses]
+    for row in rows:  # one layer per label: its own offset below the last
+        right = span[1] > span[0] and row[x] > (span[0] + span[1]) / 2
+        layers.append(alt.Chart(pd.DataFrame([row])).mark_text(
+            align="right" if right else "left", dx=-10 if right else 10,
+            dy=12 + 12 * row["row"], baseline="top", fontSize=10).encode(
+            x=f"{x}:Q", y=alt.Y("y:Q", scale=yscale), color=color, text="label:N"))
+    return layers
+
+
 def line_band(summary: pd.DataFrame, x: str, *, x_title: str, y_title: str,
               order: list[str] | None = None, log_y: bool = False, log_x: bool = False,
               floor: float | None = None, highlight: str | None = None,
@@ -211,21 +288,24 @@ def line_band(summary: pd.DataFrame, x: str, *, x_title: str, y_title: str,
         y2="hi:Q",
         opacity=alt.condition(sel, alt.value(0.2), alt.value(0.03)))
     few = summary.groupby("arm")[x].nunique().max() <= 30 if len(summary) else True
+    notes = curve_notes(summary, x, log_y, order) if len(summary) else []
     line = base.mark_line(strokeWidth=2, point=bool(few)).encode(
         y=alt.Y("median:Q", title=y_title, scale=yscale, axis=y_axis(log_y, percent_y, domain)),
+        strokeDash=_dash(order, coinciding(summary, x, log_y, order) if len(summary) else []),
         tooltip=tips,
         opacity=alt.condition(sel, alt.value(1.0), alt.value(0.15))).add_params(sel)
     layers = [band, line]
     if stops is not None and not stops.empty:
-        layers.append(alt.Chart(stops).mark_point(shape="cross", size=140, filled=True).encode(
-            x=f"{x}:Q", y=alt.Y("y:Q", scale=yscale), color=_color(order),
-            tooltip=[alt.Tooltip("arm:N"), alt.Tooltip("note:N", title="stopped")]))
+        layers += _stop_marks(stops, x, yscale, order)
     if rule is not None:
         layers.append(_labelled_rule(*rule))
     if ladder is not None and not ladder.empty:
         layers.append(ladder_rules(ladder))
     if floor is not None:
         layers.append(floor_rule(floor))
+    if notes:  # said on the chart itself, under its title
+        title = alt.TitleParams(title or "", subtitle=[f"{n}." for n in notes], fontSize=13,
+                                subtitleFontSize=11, anchor="start")
     return alt.layer(*layers).properties(width=WIDTH, height=HEIGHT,
                                          title=title)
 
@@ -417,11 +497,12 @@ def heatmap(df: pd.DataFrame, *, x: str, y: str, value: str, value_title: str,
     scale = (alt.Scale(scheme="viridis", domain=[lo, hi], clamp=True) if clipped
              else alt.Scale(scheme="viridis"))
     legend = [value_title, "▲: beyond the scale"] if clipped else value_title
-    cells = base.mark_rect().encode(
-        color=alt.Color(f"{value}:Q", title=legend, scale=scale),
+    cells = base.mark_rect().encode(  # legend below: at the side it squeezed a phone's cells
+        color=alt.Color(f"{value}:Q", title=legend, scale=scale,
+                        legend=alt.Legend(orient="bottom", direction="horizontal")),
         tooltip=[f"{x}:O", f"{y}:O", alt.Tooltip(f"{value}:Q", format=".4f")])
     middle = (lo + hi) / 2 if clipped else float(ok[value].median())
-    text = base.mark_text(fontSize=13).encode(
+    text = base.mark_text(fontSize=alt.ExprRef(f"{NARROW} ? 10 : 13")).encode(
         text="label:N",
         color=alt.condition(f"datum['{value}'] > {middle:.6g}",
                             alt.value("black"), alt.value("white")))

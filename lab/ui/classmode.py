@@ -19,7 +19,7 @@ from lab.service import poll
 from lab.studies import prediction
 from lab.studies.params import Param
 from lab.studies.study import Study
-from lab.ui import retrain_panel, urlstate
+from lab.ui import retrain_panel, tables, urlstate
 
 CLASS = Param("class", "choice", 0, (0, 1))
 MODE_KEY = "lab_class_mode"  # session: True while the tab is in class mode
@@ -206,8 +206,7 @@ def class_tally(study_id: str, rows: pd.DataFrame) -> None:
     table = rows.assign(students=[tally.get(o, 0) for o in rows["option"]],
                         share=[f"{shares.get(o, 0.0):.0%}" for o in rows["option"]])
     order = ["prediction", "students", "share"]
-    st.dataframe(table[order + [c for c in table.columns if c not in (*order, "option")]],
-                 hide_index=True)
+    tables.show(table[order + [c for c in table.columns if c not in (*order, "option")]])
     total = sum(tally.values())
     st.caption(f"{total} prediction{'s' if total != 1 else ''} committed in class mode, one per "
                "browser tab (a changed prediction moves its vote), beside what the stored "

@@ -16,7 +16,7 @@ import streamlit as st
 from lab.measure.registry import METRICS
 from lab.studies import prose as pr
 from lab.training.config import EXPOSURE_STEPS
-from lab.ui import charts
+from lab.ui import charts, tables
 
 
 def _series(v, analysis: str) -> pd.DataFrame:
@@ -59,7 +59,7 @@ def error_after_error(v) -> None:
                      "true text: compounding": _times(m["error_compounding_true"]),
                      "errors counted per seed": "-" if not math.isfinite(m["exposure_errors"])
                      else f"{m['exposure_errors']:.0f}"})
-    st.dataframe(pd.DataFrame(rows), hide_index=True)
+    tables.show(pd.DataFrame(rows))
     st.caption(f"{charts.BAND_TEXT}; the table gives medians over seeds, at the character "
                "right after the error. Further on, the judge forgives more (the sentence is "
                "already broken, so more continuations count as possible), which is part of why "

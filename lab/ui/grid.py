@@ -19,7 +19,7 @@ from lab.studies.grid import (
     guess_result,
     tied_best,
 )
-from lab.ui import charts, chartspec, classmode, retrain_panel, urlstate
+from lab.ui import charts, chartspec, classmode, retrain_panel, tables, urlstate
 from lab.ui.chartspec import spec
 from lab.ui.views import View
 
@@ -146,8 +146,8 @@ def grid_view(v: View) -> None:
     show = tab[(tab["hidden"] == h) & (tab["activation"] == act)].sort_values("seq_len")
     show = show.assign(chosen=np.where(show["seq_len"] == t, "◀", ""), **{
         "final loss": [f"{x:.4f}" if np.isfinite(x) else "failed" for x in show["final loss"]]})
-    st.dataframe(show[["seq_len", "final loss", "memory horizon", "params", "status", "rank",
-                       "chosen"]], hide_index=True)
+    tables.show(show[["seq_len", "final loss", "memory horizon", "params", "status", "rank",
+                      "chosen"]], fmt={"params": lambda x: f"{x:,.0f}"})
     st.caption(f"H={h}, {act}: medians over seeds (final held-out loss in nats/char; floor "
                f"{v.floor:.4f}). {FAILED_RULE} {FAILED_SEEDS}")
     plane = tab[tab["activation"] == act].replace([np.inf], np.nan)
@@ -156,7 +156,7 @@ def grid_view(v: View) -> None:
     chartspec.draw(spec(charts.heatmap,
         plane[["H", "seq_len", "final_loss"]], x="seq_len", y="H", value="final_loss",
         value_title="median final loss", best=(best_here.seq_len, best_here.hidden),
-        title=f"{act}: median final held-out loss (outline = best for {act})"))
+        title=[f"{act}: median final held-out loss", f"outline = best for {act}"]))
     cell = tab[tab["cell"] == grid_key(h, act, t)].iloc[0]
     st.markdown(f"**Selected cell** H={h}, {act}, seq_len={t}: final loss "
                 f"{cell['final loss']:.4f} (rank {cell['rank']} of {len(tab)}), memory "

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import math
 
+import pandas as pd
 import streamlit as st
 
 from lab.data import memo
 from lab.data.store import StoreUnavailable
 from lab.language import grammar
+from lab.studies import glossary
 from lab.training.config import BASELINE
-from lab.ui import charts, chartspec, classmode, db, nav
+from lab.ui import charts, chartspec, classmode, db, nav, tables
 from lab.ui.chartspec import spec
 
 SAMPLE_CHARS = 50_000  # held-out characters read for the examples and the corpus's shares
@@ -117,7 +119,7 @@ def _baseline() -> None:
         "optimizer": b.optimizer, "batch size": b.batch_size,
         "loss": LOSS_SCALE_WORDS.get(b.loss_scale, b.loss_scale),
     }
-    st.table({"knob": list(rows), "baseline": [str(v) for v in rows.values()]})
+    tables.show(pd.DataFrame({"knob": list(rows), "baseline": [str(v) for v in rows.values()]}))
     st.markdown("Every arm of every study is trained with several seeds, and every number "
                 "on these pages comes from those stored runs.")
 
@@ -194,7 +196,7 @@ def _poll() -> None:
                          "how the class predicted": "; ".join(
                              f"{_option(sid, o)}: {n} ({share:.0%})" for (o, n), share
                              in zip(t.items(), poll.shares(t).values(), strict=True))})
-        st.dataframe(rows, hide_index=True)
+        tables.show(pd.DataFrame(rows))
         if st.button("Start a new poll", help="Forgets every vote of every study (a new class)."):
             store.clear()
             st.rerun()
@@ -213,6 +215,17 @@ def _option(study_id: str, option: str) -> str:
 GLOSSARY_ANCHOR = "glossary"
 
 
+def page_words(terms: list[str]) -> None:
+    """The words a page uses, defined under its title (lab.studies.glossary), before any use."""
+    if not terms:
+        return
+    link = classmode.href(anchor=GLOSSARY_ANCHOR)  # keeps class mode in the new tab
+    with st.expander("Words on this page: " + ", ".join(terms)):
+        st.markdown("\n".join(f"- {glossary.definition_line(w)}" for w in terms))
+        st.caption(f"Arm, seed, band, h(k), agreement and the other measures are defined in "
+                   f"the [glossary on Home]({link}).")
+
+
 def _glossary() -> None:
     """The words the study pages use, defined once; metric entries quote the registry."""
     from lab.measure.registry import METRICS
@@ -227,15 +240,15 @@ def _glossary() -> None:
         f"- **Band**: on a curve, the {charts.BAND_TEXT}. A gap between arms counts only "
         "when their seed ranges do not overlap and it is larger than the metric's minimum "
         "effect.\n"
-        "- **Entropy floor**: the lowest mean loss per character any model can reach on this "
-        "corpus (the grammar's entropy rate).\n"
         "- **h(k)**: the lowest loss possible for a predictor that sees only the last k "
         "characters; it falls towards the floor as k grows (the faint ladder on loss "
         "charts).\n"
         f"- {METRICS['agreement_overall'].quote()}\n"
         f"- {METRICS['memory_horizon'].quote()}\n"
         f"- {METRICS['gradient_reach'].quote()}\n"
-        f"- {METRICS['gradient_regime'].quote()}")
+        f"- {METRICS['gradient_regime'].quote()}\n"
+        + "\n".join(f"- {glossary.definition_line(w)}" for w in sorted(glossary.TERMS,
+                                                                        key=str.lower)))
 
 
 def _cards() -> None:

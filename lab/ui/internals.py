@@ -22,8 +22,10 @@ from lab.measure import internals as inn
 from lab.studies import catalog
 from lab.studies.catalog import SEEDS
 from lab.studies.params import Param
+from lab.training.config import BASELINE
 from lab.training.weights import load_weights
-from lab.ui import charts, chartspec, db, nav, urlstate
+from lab.ui import charts, chartspec, db, nav, tables, urlstate
+from lab.ui.home import page_words
 
 TYPED_MAX = 160  # characters a typed sentence may have
 TYPED_OK = set("abcdefghijklmnopqrstuvwxyz .")
@@ -34,14 +36,27 @@ SERIES = ("network's loss", "grammar's conditional entropy")  # the per-characte
 CONTEXT = "the boy sees the cats.\n"  # read first, so no sentence starts from a zero state
 STUDIES = tuple(sid for sid in catalog.STUDIES if sid in nav.FILES)
 
-STUDY = Param("study", "choice", "novel_word", STUDIES)
+STUDY = Param("study", "choice", "hidden_size", STUDIES)  # its H=64 arm is the baseline
 SEED = Param("seed", "choice", SEEDS[0], SEEDS)
 TEXT = "text"  # URL parameter of a typed sentence (checked by _check_typed)
 
 
+def _is_baseline(arm) -> bool:
+    return all(getattr(BASELINE, k) == v for k, v in arm.overrides.items())
+
+
 def arm_param(study_id: str) -> Param:
-    keys = tuple(a.key for a in catalog.get(study_id).arms)
-    return Param("arm", "choice", keys[0], keys)
+    """The study's arms; the default is its baseline arm (if it has one): the network every
+    study compares with, not the first arm."""
+    arms = catalog.get(study_id).arms
+    keys = tuple(a.key for a in arms)
+    base = next((a.key for a in arms if _is_baseline(a)), keys[0])
+    return Param("arm", "choice", base, keys)
+
+
+def arm_label(study_id: str, key: str) -> str:
+    arm = catalog.get(study_id).arm(key)
+    return arm.label + (" (the baseline)" if _is_baseline(arm) else "")
 
 
 @memo.shared(max_entries=1)
@@ -98,7 +113,7 @@ def _pick_run():
             f"{catalog.get(i).number}. {catalog.get(i).title}"))
     with mid:
         arm = urlstate.control(arm_param(sid), st.selectbox, "Arm",
-                               format_func=lambda k: catalog.get(sid).arm(k).label)
+                               format_func=lambda k: arm_label(sid, k))
     with right:
         seed = urlstate.control(SEED, st.segmented_control, "Seed", required=True)
     data = db.study_data(sid, tables=())
@@ -106,7 +121,7 @@ def _pick_run():
     if row.empty:
         st.warning(f"No stored run of {catalog.get(sid).arm(arm).label}, seed {seed}.")
         return None, None
-    return row.iloc[0], catalog.get(sid).arm(arm).label
+    return row.iloc[0], arm_label(sid, arm)
 
 
 def _pick_text() -> str:
@@ -164,11 +179,15 @@ def _x(df: pd.DataFrame) -> alt.X:
     """Positions labelled by their character."""
     labels = dict(zip(df["t"], df["char"], strict=True))
     expr = "{" + ",".join(f'"{t}":"{c}"' for t, c in labels.items()) + "}[datum.value]"
-    return alt.X("t:O", title="character read", axis=alt.Axis(labelExpr=expr, labelAngle=0))
+    # every character labelled, smaller on a phone: Vega's overlap rule dropped 4 in 5
+    return alt.X("t:O", title="character read", axis=alt.Axis(
+        labelExpr=expr, labelAngle=0, labelOverlap=False,
+        labelFontSize=alt.ExprRef(f"{charts.NARROW} ? 7 : 11")))
 
 
 def render() -> None:
     st.title("Inside the network")
+    page_words(["nats", "W_hh", "ridge probe", "dL/da_j", "entropy floor"])
     st.markdown(
         "Pick a stored network and a sentence, and watch it read, one character at a time. "
         "Every number is computed here from the network's stored weights. The network first "
@@ -190,13 +209,13 @@ def render() -> None:
                "grammar's exact distribution (it knows the sentence so far), and the "
                "network's loss on the character that came, in nats. ␣ is a space, ⏎ the "
                "end of the line.")
-    st.dataframe(df[["char", "next", "model", "grammar", "loss", "entropy"]].rename(columns={
-        "char": "read", "next": "next char", "model": "network's top 3",
-        "grammar": "grammar's top 3", "loss": "loss (nats)",
-        "entropy": "grammar's entropy (nats)"}), hide_index=True,
-        column_config={"loss (nats)": st.column_config.NumberColumn(format="%.3f"),
-                       "grammar's entropy (nats)": st.column_config.NumberColumn(
-                           format="%.3f")})
+    with st.expander("Per-character table"):
+        tables.show(df[["char", "next", "model", "grammar", "loss", "entropy"]].rename(columns={
+            "char": "read", "next": "next char", "model": "network's top 3",
+            "grammar": "grammar's top 3", "loss": "loss (nats)",
+            "entropy": "grammar's entropy (nats)"}),
+            fmt=dict.fromkeys(("loss (nats)", "grammar's entropy (nats)"),
+                             tables.fixed(3)))
     long = df.melt(id_vars=["t", "char"], value_vars=["loss", "entropy"], var_name="series")
     long["series"] = long["series"].map(dict(zip(("loss", "entropy"), SERIES, strict=True)))
     chartspec.draw_built(alt.Chart(long).mark_line(point=True).encode(
@@ -250,35 +269,51 @@ def _number_view(r: inn.Reading, df: pd.DataFrame, d: inn.NumberDirection) -> No
                "rather than kept in one.")
     verbs = inn.verb_choices(r)
     if verbs:
-        st.dataframe(pd.DataFrame([{
-            "verb at character": v["position"], "subject": v["subject"],
+        tables.show(pd.DataFrame([{  # the subject first: a phone's card is titled by it
+            "subject": v["subject"], "verb at character": v["position"],
             "subject's number": "singular" if v["number"] == "sg" else "plural",
             "chars back": v["distance"], 'P("s")': v["p_s"],
             "P(plural form)": v["p_plural"], "right form more likely": "yes" if v["right"]
-            else "no"} for v in verbs]), hide_index=True, column_config={
-            'P("s")': st.column_config.NumberColumn(format="%.3f"),
-            "P(plural form)": st.column_config.NumberColumn(format="%.3f")})
+            else "no"} for v in verbs]),
+            fmt=dict.fromkeys(('P("s")', "P(plural form)"), tables.fixed(3)))
         st.caption('At each verb, the character that decides its form: "s" for a singular '
                    "subject, a space or full stop for a plural one.")
 
 
+NUMBER_UNITS = 8  # the heatmap shows this many units from each end of the number read-out
+
+
 def _state_view(r: inn.Reading, df: pd.DataFrame, d: inn.NumberDirection) -> None:
     st.subheader("The hidden state, character by character")
-    order = np.argsort(-d.w)  # units loading most on "singular" at the top
-    h = r.h[:-1][:, order]
-    cells = pd.DataFrame([{"t": t, "unit": rank, "h": float(h[t, rank])}
-                          for t in range(h.shape[0]) for rank in range(h.shape[1])])
-    chartspec.draw_built(alt.Chart(cells).mark_rect().encode(
-        x=_x(df), y=alt.Y("unit:O", title="units, by their weight in the number read-out",
-                          axis=alt.Axis(labels=False, ticks=False)),
+    order = np.argsort(-d.w)  # units loading most on "singular" first
+    k = min(NUMBER_UNITS, len(order) // 2)
+    units = np.concatenate([order[:k], order[-k:]])  # the units that carry the number
+    h = r.h[:-1][:, units]
+    names = [f"sg {i + 1}" for i in range(k)] + [f"pl {k - i}" for i in range(k)]
+    cells = pd.DataFrame([{"t": t, "unit": names[i], "rank": i, "h": float(h[t, i])}
+                          for t in range(h.shape[0]) for i in range(h.shape[1])])
+    marks = pd.DataFrame([m for v in inn.verb_choices(r) for m in (
+        {"t": v["position"] - v["distance"], "what": f"{v['subject']}: number given"},
+        {"t": v["position"] - 1, "what": "verb's form decided"})])
+    heat = alt.Chart(cells).mark_rect().encode(
+        x=_x(df), y=alt.Y("unit:O", sort=alt.EncodingSortField("rank"),
+                          title="unit (sg: singular, pl: plural)"),
         color=alt.Color("h:Q", title="h", scale=alt.Scale(scheme="redblue", domain=[-1, 1],
-                                                          clamp=True)),
-        tooltip=["t:O", "unit:O", alt.Tooltip("h:Q", format=".2f")]).properties(
-        width=charts.WIDTH, height=360))
-    st.caption("Each column is the state after reading that character; each row one unit. "
-               "Units are sorted by their weight in the number read-out, so units that lean "
-               "singular sit at the top and plural at the bottom: watch them hold their "
-               "colour across a relative clause, or lose it.")
+                                                          clamp=True),
+                        legend=alt.Legend(orient="bottom")),
+        tooltip=["t:O", "unit:N", alt.Tooltip("h:Q", format=".2f")])
+    layers = [heat]
+    if len(marks):
+        layers.append(alt.Chart(marks).mark_rule(strokeDash=[4, 3], strokeWidth=2,
+                                                 color="black").encode(
+            x=alt.X("t:O"), tooltip=["what:N"]))
+    chartspec.draw_built(alt.layer(*layers).properties(width=charts.WIDTH, height=300))
+    st.caption("Each column is the state after reading that character. The rows are the "
+               f"{k} units that lean most singular in the number read-out (top) and the {k} "
+               "that lean most plural (bottom), out of "
+               f"{len(order)}. Dashed lines mark where a subject gives its number and where "
+               "its verb's form is decided: a unit that carries the number keeps its colour "
+               "from the first line to the second, across the relative clause between them.")
 
 
 def _gradient_view(weights, act: str, r: inn.Reading, df: pd.DataFrame) -> None:

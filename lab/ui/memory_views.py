@@ -16,7 +16,7 @@ from lab.measure.metrics import LONG_DISTANCE
 from lab.measure.registry import AGREEMENT_BIN_TEXT, CONDITION_TEXT, METRICS
 from lab.studies import memory as mem
 from lab.studies import prose as pr
-from lab.ui import charts, chartspec
+from lab.ui import charts, chartspec, tables
 
 CHANCE = (0.5, "chance 50%")
 BIN_AXIS = "chars back to the subject (bin's far edge)"  # short: a phone's chart is ~330 px
@@ -78,7 +78,7 @@ def agreement_table(v) -> pd.DataFrame:
 
 def agreement_by_condition(v) -> None:
     st.subheader("Agreement accuracy by what lies between subject and verb")
-    st.dataframe(agreement_table(v), hide_index=True)
+    tables.show(agreement_table(v))
     st.caption("Median over seeds (seed min to max). Chance is 50%. An object relative (\"the "
                "cats that the dog chases run\") holds the subject's number longest with "
                "nothing in between that depends on it; an attractor is a noun in between "

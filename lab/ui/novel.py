@@ -9,7 +9,7 @@ import streamlit as st
 from lab.language import grammar
 from lab.measure import company
 from lab.studies.novel_word import WORD
-from lab.ui import charts, chartspec, urlstate
+from lab.ui import charts, chartspec, tables, urlstate
 from lab.ui.chartspec import spec
 from lab.ui.views import View
 
@@ -138,9 +138,8 @@ def _landing(v: View, replaced: str) -> None:
         near = words.sort_values("rank").head(NEIGHBOURS)
         near = near.assign(same=np.where(near["category"] == own, "✓", ""))
         st.markdown("**Nearest neighbours of zog**")
-        st.dataframe(near[["rank", "word", "category", "cosine", "same"]],
-                     hide_index=True,
-                     column_config={"cosine": st.column_config.NumberColumn(format="%.3f")})
+        tables.show(near[["word", "rank", "category", "cosine", "same"]],
+                    fmt={"cosine": tables.fixed(3)})
         st.caption(_category_sentence(words, replaced, own))
     with right:
         chartspec.draw(spec(charts.projection, rows, replaced=replaced, categories=CATEGORIES,

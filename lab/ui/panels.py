@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from functools import partial
 
 import pandas as pd
 import streamlit as st
 
 from lab.data.studydata import StudyData
+from lab.ui import tables
 
 BADGE_COLOR = {"supported": "green", "partly supported": "orange", "not supported": "red",
                "inconclusive": "gray"}
@@ -54,6 +56,8 @@ def _sample(data: StudyData, last: dict | None, key: str, seed: int,
         return
     status = last["status"]
     note = "" if status == "ok" else f" · run {status}: sample from its last checkpoint"
+    if int(last["step"]) == 0:  # a run that diverged before its first checkpoint after 0
+        note += " (step 0: the untrained network)"
     label = data.label(key)
     mark = " ◀ highlighted" if highlight == label else ""
     st.markdown(f"**{label}**{mark} · step {int(last['step']):,}{note}  \n"
@@ -81,29 +85,25 @@ def verdict(v, effect_rule: str | None = None) -> None:
     st.subheader("Verdict")
     box = st.container(border=True)
     box.badge(v.outcome.capitalize(), color=BADGE_COLOR.get(v.outcome, "gray"))
-    head = v.headline  # "Supported: the claim ..." -- the badge already says "Supported"
-    if head.lower().startswith(v.outcome + ": "):
-        head = head[len(v.outcome) + 2:]
-        head = head[:1].upper() + head[1:]
-    box.markdown(f"**{head}**")
+    box.markdown(f"**{v.headline}**")
     box.markdown("\n".join(f"- {line}" for line in v.details))
     if v.spread:
         spread = pd.DataFrame(
             [{"measure": k, "min over seeds": _num(lo), "max over seeds": _num(hi)}
              for k, (lo, hi) in v.spread.items()])
         with st.expander("Seed spread behind this verdict"):
-            st.dataframe(spread, hide_index=True)
+            tables.show(spread)
             if v.numbers:
-                st.dataframe(pd.DataFrame([{"number": k, "value": _num(x)}
-                                           for k, x in v.numbers.items()]), hide_index=True)
+                tables.show(pd.DataFrame([{"number": k, "value": _num(x)}
+                                          for k, x in v.numbers.items()]))
     if effect_rule:
         st.caption(effect_rule)
 
 
 def _num(x) -> str:
-    if isinstance(x, float):
-        return f"{x:.4g}"
-    return str(x)
+    """A verdict number as text: 4 significant digits, a failed run's inf as 'failed'."""
+    return tables.cell(x) if isinstance(x, float) and not math.isfinite(x) else (
+        f"{x:.4g}" if isinstance(x, float) else str(x))
 
 
 def observations(items, data: StudyData) -> None:

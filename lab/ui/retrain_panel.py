@@ -26,7 +26,7 @@ from lab.service.retrain import RETRAIN_MAX_STEPS, RetrainBusy, RetrainService
 from lab.studies import catalog
 from lab.studies.catalog import SEEDS, arm
 from lab.training.config import BASELINE, BOUNDS, RunConfig
-from lab.ui import urlstate
+from lab.ui import tables, urlstate
 from lab.ui.views import VIEWS, View
 
 DEFAULT_STEPS = 2000
@@ -219,11 +219,10 @@ def _result(job, study_id: str, data: StudyData) -> None:
     mine, both, matches = finished(job, study_id, data)
     st.success(f"Retrain finished ({job.elapsed:.0f} s" + (", from the cache" if job.cached
                                                              else "") + ").")
-    st.dataframe(pd.DataFrame([{
-        "arm": m.arm, "seed": m.seed, "status": r.status,
-        "retrained loss": _loss(r.final_val_loss), "stored loss": _loss(m.stored_loss),
-        "matches stored": m.short} for m, r in zip(matches, mine.runs.itertuples(),
-                                                   strict=True)]), hide_index=True)
+    tables.show(pd.DataFrame([{
+        "arm": m.arm, "seed": m.seed, "retrained loss": _loss(r.final_val_loss),
+        "stored loss": _loss(m.stored_loss), "matches stored": m.short, "status": r.status}
+        for m, r in zip(matches, mine.runs.itertuples(), strict=True)]))
     st.markdown("\n".join(f"- {m.sentence}" for m in matches))
     stored_seeds = ", ".join(str(s) for s in sorted(set(
         data.runs.loc[data.runs["arm"].isin(mine.arm_keys), "seed"])))

@@ -15,6 +15,7 @@ from lab.studies.params import Param
 from lab.studies.study import Arm
 from lab.training.config import ACTIVATIONS, BASELINE, BOUNDS, INITS, RunConfig, validate
 from lab.ui import db, retrain_panel, urlstate
+from lab.ui.home import page_words
 from lab.ui.views import VIEWS, View
 
 STORED_STUDY, STORED_ARM = "novel_word", "baseline"  # where the baseline's seeds are stored
@@ -81,6 +82,8 @@ def _arm(cfg: RunConfig) -> Arm:
 
 def render() -> None:
     st.title("Sandbox: train your own")
+    page_words(["TBPTT", "W_hh", "orthogonal", "xavier", "reservoir", "gradient clipping",
+                "scheduled sampling", "nats", "entropy floor"])
     st.markdown(
         "Set any knob of the baseline within the engine's bounds and train one run. It trains "
         "on this server with the same code as every stored run, in the same queue as the "
@@ -128,7 +131,19 @@ def _live(job, arm: Arm, stored: StudyData, was_active: bool) -> None:
                   "diverged": "diverged: its loss blew up and training stopped"}
         st.success(f"Trained in {job.elapsed:.0f} s{', from the cache' if job.cached else ''}"
                    f": {status.get(run['status'], run['status'])}.")
-        both = results.alongside(stored, STORED_ARM, "baseline (stored seeds)", mine)
+        end = int(stored.runs.loc[stored.runs["arm"] == STORED_ARM, "steps"].max())
+        both = results.alongside(stored, STORED_ARM,
+                                 f"baseline (stored seeds, trained {end:,} steps)", mine)
         view = View(both, floor(), None, int(run["seed"]))
         for name in VIEW_IDS:
-            VIEWS[name](view)
+            if name == "final_loss":  # the same step, and the baseline's end, both named
+                VIEWS[name](View(results.same_step_losses(stored, STORED_ARM, mine), floor(),
+                                 None, int(run["seed"])))
+                if int(run["steps"]) < end:
+                    st.caption(f"Your run trained {int(run['steps']):,} steps, the baseline "
+                               f"{end:,}. The first dot is the baseline's held-out loss at the "
+                               "checkpoint at or before your step count, a fair race; the "
+                               "second is where the baseline ended. The charts below compare "
+                               "each run's end.")
+            else:
+                VIEWS[name](view)

@@ -11,33 +11,35 @@ from streamlit.delta_generator import DeltaGenerator
 
 from lab.data.studydata import StudyData, floor
 from lab.studies import catalog
+from lab.studies import glossary as gl
 from lab.studies.evidence import EFFECT_RULE
 from lab.studies.study import Study
 from lab.ui import classmode, db, grid, nav, novel, panels, retrain_panel, urlstate
-from lab.ui.home import GLOSSARY_ANCHOR
+from lab.ui.home import page_words
 from lab.ui.views import VIEWS, View
 
 ViewFn = Callable[[View], None]
 RENDERERS: dict[str, ViewFn] = {**VIEWS, "novel_word": novel.novel_word, "grid": grid.grid_view}
 
 
-def header(s: Study) -> DeltaGenerator:
-    """Title, question and what is fixed; returns the column the hypothesis goes in once the
-    page's gate (a prediction to commit first) lets it show."""
+def header(s: Study) -> tuple[DeltaGenerator, set[str]]:
+    """Title, the page's words, question and what is fixed; returns the column the
+    hypothesis goes in once the page's gate (a prediction to commit first) lets it show, and
+    the words already explained inline."""
     st.title(f"{s.number}. {s.title}")
+    page_words(gl.page_terms([s.title, s.question, s.fixed, s.hypothesis,
+                         *(o.question for o in s.observations)], s.views))
+    seen: set[str] = set()  # the question stays a plain heading; the words above define it
     st.markdown(f"#### {s.question}")
     left, right = st.columns(2)
     left.markdown(f"**What is fixed.** {s.fixed}")
-    glossary = classmode.href(anchor=GLOSSARY_ANCHOR)  # keeps class mode in the new tab
-    st.caption(f"Arm, seed, band, floor, h(k), agreement, memory horizon and gradient reach "
-               f"are defined in the [glossary on Home]({glossary}).")
-    return right
+    return right, seen
 
 
-def hypothesis(s: Study, column: DeltaGenerator, shown: bool) -> None:
+def hypothesis(s: Study, column: DeltaGenerator, shown: bool, seen: set[str]) -> None:
     """The hypothesis names the arm the study expects to win: held back until the student
-    commits a prediction when the page asks for one."""
-    column.markdown(f"**Hypothesis.** {s.hypothesis}" if shown else
+    commits a prediction when the page asks for one. Its words are explained at first use."""
+    column.markdown(f"**Hypothesis.** {gl.explain_first(s.hypothesis, seen)}" if shown else
                     "**Hypothesis.** Held back until you commit your prediction.")
 
 
@@ -70,7 +72,7 @@ def render_study(study_id: str, views: dict[str, ViewFn] | None = None,
     nav.ensure_frame()
     db.store_or_stop()
     s = catalog.get(study_id)
-    hypothesis_column = header(s)
+    hypothesis_column, seen = header(s)
     data = db.study_data(study_id)
     if data.runs.empty:
         st.warning("No runs of this study are stored yet: run `python -m lab.precompute`.")
@@ -78,7 +80,7 @@ def render_study(study_id: str, views: dict[str, ViewFn] | None = None,
     picked, seed = controls(s, data)
     gate = classmode.gate_for(s, gate)
     shown = gate is None or gate(data)
-    hypothesis(s, hypothesis_column, shown)
+    hypothesis(s, hypothesis_column, shown, seen)
     if not shown:
         return
     view = View(data, floor(), picked, seed, on_pick=_picker(s, data) if s.highlight else None)

@@ -20,7 +20,7 @@ from lab.measure.metrics import CURVE_EVERY, REACH_THRESHOLD, probe_bin
 from lab.measure.registry import METRICS, PROBE_BIN_LABELS, SATURATION_RULE
 from lab.studies import memory as mem
 from lab.studies.prose import and_list
-from lab.ui import charts, chartspec, db
+from lab.ui import charts, chartspec, db, tables
 from lab.ui.exposure_views import EXPOSURE_VIEWS
 from lab.ui.memory_views import MEMORY_VIEWS
 
@@ -90,8 +90,9 @@ def _stops(v: View, y: str) -> pd.DataFrame:
             at = r.diverged_at if pd.notna(r.diverged_at) else c["step"].iloc[-1]
             rows.append({"arm": v.data.label(r.arm), "step": c["step"].iloc[-1],
                          "y": min(float(c[y].iloc[-1]), FAILED_LOSS),
-                         "note": f"seed {r.seed} diverged at step {int(at)}"})
-    return pd.DataFrame(rows, columns=["arm", "step", "y", "note"])
+                         "note": f"seed {r.seed} diverged at step {int(at)}",
+                         "at": int(at)})
+    return pd.DataFrame(rows, columns=["arm", "step", "y", "note", "at"])
 
 
 @chartspec.per_data
@@ -264,13 +265,34 @@ def grad_decay(v: View) -> None:
     st.markdown("**Regime per arm**: " + "; ".join(
         f"{a.label}: **{mem.regime(v.data, a.key)}** (growth "
         f"{mem.growth_text(v.data.median(a.key, 'gradient_growth'))} per character, reach "
-        f"{_num(s.at[a.key, 'median'])} chars)" for a in v.data.arms) + ".")
+        f"{mem.reach_text(s.at[a.key, 'median'], _chunk(v, a.key))} chars)"
+        for a in v.data.arms) + ".")
+    if any(_capped_reach(v, a.key) for a in v.data.arms):
+        st.caption(REACH_LIMIT_TEXT)
     st.caption(METRICS["gradient_regime"].quote() + " " + METRICS["gradient_growth"].quote()
                + " " + METRICS["gradient_reach"].quote())
 
 
 def _num(x: float) -> str:
     return f"{x:g}" if np.isfinite(x) else "no value"
+
+
+REACH_LIMIT_TEXT = ("\"At least\": the gradient was still above the reach threshold at the "
+                    "chunk's first character, the farthest a gradient can be measured; the "
+                    "chunk, not the gradient, ends the count.")
+HORIZON_LIMIT_TEXT = ("\"At least\": agreement was clear up to the last distance bin "
+                      "measured; the held-out text has no longer dependencies to test.")
+
+
+def _chunk(v: View, key: str) -> int:
+    """The arm's TBPTT chunk length (seq_len of its runs)."""
+    rows = v.data.of_arm(key)
+    return int(rows["seq_len"].max()) if len(rows) else 0
+
+
+def _capped_reach(v: View, key: str) -> bool:
+    r = v.data.median(key, "gradient_reach")
+    return bool(np.isfinite(r) and r >= _chunk(v, key) - 1)
 
 
 def final_loss(v: View) -> None:
@@ -302,18 +324,28 @@ def final_loss_vs_params(v: View) -> None:
 
 def memory_horizon(v: View) -> None:
     st.subheader("Memory horizon and gradient reach")
-    v.show(v.spec(charts.bars_with_range, v.summary("memory_horizon"), order=v.order,
-                  highlight=v.highlight, y_title="memory horizon (characters)"))
+    both = _medians(v, {"memory_horizon": "memory horizon", "gradient_reach": "gradient reach"})
+    v.show(v.spec(charts.grouped_bars, both, category="measure", value="value", order=v.order,
+                  fmt=".0f", y_title="characters back (median over seeds)"))
+    texts = {"memory_horizon": lambda a: mem.horizon_text(v.data.median(a.key,
+                                                                         "memory_horizon")),
+             "gradient_reach": lambda a: mem.reach_text(v.data.median(a.key, "gradient_reach"),
+                                                        _chunk(v, a.key))}
     tab = pd.DataFrame({"arm": v.order})
-    for col in ("memory_horizon", "gradient_reach"):
+    for col, text in texts.items():
         s = v.summary(col).set_index("arm")
         tab[METRICS[col].label + " (chars)"] = [
-            f"{_num(s.at[a, 'median'])} ({_num(s.at[a, 'lo'])}-{_num(s.at[a, 'hi'])})"
-            for a in v.order]
+            f"{text(a)} ({_num(s.at[a.label, 'lo'])}-{_num(s.at[a.label, 'hi'])})"
+            for a in v.data.arms]
     tab["gradient regime"] = [mem.regime(v.data, a.key) for a in v.data.arms]
-    st.dataframe(tab, hide_index=True)
-    st.caption("Median over seeds (seed min to max). " + METRICS["memory_horizon"].quote()
-               + " " + METRICS["gradient_reach"].quote())
+    tables.show(tab)
+    capped = [a.label for a in v.data.arms
+              if v.data.median(a.key, "memory_horizon") >= mem.BIN_EDGES[-1]]
+    st.caption("Median over seeds (seed min to max). "
+               + (f"{and_list(capped)}: {HORIZON_LIMIT_TEXT} " if capped else "")
+               + (f"{REACH_LIMIT_TEXT} " if any(_capped_reach(v, a.key) for a in v.data.arms)
+                  else "")
+               + METRICS["memory_horizon"].quote() + " " + METRICS["gradient_reach"].quote())
 
 
 def probe_table(v: View) -> pd.DataFrame:
@@ -331,7 +363,8 @@ def probe_bins(v: View) -> None:
     bins = list(PROBE_BIN_LABELS)
     wide = tab.pivot(index="arm", columns="bin", values="accuracy").reindex(
         index=v.order, columns=bins)
-    st.dataframe(wide.map(lambda x: f"{x:.0%}" if pd.notna(x) else "-"))
+    tables.show(wide.map(lambda x: f"{x:.0%}" if pd.notna(x) else "-").rename_axis(
+        "arm", axis=0).rename_axis(None, axis=1), index=True)
     pr = v.labelled(v.data.table("probe"))
     v.show(v.spec(charts.line_band, charts.seed_summary(pr, "k", "accuracy"), "k", order=v.order,
                   x_title="characters back (k)", y_title="probe accuracy", highlight=v.highlight))
@@ -354,14 +387,23 @@ def hidden_stats(v: View) -> None:
              "h_max": "max"}
     tab = v.labelled(last.groupby("arm", as_index=False)[list(names)].median())
     tab = tab.rename(columns=names).set_index("arm").reindex(v.order).reset_index()
+    at = last.groupby("arm")["step"].median()
+    end = int(v.data.runs["steps"].max()) if "steps" in v.data.runs else 0
+    tab["at step"] = [(f"{at[a.key]:,.0f}" + (" (before training)" if at[a.key] == 0 else
+                                              " (cut short)" if at[a.key] < end else ""))
+                      if a.key in at.index else "–" for a in v.data.arms]
     tab["runs"] = [_status_counts(v.data.of_arm(a.key)) for a in v.data.arms]
     tab["saturated when"] = [SATURATION_RULE.get(a.overrides.get("activation", ""), "-")
                              for a in v.data.arms]
-    number = st.column_config.NumberColumn(format="%.3g")
-    st.dataframe(tab, hide_index=True, column_config={
-        **{c: number for c in ("mean", "std", "min", "max")},
-        "saturated": st.column_config.NumberColumn(format="percent")})
-    st.caption("Medians over seeds of the statistics at each run's last checkpoint. "
+    tables.show(tab, fmt={"saturated": lambda x: f"{x:.1%}" if np.isfinite(x) else "–"})
+    early = [f"{a.label} (step {at[a.key]:,.0f}"
+             + (", the untrained network)" if at[a.key] == 0 else ")")
+             for a in v.data.arms if a.key in at.index and at[a.key] < end]
+    st.caption("Medians over seeds of the statistics at each run's last checkpoint (\"at "
+               f"step\": its median step; training runs {end:,} steps). "
+               + (f"The last checkpoint comes early for {and_list(early)}: most of its runs "
+                  "diverged and stopped there, so these numbers describe the network before it "
+                  "blew up, not a trained one. " if early else "")
                + METRICS["h_saturated_final"].quote())
     st.markdown("**Stability**: " + " · ".join(
         f"{a.label}: {_status_counts(v.data.of_arm(a.key))}" for a in v.data.arms))
@@ -446,8 +488,9 @@ def error_compounding(v: View) -> None:
                "after an invalid sentence is the taller one.")
     gram = _medians(v, {"free_valid_words": "valid words", "free_valid_sentences":
                         "valid sentences"})
-    st.dataframe(gram.pivot(index="arm", columns="measure", values="value").reindex(v.order)
-                 .map(lambda x: f"{x:.0%}"))
+    tables.show(gram.pivot(index="arm", columns="measure", values="value").reindex(v.order)
+                .map(lambda x: f"{x:.0%}" if np.isfinite(x) else "–").rename_axis(None, axis=1),
+                index=True)
     st.caption("Free-running samples: the model feeds itself its own characters.")
 
 
