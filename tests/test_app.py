@@ -57,7 +57,7 @@ def test_home_renders_floor_baseline_and_links(lab_db):
     assert not at.exception
     assert at.title[0].value == "RNN Experiments Lab"
     assert f"{entropy_rate():.4f} nats per character" in texts(at)
-    assert len(at.get("page_link")) == len(PAGES)
+    assert len(at.get("page_link")) == len(PAGES) + 1  # the studies and the story
 
 
 @pytest.mark.parametrize("study_id", list(PAGES))

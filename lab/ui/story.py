@@ -1,0 +1,493 @@
+"""The Story page (`/story`): the baseline's training told from babble to agreement. A step
+control (in the URL, with play) over the stored checkpoints; at each step the sample it wrote,
+marked word by word, and its held-out loss read on the h(k) ladder; then the milestones found
+in the runs (lab.studies.story), why they come in that order, and where the studies explain
+them. Every number is read from the store at render time; no torch."""
+
+from __future__ import annotations
+
+import math
+
+import altair as alt
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from lab.data import memo
+from lab.language.corpus import heldout_text
+from lab.measure.registry import FLOOR, METRICS
+from lab.studies import catalog
+from lab.studies import story as sy
+from lab.studies.params import Param
+from lab.studies.study import SEEDS
+from lab.training.config import BASELINE
+from lab.ui import charts, chartspec, classmode, db, nav, urlstate
+from lab.ui.views import ladder
+
+PLAY_SECONDS = 1.5  # one checkpoint per this many seconds while playing
+PLAYING, FRESH = "story_playing", "story_fresh"  # session keys
+SEED = Param("seed", "choice", SEEDS[0], SEEDS)
+SEED_COLORS = ["#4c78a8", "#f58518", "#54a24b", "#b279a2", "#9d755d"]
+
+
+def step_axis(top: float) -> alt.Axis:
+    """A step axis reading 0, 100, 500, 1k, 20k: a symlog axis's 1-2-5 ticks on a run of
+    1,000 steps or more, Vega's own on a shorter one."""
+    label = ("datum.value >= 1000 ? format(datum.value / 1000, '~g') + 'k' "
+             ": format(datum.value, '~g')")
+    return alt.Axis(labelExpr=label, values=charts.symlog_ticks(top) if top >= 1000
+                    else alt.Undefined)
+
+
+def step_param(steps: tuple[int, ...]) -> Param:
+    """The step control's URL parameter: one of the seed's stored checkpoints."""
+    return Param("step", "choice", steps[0], steps)
+
+
+# ---------------------------------------------------------------- data, once per store file
+
+@memo.shared(max_entries=2)
+def _story(path: str, version: float) -> dict:
+    data = sy.load(db._store(path, version))
+    return {"data": data, "measures": data.measured, "timeline": sy.timeline(data),
+            "disagree": sy.disagreements(data)}
+
+
+def story() -> dict:
+    """The baseline's stored seeds and what the page derives from them (shared, never mutated)."""
+    return db._guard(_story)
+
+
+@memo.shared(max_entries=1)
+def corpus_distances() -> dict[str, tuple[int, int]]:
+    """Per condition: verbs and median distance in the first CHECKPOINT_READ held-out chars."""
+    text = heldout_text()[:sy.CHECKPOINT_READ]
+    return sy.condition_distances(text[: text.rfind(".\n") + 2])
+
+
+def _link(url_path: str, **query) -> str:
+    """A markdown link target inside the app, keeping class mode, with query parameters."""
+    base = classmode.href(url_path)
+    extra = "&".join(f"{k}={v}" for k, v in query.items())
+    return base + (("&" if "?" in base else "?") + extra if extra else "")
+
+
+def study_links(keys: tuple[str, ...]) -> str:
+    """'[3. TBPTT chunk length](/tbptt), ...' for the studies named (unknown ones skipped)."""
+    out = []
+    for sid in keys:
+        if sid in nav.FILES:
+            s = catalog.get(sid)
+            out.append(f"[{s.number}. {s.title}]({_link(nav.url_path(sid))})")
+    return ", ".join(out)
+
+
+def _step_text(step: float) -> str:
+    return f"step {int(step):,}"
+
+
+# ---------------------------------------------------------------- the step view
+
+def sample_markdown(text: str) -> str:
+    """The sample, one sentence a line: ✓ grammatical, ✗ not, … unfinished; words outside
+    the vocabulary highlighted (letters only reach the page: sy.mark_sample)."""
+    lines = []
+    for s in sy.mark_sample(text):
+        mark = {True: "✓", False: "✗", None: "…"}[s.grammatical]
+        words = " ".join(w if ok else f":red-background[{w}]" for w, ok in s.words)
+        lines.append(f"{mark} {words}" + ("." if s.grammatical is not None else ""))
+    return "  \n".join(lines) or "(no words yet)"
+
+
+def ladder_sentence(step: int, r: sy.LadderReading) -> str:
+    """The held-out loss read aloud on the h(k) ladder."""
+    head = f"At step {step:,} its held-out loss is **{r.loss:.3f} nats per character**"
+    if not math.isfinite(r.loss):
+        return f"At step {step:,} its held-out loss is not finite: the network is unstable."
+    if r.above_all:
+        return (f"{head}: worse even than the best guesser that sees no context at all, which "
+                f"only knows how often each character occurs (h(0) = {r.floors[0]:.3f}).")
+    if r.k is None:
+        k = len(r.floors) - 1
+        return (f"{head}: better than the best possible predictor that sees the last {k} "
+                f"characters (h({k}) = {r.floors[k]:.3f}).")
+    if r.k == 0:
+        return (f"{head}: about as good as knowing how often each character occurs, and no "
+                f"more (h(0) = {r.floors[0]:.3f}).")
+    k = r.k
+    return (f"{head}: better than the best possible predictor that sees only the last "
+            f"{k - 1} character{'s' if k - 1 != 1 else ''} (h({k - 1}) = {r.floors[k - 1]:.3f}), "
+            f"not yet as good as the best that sees the last {k} (h({k}) = "
+            f"{r.floors[k]:.3f}).")
+
+
+def can_do(bundle: dict, seed: int, step: int) -> str:
+    """Per milestone in the runs' order: reached by this step (since when) or not yet, with
+    this checkpoint's value against the bar."""
+    data, m = bundle["data"], bundle["measures"]
+    reached = sy.reached_by(data, seed, step)
+    here = m[(m["seed"] == seed) & (m["step"] == step)].set_index("milestone")["value"]
+    lines = []
+    for key in bundle["timeline"]["milestone"]:
+        ms = sy.milestone(key)
+        now = here.get(key, math.nan)
+        value = "no such verb in this reading" if not np.isfinite(now) else f"now {now:.0%}"
+        if reached.get(key) is not None:
+            lines.append(f"- ✓ **{ms.label}**: since step {reached[key]:,} ({value})")
+        else:
+            lines.append(f"- ◯ {ms.label}: not yet ({value}, bar {ms.threshold:.0%})")
+    return "\n".join(lines)
+
+
+@memo.shared(max_entries=64)
+def _loss_chart(path: str, version: float, seed: int, step: int) -> dict:
+    data = _story(path, version)["data"]
+    return loss_on_ladder(data, seed, step)
+
+
+def loss_on_ladder(data: sy.StoryData, seed: int, step: int) -> dict:
+    """Held-out loss over the checkpoints: this seed's line, the seeds' band, the h(k)
+    ladder, the entropy floor, and the chosen step marked (a finished spec)."""
+    c = data.checkpoints[np.isfinite(data.checkpoints["val_loss"])]
+    c = c[c["val_loss"] > 0]
+    band = c.groupby("step")["val_loss"].agg(lo="min", hi="max").reset_index()
+    mine = c[c["seed"] == seed][["step", "val_loss"]]
+    floor = FLOOR
+    top = float(c["val_loss"].max()) if len(c) else 1.0
+    low, high = charts.log_loss_domain(floor, top)
+    y = alt.Scale(type="log", domain=[low, high], nice=False, clamp=True)
+    x = alt.Scale(type="symlog", constant=charts.SYMLOG_LINEAR)
+    xaxis = step_axis(float(data.steps))
+    base = alt.Chart(band).encode(x=alt.X("step:Q", title=charts.STEP_AXIS, scale=x, axis=xaxis))
+    layers = [
+        base.mark_area(opacity=0.15, color="#4c78a8").encode(
+            y=alt.Y("lo:Q", scale=y, title="held-out loss (nats/char, log scale)",
+                    axis=charts.y_axis(log=True, domain=(low, high))), y2="hi:Q"),
+        alt.Chart(mine).mark_line(point=True, color="#4c78a8").encode(
+            x=alt.X("step:Q", scale=x), y=alt.Y("val_loss:Q", scale=y),
+            tooltip=[alt.Tooltip("step:Q", format=","),
+                     alt.Tooltip("val_loss:Q", title="held-out loss", format=".3f")]),
+        alt.Chart(pd.DataFrame({"step": [step]})).mark_rule(color="#e4572e", strokeWidth=2)
+        .encode(x=alt.X("step:Q", scale=x)),
+    ]
+    rungs = ladder(floor, top)
+    if not rungs.empty:
+        layers.append(charts.ladder_rules(rungs))
+    layers.append(charts.floor_rule(floor))
+    chart = alt.layer(*layers).properties(width=charts.WIDTH, height=charts.HEIGHT)
+    return chart.properties(autosize=chartspec.AUTOSIZE).to_dict()
+
+
+def _advance(steps: tuple[int, ...], param: Param) -> None:
+    """While playing, each tick of the fragment moves one checkpoint on; at the last one
+    playing stops and the whole page is drawn once more (without the tick)."""
+    if not st.session_state.get(PLAYING) or st.session_state.get(FRESH):
+        return
+    now = st.session_state.get(f"url_{param.name}", param.default)
+    later = [s for s in steps if s > now]
+    if not later:
+        st.session_state[PLAYING] = False
+        st.rerun(scope="app")
+    urlstate.set_next(param, later[0])
+    if len(later) == 1:
+        st.session_state[PLAYING] = False
+
+
+def step_view(bundle: dict, seed: int, steps: tuple[int, ...]) -> None:
+    """The step control and what the network does at that step (a fragment: moving the
+    slider or a play tick redraws only this)."""
+    param = step_param(steps)
+    _advance(steps, param)
+    st.session_state[FRESH] = False
+    step = int(urlstate.control(param, st.select_slider, "Training step",
+                                format_func=lambda s: f"{s:,}"))
+    data = bundle["data"]
+    s = data.samples
+    row = s[(s["seed"] == seed) & (s["step"] == step)]
+    loss = sy.loss_at(data, seed, step)
+    st.markdown(f"#### Step {step:,} of {data.steps:,}")
+    left, mid, right = st.columns(3)
+    left.metric("held-out loss (nats/char)", f"{loss:.3f}" if math.isfinite(loss) else "n/a")
+    if len(row):
+        mid.metric("real words", f"{row['valid_words'].iloc[0]:.0%}")
+        right.metric("grammatical sentences", f"{row['valid_sentences'].iloc[0]:.0%}")
+    reading = sy.read_ladder(loss, data.floors) if len(data.floors) else None
+    if reading is not None:
+        st.markdown(ladder_sentence(step, reading))
+        k = sy.memory_so_far(data, seed, step)
+        st.caption(
+            "Effective memory so far: "
+            + (f"**{k} characters**" if k is not None else "more than the ladder's top")
+            + " (the fewest characters of context with which some predictor could do as well "
+            "as its best held-out loss up to this step; the loss is read on 16 held-out "
+            "tracks, so it wobbles a little from one checkpoint to the next).")
+    st.markdown("**What it writes** (✓ a grammatical sentence, ✗ not, … unfinished; "
+                "highlighted: not a word of the vocabulary)")
+    with st.container(border=True):
+        st.markdown(sample_markdown(str(row["text"].iloc[0])) if len(row)
+                    else "No sample is stored for this step.")
+    st.markdown("**What it can do by now**")
+    st.markdown(can_do(bundle, seed, step))
+    chartspec.draw(_loss_chart(db.db_path(), db._version(db.db_path()), seed, step))
+    st.caption(f"Blue line: this network's held-out loss at each checkpoint; band: min to max "
+               f"across the {len(data.seeds)} seeds; red line: the step shown. "
+               f"{charts.LADDER_TEXT[0].upper()}{charts.LADDER_TEXT[1:]}; dashed: the entropy "
+               "floor. " + charts.CHECKPOINT_AXIS_TEXT)
+
+
+def _play_controls(steps: tuple[int, ...]) -> None:
+    playing = bool(st.session_state.get(PLAYING))
+
+    def toggle() -> None:
+        st.session_state[PLAYING] = not playing
+        now = st.session_state.get(f"url_{step_param(steps).name}", steps[0])
+        if not playing and now == steps[-1]:  # play from the start again
+            urlstate.set_next(step_param(steps), steps[0])
+
+    st.button("⏸ Pause" if playing else "▶ Play", on_click=toggle,
+              help=f"Step through the checkpoints, one every {PLAY_SECONDS:g} s.")
+
+
+# ---------------------------------------------------------------- milestones
+
+@memo.shared(max_entries=2)
+def _timeline_chart(path: str, version: float) -> dict:
+    return timeline_chart(_story(path, version))
+
+
+def timeline_chart(bundle: dict) -> dict:
+    """One row per milestone in the runs' order: a dot per seed at the step it was reached,
+    a rule from the first seed to the last; a seed that never reached it gets a hollow
+    mark at the end of training (a finished spec)."""
+    data, order = bundle["data"], bundle["timeline"]
+    steps = data.reached
+    label = {m.key: m.short for m in sy.MILESTONES}
+    order_labels = [label[k] for k in order["milestone"]]
+    dots = steps.assign(label=steps["milestone"].map(label), seed=steps["seed"].map(
+        lambda s: f"seed {s}"), reached=steps["step"].notna())
+    dots["at"] = dots["step"].fillna(float(data.steps))
+    dots["when"] = [_step_text(s) if r else f"not by step {data.steps:,}"
+                    for s, r in zip(dots["step"], dots["reached"], strict=True)]
+    spans = dots[dots["reached"]].groupby("label")["at"].agg(lo="min", hi="max").reset_index()
+    x = alt.Scale(type="symlog", constant=charts.SYMLOG_LINEAR, domain=[0, data.steps])
+    xaxis = step_axis(float(data.steps))
+    y = alt.Y("label:N", sort=order_labels, title=None,
+              axis=alt.Axis(labelLimit=alt.ExprRef(f"{charts.NARROW} ? 130 : 260")))
+    seeds = [f"seed {s}" for s in data.seeds]
+    scale = alt.Scale(domain=seeds, range=SEED_COLORS[:len(seeds)])
+    color = alt.Color("seed:N", title=None, scale=scale, legend=charts.bottom_legend(seeds))
+    rule = alt.Chart(spans).mark_rule(strokeWidth=3, color="#bbb").encode(
+        x=alt.X("lo:Q", scale=x, title=charts.STEP_AXIS, axis=xaxis), x2="hi:Q", y=y)
+    pts = alt.Chart(dots).mark_point(size=90, strokeWidth=2).encode(
+        x=alt.X("at:Q", scale=x), y=y, color=color,
+        fill=alt.condition("datum.reached", alt.Fill("seed:N", scale=scale, legend=None),
+                           alt.value("white")),
+        yOffset=alt.YOffset("seed:N", sort=seeds),
+        tooltip=["label:N", "seed:N", alt.Tooltip("when:N", title="reached")])
+    chart = alt.layer(rule, pts).properties(width=charts.WIDTH, height=40 * len(order) + 20)
+    return chart.properties(autosize=chartspec.AUTOSIZE).to_dict()
+
+
+def order_text(bundle: dict) -> str:
+    """The milestones as a numbered list in the runs' order, each with its bar, the seeds'
+    steps and the studies that explain it."""
+    data, order = bundle["data"], bundle["timeline"]
+    steps = data.reached
+    lines = []
+    for i, row in enumerate(order.itertuples(), 1):
+        m = sy.milestone(row.milestone)
+        per = steps[steps["milestone"] == m.key]
+        seeds = ", ".join(f"{int(s):,}" if np.isfinite(s) else "not yet"
+                          for s in per.sort_values("seed")["step"])
+        if row.reached == row.seeds:
+            when = (f"step {row.median:,.0f}" if row.first == row.last else
+                    f"median step {row.median:,.0f}, seeds from {row.first:,.0f} to "
+                    f"{row.last:,.0f}")
+        elif row.reached:
+            when = f"{row.reached} of {row.seeds} seeds by step {data.steps:,}"
+        else:
+            when = f"not reached by step {data.steps:,} in any seed"
+        links = study_links(m.studies)
+        lines.append(f"{i}. **{m.label[0].upper()}{m.label[1:]}**: {when} (seeds "
+                     f"{', '.join(map(str, data.seeds))}: {seeds}). Bar: {sy.describe(m)}."
+                     + (f" Read more in {links}." if links else ""))
+    return "\n".join(lines)
+
+
+def disagreement_text(bundle: dict) -> str:
+    """Whether the seeds learned the milestones in one order, and where not."""
+    pairs = bundle["disagree"]
+    data = bundle["data"]
+    if len(data.seeds) < 2:
+        return "Only one seed is stored, so there is no second order to compare."
+    if not pairs:
+        return (f"All {len(data.seeds)} seeds learned them in the same order (milestones "
+                "reached at the same checkpoint count as a tie).")
+    steps = data.reached.set_index(["milestone", "seed"])["step"]
+
+    def at(key: str, seed: int) -> str:
+        v = steps[key, seed]
+        return _step_text(v) if np.isfinite(v) else "not yet"
+
+    parts = [f"{sy.milestone(a).label} and {sy.milestone(b).label} (seed {s}: {at(a, s)} "
+             f"and {at(b, s)}; seed {t}: {at(a, t)} and {at(b, t)})" for a, b, s, t in pairs]
+    return ("The seeds do **not** all learn them in the same order. They swap "
+            + "; ".join(parts[:4]) + (f"; and {len(parts) - 4} more pairs" if len(parts) > 4
+                                      else "")
+            + ". Milestones a few checkpoints apart can swap from one seed to the next; the "
+            "order of far-apart ones is what the runs agree on.")
+
+
+def noise_text(bundle: dict) -> str:
+    """How many verbs each agreement milestone rests on per checkpoint, and what that means."""
+    dist = corpus_distances()
+    noisy = [m for m in sy.available(bundle["data"]) if m.noisy]
+    parts = []
+    for m in noisy:
+        cond = m.key.removeprefix("agreement_")
+        if cond in dist:
+            n, _ = dist[cond]
+            se = math.sqrt(0.25 / n) if n else math.nan
+            parts.append(
+                f"{m.label[0].upper()}{m.label[1:]} rests on few verbs: {n} in the first "
+                f"{sy.CHECKPOINT_READ:,} held-out characters, about the size of each "
+                f"checkpoint's reading, so by chance alone its share can move by about "
+                f"{se:.0%} either way from one checkpoint to the next. Read its seeds' spread "
+                "rather than one step.")
+    return " ".join(parts)
+
+
+def why_text(bundle: dict) -> str:
+    """Why the near comes before the far, with the ladder's and the corpus's numbers and the
+    runs' own order."""
+    data, order = bundle["data"], bundle["timeline"]
+    gains = sy.ladder_gains(data.floors)
+    dist = corpus_distances()
+    med = dict(zip(order["milestone"], order["median"], strict=True))
+    out = []
+    if gains:
+        stretches = "; ".join(f"from {a} to {b}, {g:.3f}" for a, b, g in gains[1:])
+        a, b, g = gains[0]
+        seen = [f"{sy.milestone(k).label} at {_median_step(med[k])}"
+                for k in ("boundaries", "words", "sentences") if k in med]
+        out.append(
+            f"**The near past pays first.** Seeing the last {b} characters instead of none "
+            f"lowers the best possible loss by {g:.3f} nats per character; each further "
+            f"stretch of context is worth less ({stretches}). Nearly every character is "
+            "easier to predict from the one or two before it (a space after a finished word, "
+            "the next letter inside a word), so the gradient for those lessons is large and "
+            "points the same way at almost every position, and they are learned first. A "
+            "whole word needs its first letters remembered, a sentence its last few words, so "
+            "those come next" + (f" (in these runs, median over seeds: {'; '.join(seen)})"
+                                 if seen else "") + ".")
+    if {"none", "obj_rc1"} <= dist.keys():
+        names = {"none": "with nothing in between", "subj_rc": "across a subject relative",
+                 "obj_rc1": "across an object relative",
+                 "obj_rc2": "across two nested object relatives"}
+        spans = [f"{d} {names[c]}" for c, (_, d) in dist.items()]
+        spans = ", ".join(spans[:-1]) + " and " + spans[-1]
+        out.append(
+            "**Agreement must be carried.** A verb's form (runs or run) depends on its "
+            "subject's number, which shows a median of this many characters earlier in "
+            f"held-out text: {spans}. To get "
+            "it right the network must keep one bit, singular or plural, in its hidden state "
+            "through every character in between, without letting the clause's own nouns "
+            "overwrite it. The gradient that teaches this must travel back through as many "
+            "steps of W_hh, usually shrinking on the way, and it is mixed with everything "
+            "else those characters teach, so the signal is weak and noisy. Training chunks are "
+            f"{BASELINE.seq_len} characters long (truncated backpropagation through time): a "
+            "dependency longer than a chunk never sits inside one, so no gradient joins the "
+            "verb to its subject at all, and the network can carry the number that far only "
+            "if what it learned on shorter clauses keeps working.")
+    out.append(_runs_follow(order))
+    return "\n\n".join(p for p in out if p)
+
+
+def _runs_follow(order: pd.DataFrame) -> str:
+    """Whether, in these runs, agreement came in order of distance (none before the relatives
+    before the nested ones), by median step."""
+    med = dict(zip(order["milestone"], order["median"], strict=True))
+    chain = [k for k in ("agreement_none", "agreement_obj_rc1", "agreement_obj_rc2")
+             if k in med]
+    if len(chain) < 2:
+        return ""
+    words = [f"{sy.milestone(k).label} at {_median_step(med[k])}" for k in chain]
+    ordered = all(med[a] <= med[b] for a, b in zip(chain, chain[1:], strict=False))
+    return ("**In these runs** (median over seeds): " + "; ".join(words) + ". "
+            + ("The nearer dependency came first, as the distances predict."
+               if ordered else "These runs do not follow the distances here: the order above "
+               "is what they show, and the seeds' spread says how firmly."))
+
+
+def _median_step(step: float) -> str:
+    return f"step {step:,.0f}" if math.isfinite(step) else "no step yet"
+
+
+def links_text(seed: int, steps: int) -> str:
+    """Where to go next: the studies that explain the late milestones and the internals page
+    with this network."""
+    internals = _link("internals", study=sy.BASELINE_STUDY, arm=sy.BASELINE_ARM, seed=seed)
+    return (
+        f"- Why long agreement needs long chunks and enough units: "
+        f"{study_links(('tbptt', 'hidden_size'))}.\n"
+        f"- Why the gradient reaches back at all (W_hh's start): "
+        f"{study_links(('initialization',))}; how fast the first lessons come: "
+        f"{study_links(('learning_rate',))}.\n"
+        f"- Why its own text drifts once it errs: {study_links(('teacher_forcing',))}.\n"
+        f"- [Inside the network: this network, seed {seed}]({internals}). Its weights are "
+        f"stored only at the end of training, so that page shows the finished network "
+        f"(step {steps:,}), not the step chosen here.")
+
+
+def _sample_chars(data: sy.StoryData) -> int:
+    lengths = data.samples["text"].str.len()
+    return int(lengths.median()) if len(lengths) else 0
+
+
+def render() -> None:
+    st.title("The story of one network")
+    st.markdown(
+        "Every study compares finished networks. This page follows one network, the "
+        "baseline, through its training: what it writes at each checkpoint, how good its "
+        "predictions are, and the order in which it learns to write words, then sentences, "
+        "then to make a verb agree with a subject further and further back. Move the step or "
+        "press play.")
+    db.store_or_stop()
+    bundle = story()
+    data = bundle["data"]
+    if not data.seeds:
+        st.warning("No runs of the baseline are stored yet: run `python -m lab.precompute`.")
+        return
+    seed = int(urlstate.control(SEED, st.segmented_control, "Network (seed)", required=True))
+    steps = data.steps_of(seed)
+    if not steps:
+        st.warning(f"No checkpoints of seed {seed} are stored.")
+        return
+    if missing := [m.label for m in sy.MILESTONES if m not in sy.available(data)]:
+        st.info("This database does not hold what these milestones are measured by (its runs "
+                "predate them), so they are left out: " + ", ".join(missing) + ".")
+    _play_controls(steps)
+    st.session_state[FRESH] = True
+    playing = bool(st.session_state.get(PLAYING))
+    st.fragment(run_every=PLAY_SECONDS if playing else None)(step_view)(bundle, seed, steps)
+
+    st.subheader("Milestones, found in the runs")
+    st.markdown(
+        f"An ability counts as learned at the first checkpoint that starts {sy.RUN} "
+        f"checkpoints in a row at or above its bar, so one lucky sample does not count. "
+        "Each dot is one seed.")
+    chartspec.draw(_timeline_chart(db.db_path(), db._version(db.db_path())))
+    st.markdown(order_text(bundle))
+    st.markdown(disagreement_text(bundle))
+    if text := noise_text(bundle):
+        st.caption(text)
+    st.caption(f"{METRICS['agreement_overall'].quote()} Here it is read at every checkpoint "
+               f"on a smaller reading of {sy.CHECKPOINT_READ:,} held-out characters. Samples: "
+               f"one generated sample of about {_sample_chars(data)} characters per "
+               "checkpoint and seed.")
+
+    st.subheader("Why in that order")
+    st.markdown(why_text(bundle))
+
+    st.subheader("Where to go next")
+    st.markdown(links_text(seed, data.steps))
