@@ -178,19 +178,24 @@ def loss_on_ladder(data: sy.StoryData, seed: int, step: int) -> dict:
     return chart.properties(autosize=chartspec.AUTOSIZE).to_dict()
 
 
+def next_step(steps: tuple[int, ...], now: int) -> tuple[int | None, bool]:
+    """While playing: the checkpoint after `now` (None: none is left) and whether play goes
+    on after it."""
+    later = [s for s in steps if s > now]
+    return (later[0] if later else None), len(later) > 1
+
+
 def _advance(steps: tuple[int, ...], param: Param) -> None:
     """While playing, each tick of the fragment moves one checkpoint on; at the last one
     playing stops and the whole page is drawn once more (without the tick)."""
     if not st.session_state.get(PLAYING) or st.session_state.get(FRESH):
         return
-    now = st.session_state.get(f"url_{param.name}", param.default)
-    later = [s for s in steps if s > now]
-    if not later:
-        st.session_state[PLAYING] = False
+    step, more = next_step(steps, st.session_state.get(f"url_{param.name}", param.default))
+    st.session_state[PLAYING] = more
+    if step is not None:
+        urlstate.set_next(param, step)
+    if not more:  # the last checkpoint: draw the whole page once more, without the timer
         st.rerun(scope="app")
-    urlstate.set_next(param, later[0])
-    if len(later) == 1:
-        st.session_state[PLAYING] = False
 
 
 def step_view(bundle: dict, seed: int, steps: tuple[int, ...]) -> None:
