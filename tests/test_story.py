@@ -263,3 +263,34 @@ def test_the_timeline_marks_seeds_that_never_reached(lab_db):
     assert "1 of 2 seeds" in text and "not yet" in text
     assert "do **not** all learn them in the same order" in ui_story.disagreement_text(bundle)
     np.testing.assert_equal(len(text.splitlines()), len(sy.available(data)))
+
+
+def test_the_ladder_is_read_aloud_in_plain_words():
+    from lab.ui.story import ladder_sentence
+
+    f = (2.8, 1.4, 0.64, 0.52, 0.48)
+    assert "sees only the last 2 characters" in ladder_sentence(3000, sy.read_ladder(0.6, f))
+    one = ladder_sentence(10, sy.read_ladder(2.0, f))
+    assert "no context at all" in one and "the last character" in one and "last 0" not in one
+    assert "worse even than" in ladder_sentence(0, sy.read_ladder(3.3, f))
+    assert "better than the best possible predictor that sees the last 4" in ladder_sentence(
+        30000, sy.read_ladder(0.3, f))
+    assert "not finite" in ladder_sentence(5, sy.read_ladder(math.inf, f))
+
+
+def test_no_order_is_claimed_before_milestones_are_reached():
+    from lab.ui import story as ui_story
+
+    data = fake({42: agreement(NEVER, NEVER, NEVER), 43: agreement(NEVER, NEVER, NEVER)},
+                texts={s: [BABBLE] * len(STEPS) for s in (42, 43)})
+    bundle = {"data": data, "measures": data.measured, "timeline": sy.timeline(data),
+              "disagree": sy.disagreements(data)}
+    assert "Too few milestones" in ui_story.disagreement_text(bundle)
+    why = ui_story.why_text(bundle)
+    assert "cannot show the order yet" in why and "came first" not in why
+    good = fake({42: agreement(EARLY, MID, LATE), 43: agreement(EARLY, MID, LATE)})
+    bundle = {"data": good, "measures": good.measured, "timeline": sy.timeline(good),
+              "disagree": sy.disagreements(good)}
+    assert "same order" in ui_story.disagreement_text(bundle)
+    assert "not by step 4,000 in most seeds" in ui_story.why_text(bundle)  # obj_rc2: never
+    assert "The nearer dependency came first" in ui_story.why_text(bundle)

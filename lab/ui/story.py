@@ -114,6 +114,11 @@ def ladder_sentence(step: int, r: sy.LadderReading) -> str:
     if r.k == 0:
         return (f"{head}: about as good as knowing how often each character occurs, and no "
                 f"more (h(0) = {r.floors[0]:.3f}).")
+    if r.k == 1:
+        return (f"{head}: better than the best guesser that sees no context at all, which "
+                f"only knows how often each character occurs (h(0) = {r.floors[0]:.3f}), not "
+                f"yet as good as the best that sees the last character (h(1) = "
+                f"{r.floors[1]:.3f}).")
     k = r.k
     return (f"{head}: better than the best possible predictor that sees only the last "
             f"{k - 1} character{'s' if k - 1 != 1 else ''} (h({k - 1}) = {r.floors[k - 1]:.3f}), "
@@ -222,7 +227,8 @@ def step_view(bundle: dict, seed: int, steps: tuple[int, ...]) -> None:
         k = sy.memory_so_far(data, seed, step)
         st.caption(
             "Effective memory so far: "
-            + (f"**{k} characters**" if k is not None else "more than the ladder's top")
+            + (f"**{k} character{'' if k == 1 else 's'}**" if k is not None
+               else f"more than {len(data.floors) - 1} characters")
             + " (the fewest characters of context with which some predictor could do as well "
             "as its best held-out loss up to this step; the loss is read on 16 held-out "
             "tracks, so it wobbles a little from one checkpoint to the next).")
@@ -237,7 +243,8 @@ def step_view(bundle: dict, seed: int, steps: tuple[int, ...]) -> None:
     st.caption(f"Blue line: this network's held-out loss at each checkpoint; band: min to max "
                f"across the {len(data.seeds)} seeds; red line: the step shown. "
                f"{charts.LADDER_TEXT[0].upper()}{charts.LADDER_TEXT[1:]}; dashed: the entropy "
-               "floor. " + charts.CHECKPOINT_AXIS_TEXT)
+               "floor. " + (charts.CHECKPOINT_AXIS_TEXT if data.steps >= 1000 else
+                            f"Checkpoints at steps {', '.join(map(str, steps))}."))
 
 
 def _play_controls(steps: tuple[int, ...]) -> None:
@@ -326,6 +333,10 @@ def disagreement_text(bundle: dict) -> str:
     if len(data.seeds) < 2:
         return "Only one seed is stored, so there is no second order to compare."
     if not pairs:
+        ordered = bundle["timeline"]["first"].map(math.isfinite).sum()
+        if ordered < 2:
+            return ("Too few milestones are reached yet to compare the order in which the "
+                    "seeds learned them.")
         return (f"All {len(data.seeds)} seeds learned them in the same order (milestones "
                 "reached at the same checkpoint count as a tie).")
     steps = data.reached.set_index(["milestone", "seed"])["step"]
@@ -373,7 +384,7 @@ def why_text(bundle: dict) -> str:
     if gains:
         stretches = "; ".join(f"from {a} to {b}, {g:.3f}" for a, b, g in gains[1:])
         a, b, g = gains[0]
-        seen = [f"{sy.milestone(k).label} at {_median_step(med[k])}"
+        seen = [f"{sy.milestone(k).label} at {_median_step(med[k], data.steps)}"
                 for k in ("boundaries", "words", "sentences") if k in med]
         out.append(
             f"**The near past pays first.** Seeing the last {b} characters instead of none "
@@ -404,19 +415,23 @@ def why_text(bundle: dict) -> str:
             "dependency longer than a chunk never sits inside one, so no gradient joins the "
             "verb to its subject at all, and the network can carry the number that far only "
             "if what it learned on shorter clauses keeps working.")
-    out.append(_runs_follow(order))
+    out.append(_runs_follow(order, data.steps))
     return "\n\n".join(p for p in out if p)
 
 
-def _runs_follow(order: pd.DataFrame) -> str:
+def _runs_follow(order: pd.DataFrame, steps: int) -> str:
     """Whether, in these runs, agreement came in order of distance (none before the relatives
-    before the nested ones), by median step."""
+    before the nested ones), by median step (a milestone most seeds never reached counts
+    as later than any step)."""
     med = dict(zip(order["milestone"], order["median"], strict=True))
     chain = [k for k in ("agreement_none", "agreement_obj_rc1", "agreement_obj_rc2")
              if k in med]
     if len(chain) < 2:
         return ""
-    words = [f"{sy.milestone(k).label} at {_median_step(med[k])}" for k in chain]
+    if not math.isfinite(med[chain[0]]):
+        return (f"**In these runs** not even agreement with nothing in between passed its bar "
+                f"in most seeds by step {steps:,}, so they cannot show the order yet.")
+    words = [f"{sy.milestone(k).label} at {_median_step(med[k], steps)}" for k in chain]
     ordered = all(med[a] <= med[b] for a, b in zip(chain, chain[1:], strict=False))
     return ("**In these runs** (median over seeds): " + "; ".join(words) + ". "
             + ("The nearer dependency came first, as the distances predict."
@@ -424,8 +439,9 @@ def _runs_follow(order: pd.DataFrame) -> str:
                "is what they show, and the seeds' spread says how firmly."))
 
 
-def _median_step(step: float) -> str:
-    return f"step {step:,.0f}" if math.isfinite(step) else "no step yet"
+def _median_step(step: float, steps: int) -> str:
+    return (f"step {step:,.0f}" if math.isfinite(step)
+            else f"not by step {steps:,} in most seeds")
 
 
 def links_text(seed: int, steps: int) -> str:
