@@ -234,7 +234,7 @@ def step_view(bundle: dict, seed: int, steps: tuple[int, ...]) -> None:
             "tracks, so it wobbles a little from one checkpoint to the next).")
     st.markdown("**What it writes** (✓ a grammatical sentence, ✗ not, … unfinished; "
                 "highlighted: not a word of the vocabulary)")
-    with st.container(border=True):
+    with st.container(border=True, key="story_sample"):
         st.markdown(sample_markdown(str(row["text"].iloc[0])) if len(row)
                     else "No sample is stored for this step.")
     st.markdown("**What it can do by now**")
