@@ -27,6 +27,7 @@ from lab.data import memo
 from lab.data.store import Store
 from lab.studies.catalog import STUDIES
 from lab.studies.grid import REVEAL
+from lab.studies.story import MILESTONES
 from lab.training.config import checkpoint_steps
 from lab.ui import classmode, internals, retrain_panel, sandbox, story, urlstate
 from lab.ui.nav import FILES, FULL_VIEW, STORY
@@ -56,7 +57,7 @@ PAGES: dict[str | None, tuple[urlstate.Param, ...]] = {
     INTERNALS: (internals.STUDY, internals.SEED), SANDBOX: tuple(sandbox.PARAMS.values()),
     # the story's step is one of the stored checkpoints: the fixture's
     STORY[1]: (story.SEED, story.step_param(tuple(checkpoint_steps(FIXTURE_STEPS))),
-               classmode.CLASS)}
+               story.predicted_param(tuple(m.key for m in MILESTONES)), classmode.CLASS)}
 KNOWN = {p.name for params in PAGES.values() for p in params}
 
 NASTY = (

@@ -14,6 +14,8 @@ from streamlit.testing.v1 import AppTest
 
 from lab.data.store import open_reader
 from lab.studies import story as sy
+from lab.studies import story_prose as sp
+from lab.studies.prediction import PARTLY, RIGHT, WRONG
 from lab.ui import nav
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -261,7 +263,7 @@ def test_the_timeline_marks_seeds_that_never_reached(lab_db):
     assert any(r["when"] == f"not by step {STEPS[-1]:,}" for r in rows)
     text = ui_story.order_text(bundle)
     assert "1 of 2 seeds" in text and "not yet" in text
-    assert "do **not** all learn them in the same order" in ui_story.disagreement_text(bundle)
+    assert "do **not** all learn them in the same order" in sp.disagreement_text(data)
     np.testing.assert_equal(len(text.splitlines()), len(sy.available(data)))
 
 
@@ -283,14 +285,39 @@ def test_no_order_is_claimed_before_milestones_are_reached():
 
     data = fake({42: agreement(NEVER, NEVER, NEVER), 43: agreement(NEVER, NEVER, NEVER)},
                 texts={s: [BABBLE] * len(STEPS) for s in (42, 43)})
-    bundle = {"data": data, "measures": data.measured, "timeline": sy.timeline(data),
-              "disagree": sy.disagreements(data)}
-    assert "Too few milestones" in ui_story.disagreement_text(bundle)
-    why = ui_story.why_text(bundle)
+    dist = ui_story.corpus_distances()
+    assert "Too few milestones" in sp.disagreement_text(data)
+    why = sp.why_text(data, dist)
     assert "cannot show the order yet" in why and "came first" not in why
     good = fake({42: agreement(EARLY, MID, LATE), 43: agreement(EARLY, MID, LATE)})
-    bundle = {"data": good, "measures": good.measured, "timeline": sy.timeline(good),
-              "disagree": sy.disagreements(good)}
-    assert "same order" in ui_story.disagreement_text(bundle)
-    assert "not by step 4,000 in most seeds" in ui_story.why_text(bundle)  # obj_rc2: never
-    assert "The nearer dependency came first" in ui_story.why_text(bundle)
+    assert "same order" in sp.disagreement_text(good)
+    assert "not by step 4,000 in most seeds" in sp.why_text(good, dist)  # obj_rc2: never
+    assert "The nearer dependency came first" in sp.why_text(good, dist)
+    assert "rests on few verbs" in sp.noise_text(good, dist)
+
+
+def test_a_guess_of_the_milestone_learned_last_is_scored():
+    data = fake({42: agreement(EARLY, MID, LATE), 43: agreement(EARLY, MID, LATE)})
+    assert sp.last_learned(data) == ["agreement_obj_rc2"]  # never reached: last
+    assert sp.judge_last(data, "agreement_obj_rc2")[0] == RIGHT
+    outcome, text = sp.judge_last(data, "words")
+    assert outcome == WRONG and "agreement across two nested object relatives" in text
+    tied = fake({42: agreement(EARLY, NEVER, LATE, obj2=NEVER)})
+    assert sp.judge_last(tied, "agreement_obj_rc1")[0] == PARTLY
+
+
+def test_class_mode_holds_the_milestones_until_a_prediction(lab_db):
+    at = open_story(**{"class": 1})
+    assert not at.exception, [e.value for e in at.exception]
+    subheaders = [s.value for s in at.subheader]
+    assert "Your prediction" in subheaders and "Why in that order" not in subheaders
+    assert len(at.get("vega_lite_chart")) == 1  # the loss, not the timeline
+    assert not any("What it can do by now" in str(m.value) for m in at.markdown)
+    at.radio[0].set_value("agreement_long").run()
+    next(b for b in at.button if b.label == "Commit my prediction").click().run()
+    assert not at.exception
+    assert at.query_params["predicted"] == "agreement_long" and at.query_params["class"] == "1"
+    assert "Why in that order" in [s.value for s in at.subheader]
+    assert len(at.get("vega_lite_chart")) == 2
+    assert any("You predicted **long agreement" in a.value
+               for kind in ("success", "info", "warning") for a in at.get(kind))

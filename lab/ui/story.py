@@ -18,9 +18,9 @@ from lab.language.corpus import heldout_text
 from lab.measure.registry import FLOOR, METRICS
 from lab.studies import catalog
 from lab.studies import story as sy
+from lab.studies import story_prose as sp
 from lab.studies.params import Param
 from lab.studies.study import SEEDS
-from lab.training.config import BASELINE
 from lab.ui import charts, chartspec, classmode, db, nav, urlstate
 from lab.ui.views import ladder
 
@@ -203,9 +203,10 @@ def _advance(steps: tuple[int, ...], param: Param) -> None:
         st.rerun(scope="app")
 
 
-def step_view(bundle: dict, seed: int, steps: tuple[int, ...]) -> None:
+def step_view(bundle: dict, seed: int, steps: tuple[int, ...], reveal: bool = True) -> None:
     """The step control and what the network does at that step (a fragment: moving the
-    slider or a play tick redraws only this)."""
+    slider or a play tick redraws only this); reveal=False (class mode, no prediction yet)
+    leaves out what it can do by now, which gives the milestones' order away."""
     param = step_param(steps)
     _advance(steps, param)
     st.session_state[FRESH] = False
@@ -237,8 +238,9 @@ def step_view(bundle: dict, seed: int, steps: tuple[int, ...]) -> None:
     with st.container(border=True, key="story_sample"):
         st.markdown(sample_markdown(str(row["text"].iloc[0])) if len(row)
                     else "No sample is stored for this step.")
-    st.markdown("**What it can do by now**")
-    st.markdown(can_do(bundle, seed, step))
+    if reveal:
+        st.markdown("**What it can do by now**")
+        st.markdown(can_do(bundle, seed, step))
     chartspec.draw(_loss_chart(db.db_path(), db._version(db.db_path()), seed, step))
     st.caption(f"Blue line: this network's held-out loss at each checkpoint; band: min to max "
                f"across the {len(data.seeds)} seeds; red line: the step shown. "
@@ -326,124 +328,6 @@ def order_text(bundle: dict) -> str:
     return "\n".join(lines)
 
 
-def disagreement_text(bundle: dict) -> str:
-    """Whether the seeds learned the milestones in one order, and where not."""
-    pairs = bundle["disagree"]
-    data = bundle["data"]
-    if len(data.seeds) < 2:
-        return "Only one seed is stored, so there is no second order to compare."
-    if not pairs:
-        ordered = bundle["timeline"]["first"].map(math.isfinite).sum()
-        if ordered < 2:
-            return ("Too few milestones are reached yet to compare the order in which the "
-                    "seeds learned them.")
-        return (f"All {len(data.seeds)} seeds learned them in the same order (milestones "
-                "reached at the same checkpoint count as a tie).")
-    steps = data.reached.set_index(["milestone", "seed"])["step"]
-
-    def at(key: str, seed: int) -> str:
-        v = steps[key, seed]
-        return _step_text(v) if np.isfinite(v) else "not yet"
-
-    parts = [f"{sy.milestone(a).label} and {sy.milestone(b).label} (seed {s}: {at(a, s)} "
-             f"and {at(b, s)}; seed {t}: {at(a, t)} and {at(b, t)})" for a, b, s, t in pairs]
-    return ("The seeds do **not** all learn them in the same order. They swap "
-            + "; ".join(parts[:4]) + (f"; and {len(parts) - 4} more pairs" if len(parts) > 4
-                                      else "")
-            + ". Milestones a few checkpoints apart can swap from one seed to the next; the "
-            "order of far-apart ones is what the runs agree on.")
-
-
-def noise_text(bundle: dict) -> str:
-    """How many verbs each agreement milestone rests on per checkpoint, and what that means."""
-    dist = corpus_distances()
-    noisy = [m for m in sy.available(bundle["data"]) if m.noisy]
-    parts = []
-    for m in noisy:
-        cond = m.key.removeprefix("agreement_")
-        if cond in dist:
-            n, _ = dist[cond]
-            se = math.sqrt(0.25 / n) if n else math.nan
-            parts.append(
-                f"{m.label[0].upper()}{m.label[1:]} rests on few verbs: {n} in the first "
-                f"{sy.CHECKPOINT_READ:,} held-out characters, about the size of each "
-                f"checkpoint's reading, so by chance alone its share can move by about "
-                f"{se:.0%} either way from one checkpoint to the next. Read its seeds' spread "
-                "rather than one step.")
-    return " ".join(parts)
-
-
-def why_text(bundle: dict) -> str:
-    """Why the near comes before the far, with the ladder's and the corpus's numbers and the
-    runs' own order."""
-    data, order = bundle["data"], bundle["timeline"]
-    gains = sy.ladder_gains(data.floors)
-    dist = corpus_distances()
-    med = dict(zip(order["milestone"], order["median"], strict=True))
-    out = []
-    if gains:
-        stretches = "; ".join(f"from {a} to {b}, {g:.3f}" for a, b, g in gains[1:])
-        a, b, g = gains[0]
-        seen = [f"{sy.milestone(k).label} at {_median_step(med[k], data.steps)}"
-                for k in ("boundaries", "words", "sentences") if k in med]
-        out.append(
-            f"**The near past pays first.** Seeing the last {b} characters instead of none "
-            f"lowers the best possible loss by {g:.3f} nats per character; each further "
-            f"stretch of context is worth less ({stretches}). Nearly every character is "
-            "easier to predict from the one or two before it (a space after a finished word, "
-            "the next letter inside a word), so the gradient for those lessons is large and "
-            "points the same way at almost every position, and they are learned first. A "
-            "whole word needs its first letters remembered, a sentence its last few words, so "
-            "those come next" + (f" (in these runs, median over seeds: {'; '.join(seen)})"
-                                 if seen else "") + ".")
-    if {"none", "obj_rc1"} <= dist.keys():
-        names = {"none": "with nothing in between", "subj_rc": "across a subject relative",
-                 "obj_rc1": "across an object relative",
-                 "obj_rc2": "across two nested object relatives"}
-        spans = [f"{d} {names[c]}" for c, (_, d) in dist.items()]
-        spans = ", ".join(spans[:-1]) + " and " + spans[-1]
-        out.append(
-            "**Agreement must be carried.** A verb's form (runs or run) depends on its "
-            "subject's number, which shows a median of this many characters earlier in "
-            f"held-out text: {spans}. To get "
-            "it right the network must keep one bit, singular or plural, in its hidden state "
-            "through every character in between, without letting the clause's own nouns "
-            "overwrite it. The gradient that teaches this must travel back through as many "
-            "steps of W_hh, usually shrinking on the way, and it is mixed with everything "
-            "else those characters teach, so the signal is weak and noisy. Training chunks are "
-            f"{BASELINE.seq_len} characters long (truncated backpropagation through time): a "
-            "dependency longer than a chunk never sits inside one, so no gradient joins the "
-            "verb to its subject at all, and the network can carry the number that far only "
-            "if what it learned on shorter clauses keeps working.")
-    out.append(_runs_follow(order, data.steps))
-    return "\n\n".join(p for p in out if p)
-
-
-def _runs_follow(order: pd.DataFrame, steps: int) -> str:
-    """Whether, in these runs, agreement came in order of distance (none before the relatives
-    before the nested ones), by median step (a milestone most seeds never reached counts
-    as later than any step)."""
-    med = dict(zip(order["milestone"], order["median"], strict=True))
-    chain = [k for k in ("agreement_none", "agreement_obj_rc1", "agreement_obj_rc2")
-             if k in med]
-    if len(chain) < 2:
-        return ""
-    if not math.isfinite(med[chain[0]]):
-        return (f"**In these runs** not even agreement with nothing in between passed its bar "
-                f"in most seeds by step {steps:,}, so they cannot show the order yet.")
-    words = [f"{sy.milestone(k).label} at {_median_step(med[k], steps)}" for k in chain]
-    ordered = all(med[a] <= med[b] for a, b in zip(chain, chain[1:], strict=False))
-    return ("**In these runs** (median over seeds): " + "; ".join(words) + ". "
-            + ("The nearer dependency came first, as the distances predict."
-               if ordered else "These runs do not follow the distances here: the order above "
-               "is what they show, and the seeds' spread says how firmly."))
-
-
-def _median_step(step: float, steps: int) -> str:
-    return (f"step {step:,.0f}" if math.isfinite(step)
-            else f"not by step {steps:,} in most seeds")
-
-
 def links_text(seed: int, steps: int) -> str:
     """Where to go next: the studies that explain the late milestones and the internals page
     with this network."""
@@ -490,8 +374,22 @@ def render() -> None:
     _play_controls(steps)
     st.session_state[FRESH] = True
     playing = bool(st.session_state.get(PLAYING))
-    st.fragment(run_every=PLAY_SECONDS if playing else None)(step_view)(bundle, seed, steps)
+    view = st.container()  # the step view, drawn above class mode's question
+    reveal = class_gate(data)
+    with view:
+        st.fragment(run_every=PLAY_SECONDS if playing else None)(step_view)(bundle, seed,
+                                                                            steps, reveal)
+    if reveal:
+        milestones_section(bundle)
+    else:
+        st.subheader("Milestones, found in the runs")
+        st.info("Held back until you commit your prediction at the top of the page.")
+    st.subheader("Where to go next")
+    st.markdown(links_text(seed, data.steps))
 
+
+def milestones_section(bundle: dict) -> None:
+    data = bundle["data"]
     st.subheader("Milestones, found in the runs")
     st.markdown(
         f"An ability counts as learned at the first checkpoint that starts {sy.RUN} "
@@ -499,16 +397,65 @@ def render() -> None:
         "Each dot is one seed.")
     chartspec.draw(_timeline_chart(db.db_path(), db._version(db.db_path())))
     st.markdown(order_text(bundle))
-    st.markdown(disagreement_text(bundle))
-    if text := noise_text(bundle):
+    st.markdown(sp.disagreement_text(data))
+    if text := sp.noise_text(data, corpus_distances()):
         st.caption(text)
     st.caption(f"{METRICS['agreement_overall'].quote()} Here it is read at every checkpoint "
                f"on a smaller reading of {sy.CHECKPOINT_READ:,} held-out characters. Samples: "
                f"one generated sample of about {_sample_chars(data)} characters per "
                "checkpoint and seed.")
-
     st.subheader("Why in that order")
-    st.markdown(why_text(bundle))
+    st.markdown(sp.why_text(data, corpus_distances()))
 
-    st.subheader("Where to go next")
-    st.markdown(links_text(seed, data.steps))
+
+# ---------------------------------------------------------------- class mode
+
+CLASS_KEY = "story"  # the page's name in the class poll and the tab's commits
+
+
+def predicted_param(keys: tuple[str, ...]) -> Param:
+    """Class mode's committed guess: the milestone (of keys) the student expects last."""
+    return Param("predicted", "choice", classmode.NONE, (classmode.NONE, *keys))
+
+
+def class_gate(data: sy.StoryData) -> bool:
+    """In class mode, ask which milestone the network learns last and hold the milestones
+    back until the student commits; after, score the guess beside the class's tally.
+    Returns whether the milestones may show (always outside class mode)."""
+    param = predicted_param(tuple(m.key for m in sy.available(data)))
+    if not classmode.on():
+        urlstate.settle((param,))
+        return True
+    committed = urlstate.read(param)
+    if committed == classmode.NONE:
+        committed = classmode.remembered(CLASS_KEY) or classmode.NONE
+    urlstate.write(param, committed)
+    question = "Which of these will the network learn last?"
+    st.info("**Class mode.** " + (
+        "You committed a prediction, so the milestones are open below." if committed !=
+        classmode.NONE else "Your instructor's link holds the milestones back until you "
+        "commit a prediction. Watch the network learn first, then predict."))
+    st.subheader("Your prediction")
+    if committed != classmode.NONE:
+        classmode.remember(CLASS_KEY, committed)
+        st.markdown(question)
+        classmode.feedback(*sp.judge_last(data, committed))
+        order = sy.timeline(data)
+        classmode.class_tally(CLASS_KEY, pd.DataFrame({
+            "option": order["milestone"], "prediction": order["label"],
+            "median step learned": [f"{m:,.0f}" if math.isfinite(m) else
+                                    f"not by {data.steps:,}" for m in order["median"]]}))
+        if st.button("Change my prediction"):
+            urlstate.write(param, classmode.NONE)
+            classmode.forget(CLASS_KEY)
+            st.rerun()
+        return True
+    options = [m.key for m in sy.available(data)]
+    choice = st.radio(question, options, index=None, key="classmode_story",
+                      format_func=lambda k: sy.milestone(k).label)
+    if st.button("Commit my prediction", disabled=choice is None):
+        urlstate.write(param, choice, keep_default=True)
+        classmode.remember(CLASS_KEY, choice)
+        classmode.vote(CLASS_KEY, choice)
+        st.rerun()
+    return False
