@@ -383,7 +383,7 @@ def render() -> None:
         milestones_section(bundle)
     else:
         st.subheader("Milestones, found in the runs")
-        st.info("Held back until you commit your prediction at the top of the page.")
+        st.info("Held back until you commit your prediction above.")
     st.subheader("Where to go next")
     st.markdown(links_text(seed, data.steps))
 
