@@ -354,9 +354,8 @@ def render() -> None:
     st.markdown(
         "Every study compares finished networks. This page follows one network, the "
         "baseline, through its training: what it writes at each checkpoint, how good its "
-        "predictions are, and the order in which it learns to write words, then sentences, "
-        "then to make a verb agree with a subject further and further back. Move the step or "
-        "press play.")
+        "predictions are, and when it learns to write words and sentences and to make a verb "
+        "agree with its subject, near and far. Move the step or press play.")
     db.store_or_stop()
     bundle = story()
     data = bundle["data"]
