@@ -196,6 +196,7 @@ def test_the_story_page_renders_from_the_fixture(lab_db):
     subheaders = {s.value for s in at.subheader}
     assert {"Milestones, found in the runs", "Why in that order", "Where to go next"} <= subheaders
     assert len(at.get("vega_lite_chart")) == 2  # loss on the ladder, the timeline
+    assert at.get("download_button")
     prose = "\n".join(str(m.value) for m in at.markdown)
     assert "held-out loss is" in prose and "Inside the network" in prose
     assert "None" not in prose and "nan" not in prose.split()
@@ -321,3 +322,13 @@ def test_class_mode_holds_the_milestones_until_a_prediction(lab_db):
     assert len(at.get("vega_lite_chart")) == 2
     assert any("You predicted **long agreement" in a.value
                for kind in ("success", "info", "warning") for a in at.get(kind))
+
+
+def test_the_milestones_csv_names_each_measure_bar_and_reach():
+    from lab.ui.story import _csv
+
+    data = fake({42: agreement(EARLY, MID, LATE)})
+    table = pd.read_csv(__import__("io").StringIO(_csv(data)))
+    row = table[(table["milestone"] == "agreement_none") & (table["step"] == 500)].iloc[0]
+    assert (row["value"], row["bar"], row["reached_at"]) == (0.8, 0.75, 200)
+    assert set(table["milestone"]) == {m.key for m in sy.available(data)}

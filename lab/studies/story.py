@@ -326,16 +326,19 @@ def ladder_gains(floors, cuts=(0, 2, 8, LONG_DISTANCE)) -> list[tuple[int, int, 
 
 # ---------------------------------------------------------------- the corpus's distances
 
-def condition_distances(text: str) -> dict[str, tuple[int, int]]:
+def condition_distances(text: str) -> dict[str, tuple[int, int, float]]:
     """Per condition: (verbs, median characters from the subject's number cue to the verb's
-    deciding character) in text (which starts at a sentence start); conditions absent from
-    text are left out."""
+    deciding character, share of the commoner number among those verbs: what a network that
+    always picks one form scores) in text (which starts at a sentence start); conditions
+    absent from text are left out."""
     sites = agreement_sites(text)
     out = {}
     for c in CONDITIONS:
-        d = [s.distance for s in sites if s.condition == c]
-        if d:
-            out[c] = (len(d), int(np.median(d)))
+        mine = [s for s in sites if s.condition == c]
+        if mine:
+            singular = sum(s.number == "sg" for s in mine) / len(mine)
+            out[c] = (len(mine), int(np.median([s.distance for s in mine])),
+                      max(singular, 1 - singular))
     return out
 
 

@@ -49,7 +49,7 @@ def disagreement_text(data: StoryData) -> str:
             "order of far-apart ones is what the runs agree on.")
 
 
-def noise_text(data: StoryData, dist: dict[str, tuple[int, int]]) -> str:
+def noise_text(data: StoryData, dist: dict[str, tuple[int, int, float]]) -> str:
     """How many verbs each noisy agreement milestone rests on per checkpoint (dist:
     condition_distances of CHECKPOINT_READ held-out characters), and what that means."""
     noisy = [m for m in available(data) if m.noisy]
@@ -57,18 +57,19 @@ def noise_text(data: StoryData, dist: dict[str, tuple[int, int]]) -> str:
     for m in noisy:
         cond = m.key.removeprefix("agreement_")
         if cond in dist:
-            n, _ = dist[cond]
+            n, _, one_form = dist[cond]
             se = math.sqrt(0.25 / n) if n else math.nan
             parts.append(
                 f"{m.label[0].upper()}{m.label[1:]} rests on few verbs: {n} in the first "
                 f"{CHECKPOINT_READ:,} held-out characters, about the size of each "
                 f"checkpoint's reading, so by chance alone its share can move by about "
-                f"{se:.0%} either way from one checkpoint to the next. Read its seeds' spread "
-                "rather than one step.")
+                f"{se:.0%} either way from one checkpoint to the next, and a network that "
+                f"always picked the commoner form would score {one_form:.0%} there. Read its "
+                "seeds' spread rather than one step.")
     return " ".join(parts)
 
 
-def why_text(data: StoryData, dist: dict[str, tuple[int, int]]) -> str:
+def why_text(data: StoryData, dist: dict[str, tuple[int, int, float]]) -> str:
     """Why the near comes before the far, with the ladder's and the corpus's numbers (dist:
     condition_distances of held-out text) and the runs' own order."""
     order = timeline(data)
@@ -94,7 +95,7 @@ def why_text(data: StoryData, dist: dict[str, tuple[int, int]]) -> str:
         names = {"none": "with nothing in between", "subj_rc": "across a subject relative",
                  "obj_rc1": "across an object relative",
                  "obj_rc2": "across two nested object relatives"}
-        spans = [f"{d} {names[c]}" for c, (_, d) in dist.items()]
+        spans = [f"{d} {names[c]}" for c, (_, d, _) in dist.items()]
         spans = ", ".join(spans[:-1]) + " and " + spans[-1]
         out.append(
             "**Agreement must be carried.** A verb's form (runs or run) depends on its "

@@ -7,6 +7,7 @@ them. Every number is read from the store at render time; no torch."""
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import altair as alt
 import numpy as np
@@ -59,8 +60,8 @@ def story() -> dict:
 
 
 @memo.shared(max_entries=1)
-def corpus_distances() -> dict[str, tuple[int, int]]:
-    """Per condition: verbs and median distance in the first CHECKPOINT_READ held-out chars."""
+def corpus_distances() -> dict[str, tuple[int, int, float]]:
+    """sy.condition_distances of the first CHECKPOINT_READ held-out characters."""
     text = heldout_text()[:sy.CHECKPOINT_READ]
     return sy.condition_distances(text[: text.rfind(".\n") + 2])
 
@@ -405,6 +406,17 @@ def milestones_section(bundle: dict) -> None:
                "checkpoint and seed.")
     st.subheader("Why in that order")
     st.markdown(sp.why_text(data, corpus_distances()))
+    st.download_button("Milestones and their measures per checkpoint (CSV)",
+                       partial(_csv, data), file_name="story_milestones.csv", mime="text/csv")
+
+
+def _csv(data: sy.StoryData) -> str:
+    """Per milestone, seed and checkpoint: its measure, its bar and whether the seed had
+    reached it by then."""
+    m = data.measured.merge(data.reached.rename(columns={"step": "reached_at"}),
+                            on=["milestone", "seed"], how="left")
+    m["bar"] = m["milestone"].map({k.key: k.threshold for k in sy.MILESTONES})
+    return m.to_csv(index=False)
 
 
 # ---------------------------------------------------------------- class mode
