@@ -255,11 +255,12 @@ def test_without_a_database_the_page_says_so(tmp_path, monkeypatch):
 
 def test_the_timeline_marks_seeds_that_never_reached(lab_db):
     from lab.ui import story as ui_story
+    from lab.ui import story_charts
 
     data = fake({42: agreement(EARLY, NEVER, LATE), 43: agreement(EARLY, EARLY, LATE)})
     bundle = {"data": data, "measures": data.measured, "timeline": sy.timeline(data),
               "disagree": sy.disagreements(data)}
-    spec = ui_story.timeline_chart(bundle)
+    spec = story_charts.timeline_chart(data, bundle["timeline"])
     rows = [r for rows in spec["datasets"].values() for r in rows if "when" in r]
     assert any(r["when"] == f"not by step {STEPS[-1]:,}" for r in rows)
     text = ui_story.order_text(bundle)
@@ -332,3 +333,14 @@ def test_the_milestones_csv_names_each_measure_bar_and_reach():
     row = table[(table["milestone"] == "agreement_none") & (table["step"] == 500)].iloc[0]
     assert (row["value"], row["bar"], row["reached_at"]) == (0.8, 0.75, 200)
     assert set(table["milestone"]) == {m.key for m in sy.available(data)}
+
+
+def test_the_loss_chart_marks_the_step_and_the_floor(lab_db):
+    import json
+
+    from lab.ui import story_charts
+
+    data = fake({42: agreement(EARLY, MID, LATE), 43: agreement(EARLY, MID, LATE)})
+    spec = json.dumps(story_charts.loss_on_ladder(data, 42, 2000))
+    assert "entropy floor" in spec and '"step": 2000' in spec
+    assert "k=1" in spec  # the ladder's rungs (from the store's floors)
