@@ -243,7 +243,8 @@ def _story_card() -> None:
         st.page_link(nav.STORY[1], label=f"**{nav.STORY[0]}**", icon=":material/auto_stories:",
                      query_params=classmode.query() or None)
         st.caption("New here? Start by watching the baseline learn, checkpoint by checkpoint: "
-                   "from babble to words, sentences and agreement, and why in that order.")
+                   "from babble to words, sentences and subject-verb agreement, in the order "
+                   "its runs show, and why.")
 
 
 def _cards() -> None:
