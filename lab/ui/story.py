@@ -71,10 +71,6 @@ def study_links(keys: tuple[str, ...]) -> str:
     return ", ".join(out)
 
 
-def _step_text(step: float) -> str:
-    return f"step {int(step):,}"
-
-
 # ---------------------------------------------------------------- the step view
 
 def sample_markdown(text: str) -> str:
@@ -125,7 +121,8 @@ def can_do(bundle: dict, seed: int, step: int) -> str:
     for key in bundle["timeline"]["milestone"]:
         ms = sy.milestone(key)
         now = here.get(key, math.nan)
-        value = "no such verb in this reading" if not np.isfinite(now) else f"now {now:.0%}"
+        value = (f"now {now:.0%}" if np.isfinite(now) else "no such verb in this reading"
+                 if key.startswith("agreement") else "no words in this sample")
         if reached.get(key) is not None:
             lines.append(f"- ✓ **{ms.label}**: since step {reached[key]:,} ({value})")
         else:
