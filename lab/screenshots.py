@@ -39,11 +39,11 @@ def _steady_height(page, every_s: float = 0.5, most_s: float = 60.0) -> int:
 
 
 def default_paths() -> list[str]:
-    """Home and every study page, as URL paths."""
+    """Home, the story and every study page, as URL paths."""
     from lab.ui import nav
 
-    return ["/"] + [f"/{nav.url_path(p.study_id)}" for group in nav.grouped_pages().values()
-                    for p in group]
+    return ["/", f"/{Path(nav.STORY[1]).stem}"] + [
+        f"/{nav.url_path(p.study_id)}" for group in nav.grouped_pages().values() for p in group]
 
 
 def shoot(url: str, paths: list[str], widths: list[int], out: Path, settle_s: float) -> None:

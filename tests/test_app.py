@@ -57,7 +57,7 @@ def test_home_renders_floor_baseline_and_links(lab_db):
     assert not at.exception
     assert at.title[0].value == "RNN Experiments Lab"
     assert f"{entropy_rate():.4f} nats per character" in texts(at)
-    assert len(at.get("page_link")) == len(PAGES)
+    assert len(at.get("page_link")) == len(PAGES) + 1  # the studies and the story
 
 
 @pytest.mark.parametrize("study_id", list(PAGES))
@@ -196,7 +196,7 @@ print("torch" in sys.modules)
 
 
 def test_rendering_every_page_never_imports_torch(lab_db):
-    explore = [path for _, path in nav.EXPLORE]
+    explore = [nav.STORY[1], *(path for _, path in nav.EXPLORE)]
     code = _NO_TORCH.format(pages=[*PAGES.values(), *explore], home=str(ROOT / "Home.py"))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=ROOT, timeout=300)

@@ -140,7 +140,9 @@ def test_home_renders_and_links_every_study(app_url, page, sidebar_links):
     assert_no_template_leak(page)
     titles = {f"{p.number}. {p.title}" for ps in nav.grouped_pages().values() for p in ps}
     assert titles <= set(sidebar_links), sorted(titles - set(sidebar_links))
-    assert page.locator('[data-testid="stPageLink"]').count() == len(titles)
+    assert page.locator('[data-testid="stPageLink"]').count() == len(titles) + 1  # + the story
+    # the story right after Home (a link's text starts with its icon's name)
+    assert [t.split("\n")[-1] for t in list(sidebar_links)[:2]] == ["Home", nav.STORY[0]]
 
 
 @pytest.mark.parametrize("study_id", list(nav.FILES))
@@ -374,3 +376,48 @@ def test_nothing_scrolls_sideways_on_a_phone(app_url, browser, sidebar_links, wh
     wide = p.evaluate(SIDEWAYS_JS)
     assert not wide, (where, wide)
     p.close()
+
+
+STORY_PLAY_MS = 120_000  # the fixture's 11 checkpoints, one every 1.5 s, on a loaded machine
+
+
+def wait_story(page) -> None:
+    """Wait until the story page shows its milestones and every chart has drawn."""
+    page.get_by_role("heading", name="Milestones, found in the runs").wait_for()
+    page.wait_for_function(CHARTS_DRAWN_JS, polling="raf")
+
+
+def story_step(page) -> str:
+    return page.locator('[data-testid="stSliderThumbValue"]').first.inner_text().strip()
+
+
+def test_story_plays_through_the_checkpoints_and_its_link_reopens_the_step(
+        sidebar_links, browser, page):
+    story = next(h for t, h in sidebar_links.items() if t.endswith(nav.STORY[0]))
+    assert story.endswith("/story")
+    page.goto(story + "?seed=43")
+    wait_story(page)
+    assert_no_error(page)
+    # the page's prose, without the network's own sample (babble repeats words by chance)
+    page.evaluate("""() => document.querySelectorAll('.st-key-story_sample')
+        .forEach(e => e.remove())""")
+    assert_no_template_leak(page)
+    first = story_step(page)
+    page.get_by_role("button", name=re.compile("Play")).click()
+    page.wait_for_url(re.compile(r"[?&]step=\d+"))  # a tick moved the step: in the URL
+    sync_api.expect(page.locator('[data-testid="stSliderThumbValue"]').first).not_to_have_text(
+        first)
+    # at the last checkpoint play stops by itself and the button offers Play again
+    page.get_by_role("button", name=re.compile("Play")).wait_for(timeout=STORY_PLAY_MS)
+    shown = story_step(page)
+    assert re.search(rf"[?&]step={shown.replace(',', '')}\b", page.url), (shown, page.url)
+    shared = new_page(browser)  # a student opening the shared link
+    shared.goto(page.url)
+    wait_story(shared)
+    sync_api.expect(shared.locator('[data-testid="stSliderThumbValue"]').first).to_have_text(
+        shown)
+    chosen = shared.locator('[data-testid="stButtonGroup"] button[aria-checked="true"], '
+                            '[data-testid="stButtonGroup"] button[aria-pressed="true"]')
+    sync_api.expect(chosen).to_have_text(["43"])
+    assert_no_error(shared)
+    shared.context.close()

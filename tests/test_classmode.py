@@ -68,9 +68,13 @@ def test_a_tab_in_class_mode_stays_in_it_across_pages_until_class_0(lab_db):
     sidebar_click(at, "Home.py")  # Home: its cards carry class mode
     assert at.query_params.get("class") == "1"
     queries = link_queries(at)
-    assert len(queries) == len(PAGES) and all(q == {"class": ["1"]} for q in queries), queries
+    # the studies' cards and the story's
+    assert len(queries) == len(PAGES) + 1 and all(q == {"class": ["1"]} for q in queries), \
+        queries
     sidebar_click(at, nav.EXPLORE[0][1])  # an Explore page keeps it in its URL too
     assert at.query_params.get("class") == "1"
+    sidebar_click(at, nav.STORY[1])  # the story asks its own prediction
+    assert at.query_params.get("class") == "1" and "Your prediction" in subheaders(at)
     # the instructor's link says otherwise: the tab leaves class mode, on every page
     at.query_params.update({"class": "0"})
     at.switch_page(PAGES["tbptt"]).run()

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import streamlit as st
+from conftest import FIXTURE_STEPS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as hs
 from streamlit.testing.v1 import AppTest
@@ -26,8 +27,10 @@ from lab.data import memo
 from lab.data.store import Store
 from lab.studies.catalog import STUDIES
 from lab.studies.grid import REVEAL
-from lab.ui import classmode, internals, retrain_panel, sandbox, urlstate
-from lab.ui.nav import FILES, FULL_VIEW
+from lab.studies.story import MILESTONES
+from lab.training.config import checkpoint_steps
+from lab.ui import classmode, internals, retrain_panel, sandbox, story, urlstate
+from lab.ui.nav import FILES, FULL_VIEW, STORY
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_EXAMPLES, SLOW_EXAMPLES = 8, int(os.environ.get("HOSTILE_EXAMPLES", 500))
@@ -45,12 +48,16 @@ def declared(study_id: str) -> tuple[urlstate.Param, ...]:
 
 
 INTERNALS, SANDBOX = "pages/11_internals.py", "pages/12_sandbox.py"
-EXPLORE_TITLES = {INTERNALS: "Inside the network", SANDBOX: "Sandbox: train your own"}
+EXPLORE_TITLES = {INTERNALS: "Inside the network", SANDBOX: "Sandbox: train your own",
+                  STORY[1]: "The story of one network"}
 PAGES: dict[str | None, tuple[urlstate.Param, ...]] = {
     None: (), **{f"pages/{name}": declared(sid) for sid, name in FILES.items()},
     # the internals page's arm, sentence and position depend on the study and sentence
     # picked: tests/test_internals.py covers them and typed text
-    INTERNALS: (internals.STUDY, internals.SEED), SANDBOX: tuple(sandbox.PARAMS.values())}
+    INTERNALS: (internals.STUDY, internals.SEED), SANDBOX: tuple(sandbox.PARAMS.values()),
+    # the story's step is one of the stored checkpoints: the fixture's
+    STORY[1]: (story.SEED, story.step_param(tuple(checkpoint_steps(FIXTURE_STEPS))),
+               story.predicted_param(tuple(m.key for m in MILESTONES)), classmode.CLASS)}
 KNOWN = {p.name for params in PAGES.values() for p in params}
 
 NASTY = (
@@ -130,8 +137,9 @@ def assert_inert(warning: str) -> None:
     outside = outside_code(warning)
     assert outside.count("`") == 0, warning
     assert not re.search(r"[<>\[\]$*\\~]|javascript:|DROP TABLE|\{\{", outside), warning
-    # a refused choice names at most params.SHOWN_CHOICES of the allowed values
-    assert len(warning) < 400, warning
+    # a refused choice names at most params.SHOWN_CHOICES of the allowed values (counted
+    # outside the quoted value: its 40 characters can take 6 each once escaped, e.g. \u202e)
+    assert len(outside) < 400, warning
 
 
 def _page_texts(at: AppTest) -> list[str]:
@@ -165,7 +173,7 @@ def check(page: str | None, query: dict) -> AppTest:
     # the page's content is still there
     if page is None:
         assert at.title[0].value == "RNN Experiments Lab"
-        assert len(at.get("page_link")) == len(FILES)
+        assert len(at.get("page_link")) == len(FILES) + 1  # the studies and the story
     elif page in EXPLORE_TITLES:
         assert at.title[0].value == EXPLORE_TITLES[page]
     else:

@@ -251,6 +251,15 @@ def _glossary() -> None:
                                                                         key=str.lower)))
 
 
+def _story_card() -> None:
+    with st.container(border=True):
+        st.page_link(nav.STORY[1], label=f"**{nav.STORY[0]}**", icon=":material/auto_stories:",
+                     query_params=classmode.query() or None)
+        st.caption("New here? Start by watching the baseline learn, checkpoint by checkpoint: "
+                   "from babble to words, sentences and subject-verb agreement, in the order "
+                   "its runs show, and why.")
+
+
 def _cards() -> None:
     st.header("The studies")
     groups = nav.grouped_pages()
@@ -279,6 +288,7 @@ def render() -> None:
         db.store()
     except StoreUnavailable as e:
         st.error(str(e))
+    _story_card()
     _cards()
     _corpus()
     _baseline()

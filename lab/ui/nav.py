@@ -52,6 +52,9 @@ GROUPS: dict[str, tuple[str, ...]] = _groups()
 FILES: dict[str, str] = {sid: s.page for sid, s in catalog.STUDIES.items()}
 
 
+START_GROUP = "Start"
+# (title, page file): the page right after Home in the sidebar
+STORY: tuple[str, str] = ("The story of one network", "pages/story.py")
 EXPLORE_GROUP = "Explore"
 EXPLORE: tuple[tuple[str, str], ...] = (  # (title, page file): pages beside the studies
     ("Inside the network", "pages/11_internals.py"),
