@@ -7,10 +7,13 @@ labelled rule; clicking a legend entry highlights that arm; tooltips give x and 
 
 from __future__ import annotations
 
+import textwrap
+
 import altair as alt
 import numpy as np
 import pandas as pd
 
+from lab.studies.prose import and_list
 from lab.training.config import EARLY_CHECKPOINTS
 
 BAND_TEXT = "line = median over seeds, band = min to max across seeds"
@@ -213,13 +216,21 @@ def curve_notes(summary: pd.DataFrame, x: str, log_y: bool,
                 order: list[str] | None) -> list[str]:
     """What a line chart cannot show by itself: arms drawn on top of each other (dashed),
     and arms with no line (no finite value: every run diverged before its first point)."""
-    notes = [f"{' and '.join(g)} coincide (dashed)" for g in coinciding(summary, x, log_y,
-                                                                        order)]
+    notes = [f"{and_list(g)} coincide (dashed)." for g in coinciding(summary, x, log_y, order)]
     drawn = set(summary.loc[np.isfinite(summary["median"].astype(float)), "arm"])
     missing = [a for a in (order or []) if a not in drawn]
     if missing:
-        notes.append(f"no line for {' and '.join(missing)}: no finite value to draw")
+        notes.append(f"No line for {and_list(missing)}: no finite value to draw.")
     return notes
+
+
+NOTE_CHARS = 48  # a chart note's line: fits a phone-width chart (~330 px at 11 px type)
+
+
+def note_lines(notes: list[str]) -> list[str]:
+    """Notes wrapped into lines of at most NOTE_CHARS characters: a chart title does not
+    wrap, and a long one would widen the chart past a phone's screen."""
+    return [line for n in notes for line in textwrap.wrap(n, NOTE_CHARS)]
 
 
 def _stop_marks(stops: pd.DataFrame, x: str, yscale, order: list[str] | None) -> list:
@@ -303,9 +314,11 @@ def line_band(summary: pd.DataFrame, x: str, *, x_title: str, y_title: str,
         layers.append(ladder_rules(ladder))
     if floor is not None:
         layers.append(floor_rule(floor))
-    if notes:  # said on the chart itself, under its title
-        title = alt.TitleParams(title or "", subtitle=[f"{n}." for n in notes], fontSize=13,
-                                subtitleFontSize=11, anchor="start")
+    if notes:  # said on the chart itself (a title with no text draws no subtitle)
+        lines = note_lines(notes)
+        title = (alt.TitleParams(title, subtitle=lines, subtitleFontSize=11, anchor="start")
+                 if title else alt.TitleParams(lines, fontSize=11, fontWeight="normal",
+                                               anchor="start"))
     return alt.layer(*layers).properties(width=WIDTH, height=HEIGHT,
                                          title=title)
 
