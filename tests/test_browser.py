@@ -25,7 +25,7 @@ pytestmark = pytest.mark.browser
 RENDER_MS = 60_000  # a page's charts and verdict, on a loaded 2-core machine
 RETRAIN_MS = 240_000
 RETRAIN_STEPS = 20
-WORD_PICKER = 'Word to replace with "zog"'
+WORD_PICKER = 'Noun to replace with "zog"'
 CHART_DRAWN = '[data-testid="stVegaLiteChart"] canvas, [data-testid="stVegaLiteChart"] svg'
 CHARTS_DRAWN_JS = """() => [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')]
     .every(c => c.querySelector('canvas, svg'))
@@ -199,7 +199,7 @@ def test_novel_word_choice_goes_to_the_url_and_a_reload_keeps_it(sidebar_links, 
     page.goto(study_url(sidebar_links, "novel_word"))
     wait_study(page)
     page.get_by_role("combobox", name=WORD_PICKER).click()
-    page.keyboard.type("lion")  # the list is virtualised: only options near "man" are drawn
+    page.keyboard.type("lion")  # the list is virtualised: only options near the default drawn
     page.get_by_role("option", name=re.compile(r"^lion \(")).click()
     page.wait_for_url(re.compile(r"[?&]word=lion\b"))
     shared = new_page(browser)

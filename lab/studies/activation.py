@@ -85,6 +85,14 @@ def rivals(data: StudyData) -> tuple[list[str], list[str]]:
             [k for k, x in status.items() if x == "fails"])
 
 
+def _weakness(data: StudyData, key: str) -> tuple[int, float]:
+    """Failed seeds first, then the finished seeds' median loss: two arms that both failed in
+    most seeds have the same (failed) median, so that alone cannot rank them."""
+    done = data.values(key, "final_val_loss")
+    done = done[done < float("inf")]
+    return data.n_failed(key), float(done.median()) if len(done) else float("inf")
+
+
 def takeaway(data: StudyData, v: Verdict) -> str:
     """tanh's loss and long agreement, every activation that ties or beats it (with its long
     agreement), the weakest and why, and tanh's mechanism."""
@@ -104,10 +112,15 @@ def takeaway(data: StudyData, v: Verdict) -> str:
                     f"time against tanh's {pr.pct(a_t)}"
                     + (f", because {_tie_why(data, k)}" if k in ties else "") + ".")
     rest = [k for k in data.arm_keys if k != "tanh" and k not in ties and k not in beats]
-    worst = max(rest, key=lambda k: data.median(k, "final_val_loss"), default=None)
+    worst = max(rest, key=lambda k: _weakness(data, k), default=None)
     why = _why(worst) if worst else ""
     second = (f"The weakest was {data.label(worst)}, which {pr.end_state(data, worst)}"
               + (f", because {why}." if why else ".") if worst else "")
+    also = [k for k in rest if k != worst and data.n_failed(k) and data.n_failed(worst)]
+    if also:
+        second += (" " + pr.and_list([f"{data.label(k)} failed in {data.n_failed(k)} of "
+                                      f"{len(data.of_arm(k))} seeds" for k in also])
+                   + " too, and ended higher than tanh in the seeds that finished.")
     third = ("tanh is bounded, centred on zero and has slope 1 near zero, so the gradient "
              "passes back through unsaturated units almost unshrunk while the state cannot "
              "run away.")

@@ -125,6 +125,20 @@ def _blowups(data: StudyData) -> str:
     return f"Runs that failed (diverged or blew up): {pr.and_list(failed)}."
 
 
+def _best_high(data: StudyData, mid: str) -> str:
+    """Where the best threshold at the high rate sits, read from how often it clipped."""
+    frac = data.median(mid, "clip_fraction")
+    if not math.isfinite(frac):
+        return ""
+    step = HIGH_LR * float(next(a for a in data.arms if a.key == mid).overrides["clip"])
+    if frac >= 0.9:
+        return (f" The best threshold here, {data.label(mid)}, clipped {pr.pct(frac)} of steps: "
+                f"it sits below the typical gradient, so every update is a step of fixed length "
+                f"lr x clip = {step:g}, a smaller effective rate that never spikes.")
+    return (f" The best threshold here, {data.label(mid)}, clipped {pr.pct(frac)} of steps: it "
+            "sits between the typical gradient and its spikes, cutting only the spikes.")
+
+
 def takeaway(data: StudyData, v: Verdict) -> str:
     t, lo = data.label(TIGHT), data.label(LOOSE)
     ft, fl = data.median(TIGHT, "clip_fraction"), data.median(LOOSE, "clip_fraction")
@@ -139,8 +153,7 @@ def takeaway(data: StudyData, v: Verdict) -> str:
                  f"{pr.end_state(data, HI_LOOSE)}, {data.label(HI_TIGHT)} "
                  f"{pr.end_state(data, HI_TIGHT)}, and {data.label(mid)} "
                  f"{pr.end_state(data, mid)}. Without a clip, one large gradient times a large "
-                 "rate is one huge step, so the threshold must sit between the typical "
-                 "gradient and its spikes.")
+                 "rate is one huge step." + _best_high(data, mid))
     tail = ("Clipping is a guard against rare spikes: at the baseline's rate the gradient "
             "rarely spikes and the loose threshold costs nothing, while at a high rate it is "
             "what makes the rate usable at all.")

@@ -20,7 +20,9 @@ from lab.studies.verdicts import Verdict, build, inconclusive
 CLAIM = ("zog, once met in its company, is read as a noun of the replaced noun's class: the "
          "network comes to expect that class's verbs after it")
 NOUNS = company.NOUNS
-WORD = Param("word", "choice", "man" if "man" in NOUNS else NOUNS[0], NOUNS)  # replaced noun
+# replaced noun; the default is an animal, the class most seeds' cold guess misses, so the
+# first view shows the guess turning (the page's chart for a noun it already fits is flat)
+WORD = Param("word", "choice", "cat" if "cat" in NOUNS else NOUNS[0], NOUNS)
 _NONE = "No novel-word exposure runs are stored yet."
 CLASS_WORD = {"human": "humans", "animal": "animals"}
 

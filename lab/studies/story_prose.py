@@ -79,7 +79,7 @@ def why_text(data: StoryData, dist: dict[str, tuple[int, int, float]]) -> str:
     if gains:
         stretches = "; ".join(f"from {a} to {b}, {g:.3f}" for a, b, g in gains[1:])
         a, b, g = gains[0]
-        seen = [f"{milestone(k).label} at {_median_step(med[k], data.steps)}"
+        seen = [f"{milestone(k).label} {_when(order, k, data.steps)}"
                 for k in ("boundaries", "words", "sentences") if k in med]
         out.append(
             f"**The near past pays first.** Seeing the last {b} characters instead of none "
@@ -126,17 +126,44 @@ def _runs_follow(order: pd.DataFrame, steps: int) -> str:
     if not math.isfinite(med[chain[0]]):
         return (f"**In these runs** not even agreement with nothing in between passed its bar "
                 f"in most seeds by step {steps:,}, so they cannot show the order yet.")
-    words = [f"{milestone(k).label} at {_median_step(med[k], steps)}" for k in chain]
+    words = [f"{milestone(k).label} {_when(order, k, steps)}" for k in chain]
     ordered = all(med[a] <= med[b] for a, b in zip(chain, chain[1:], strict=False))
     return ("**In these runs** (median over seeds): " + "; ".join(words) + ". "
             + ("The nearer dependency came first, as the distances predict."
                if ordered else "These runs do not follow the distances here: the order above "
-               "is what they show, and the seeds' spread says how firmly."))
+               "is what they show, and the seeds' spread says how firmly.")
+            + _same_distance(med, steps))
 
 
-def _median_step(step: float, steps: int) -> str:
-    return (f"step {step:,.0f}" if math.isfinite(step)
-            else f"not by step {steps:,} in most seeds")
+def _same_distance(med: dict, steps: int) -> str:
+    """A subject relative and a one-level object relative put the subject about as far back,
+    yet need not be learned together: say so when the runs separate them."""
+    a, b = med.get("agreement_subj_rc"), med.get("agreement_obj_rc1")
+    if a is None or b is None or a == b:
+        return ""
+    first, then = (("subject", "object") if a < b else ("object", "subject"))
+    return (f" Distance alone does not order everything: across a {first} relative it "
+            f"agreed {_median_step(min(a, b), steps)}, across an {then} relative "
+            f"{_median_step(max(a, b), steps)}, though both put the subject about as far "
+            "back. An object relative also puts a noun of its own between subject and verb "
+            "(\"the dog that the men see ...\"), whose number the verb must ignore."
+            if first == "subject" else
+            f" Distance alone does not order everything: across an object relative it agreed "
+            f"{_median_step(min(a, b), steps)}, across a subject relative "
+            f"{_median_step(max(a, b), steps)}, though both put the subject about as far back.")
+
+
+def _median_step(step: float, steps: int, reached: int | None = None) -> str:
+    """'at step N' (a median over seeds), or when most seeds never reached it, how many did."""
+    if math.isfinite(step):
+        return f"at step {step:,.0f}"
+    who = "in any seed" if reached == 0 else "in most seeds"
+    return f"not reached by step {steps:,} {who}"
+
+
+def _when(order: pd.DataFrame, key: str, steps: int) -> str:
+    row = order.loc[order["milestone"] == key].iloc[0]
+    return _median_step(float(row["median"]), steps, int(row["reached"]))
 
 
 def last_learned(data: StoryData) -> list[str]:
@@ -154,8 +181,7 @@ def judge_last(data: StoryData, guess: str) -> tuple[str, str]:
     last = last_learned(data)
     names = " and ".join(milestone(k).label for k in last)
     rank = list(order["milestone"]).index(guess) + 1 if guess in set(order["milestone"]) else 0
-    when = _median_step(float(order.loc[order["milestone"] == guess, "median"].iloc[0]),
-                        data.steps) if rank else "never"
+    when = _when(order, guess, data.steps) if rank else "never"
     why = ("the farthest dependency comes last: the subject's number must be carried through "
            "the most characters, and the gradient that teaches it is the weakest")
     if guess in last:

@@ -171,11 +171,17 @@ def takeaway(data: StudyData, v: Verdict) -> str:
             "its own text")
     first = f"{mass}: " + ("its own slips take it to states it never trained on." if own > true
                            else "it rarely slips, so its own text looks much like true text.")
-    weak = (f"A weaker model shows what happens after a slip: at H={WEAK_H}, teacher-forced, "
-            f"right after its own error the next characters go wrong {_times(ct)} as often as "
-            f"after a correct context, because every wrong character it reads moves its state "
-            "further from anything it saw in training; with scheduled sampling "
-            f"{_times(cs)}.")
+    after = (f"A weaker model shows what happens after a slip: at H={WEAK_H}, teacher-forced, "
+             f"right after its own error the next characters go wrong {_times(ct)} as often "
+             "as after a correct context")
+    if ct > 1:
+        why = (", since every wrong character it reads moves its state further from anything "
+               "it saw in training")
+    else:
+        why = (": no compounding. Its errors sit at a few hard places (which word comes "
+               "next), and once it has committed to a word, spelling the rest of it is easy, "
+               "so the characters right after an error are among its safest")
+    weak = f"{after}{why}; with scheduled sampling {_times(cs)}."
     second = (f"Scheduled sampling is the textbook cure, yet at H=64 its free-running "
               f"sentences are valid {pr.pct(vs)} of the time against {pr.pct(vt)} for "
               "teacher forcing.")

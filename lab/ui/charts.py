@@ -24,9 +24,18 @@ CATEGORY_SHADES = ["#444", "#aaa", "#777"]  # a chart's non-arm categories: grey
 RULE_COLOR = "#555"  # reference lines (chance, thresholds): grey, never an arm's colour
 
 
+# 0, 100, 500, 1k, 20k: Vega's "~s" format picks one precision for every tick from their
+# spacing, so pinned symlog ticks (100 next to 20,000) read "0k"
+STEP_LABELS = ("datum.value >= 1000 ? format(datum.value / 1000, '~g') + 'k' "
+               ": format(datum.value, '~g')")
+
+
 def _x_axis(x: str, values: list[float] | None = None) -> alt.Axis:
-    """Integer x axes (steps, k, characters) read as 5, 120, 10k; `values` pins the ticks."""
-    return alt.Axis(format="~s", values=values if values is not None else alt.Undefined)
+    """Integer x axes (steps, k, characters) read as 5, 120, 10k; `values` pins the ticks
+    (then labelled by STEP_LABELS)."""
+    if values is not None:
+        return alt.Axis(labelExpr=STEP_LABELS, values=values)
+    return alt.Axis(format="~s")
 
 
 SYMLOG_LINEAR = 100  # a symlog step axis is linear below this many steps, logarithmic above

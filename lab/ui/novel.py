@@ -46,9 +46,9 @@ def novel_word(v: View) -> None:
     chartspec.draw(_exposure_chart(v, replaced))
     st.caption(_exposure_caption(rows, replaced) + " " + charts.BAND_TEXT + ".")
     chartspec.draw(_loss_chart(v, replaced))
-    st.caption("Held-out loss on the text as it is (the real noun included), for the run "
-               "that meets zog and the control run: what the short detour costs the rest of "
-               "what the network knows.")
+    st.caption("Held-out loss on the text as it is (the real noun included), for the runs "
+               "that meet the new word and the control run: what the short detour costs the "
+               "rest of what the network knows.")
 
 
 EXPECT_CAPTION = (
@@ -72,7 +72,11 @@ def _cold_chart(v: View) -> dict:
     order = [*company.SPELLINGS, *company.NOUNS]
     classes = {**company.CLASS_OF_NOUN, **{s: "new word" for s in company.SPELLINGS}}
     return spec(charts.expectation_bars, summary, order=order, classes=classes,
-                title='What it expects after "the <subject> "')
+                title="Human or animal verbs next? Each subject, read cold")
+
+
+CONTROL_ARM = "control: zog never in the text"
+ARMS = [*(f'written "{s}"' for s in company.SPELLINGS), CONTROL_ARM]  # one colour each, both charts
 
 
 def _series(ex: pd.DataFrame, replaced: str) -> pd.DataFrame:
@@ -80,7 +84,7 @@ def _series(ex: pd.DataFrame, replaced: str) -> pd.DataFrame:
     own = ex[ex["replaced"] == replaced]
     control = ex[(ex["replaced"] == "") & (ex["spelling"] == company.NOVEL)]
     return pd.concat([own.assign(arm=[f'written "{s}"' for s in own["spelling"]]),
-                      control.assign(arm="control: zog never in the text")])
+                      control.assign(arm=CONTROL_ARM)])
 
 
 @chartspec.per_data
@@ -90,17 +94,17 @@ def _exposure_chart(v: View, replaced: str) -> dict:
     real = df.loc[df["step"] == df["step"].max(), "expect_noun"].median()
     return spec(charts.line_band, summary, "step", x_title=charts.STEP_AXIS, symlog_x=True,
                 y_title="log10 P(human verb) / P(animal verb)",
-                rule=(float(real), f'"{replaced}" itself'),
-                title=f'After "the zog ", "{replaced}" replaced')
+                rule=(float(real), f'"{replaced}" itself'), order=ARMS,
+                title=f'After "the zog " ({replaced} replaced)')
 
 
 @chartspec.per_data
 def _loss_chart(v: View, replaced: str) -> dict:
     df = _series(v.data.table("exposure"), replaced)
-    df = df[df["arm"] != f'written "{company.CONTROL_SPELLING}"']
     summary = charts.seed_summary(df[["arm", "seed", "step", "val_loss"]], "step", "val_loss")
     return spec(charts.line_band, summary, "step", x_title=charts.STEP_AXIS, symlog_x=True,
-                y_title="held-out loss (nats/char)", title="Held-out loss during the detour")
+                y_title="held-out loss (nats/char)", title="Held-out loss during the detour",
+                order=ARMS)
 
 
 def _exposure_caption(rows: pd.DataFrame, replaced: str) -> str:

@@ -18,10 +18,8 @@ SEED_COLORS = ["#4c78a8", "#f58518", "#54a24b", "#b279a2", "#9d755d"]
 def step_axis(top: float) -> alt.Axis:
     """A step axis reading 0, 100, 500, 1k, 20k: a symlog axis's 1-2-5 ticks on a run of
     1,000 steps or more, Vega's own on a shorter one."""
-    label = ("datum.value >= 1000 ? format(datum.value / 1000, '~g') + 'k' "
-             ": format(datum.value, '~g')")
-    return alt.Axis(labelExpr=label, values=charts.symlog_ticks(top) if top >= 1000
-                    else alt.Undefined)
+    return alt.Axis(labelExpr=charts.STEP_LABELS, values=charts.symlog_ticks(top)
+                    if top >= 1000 else alt.Undefined)
 
 
 def loss_on_ladder(data: sy.StoryData, seed: int, step: int) -> dict:
