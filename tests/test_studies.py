@@ -63,11 +63,15 @@ def test_load_study_shape(loaded):
         assert list(dict.fromkeys(data.runs["arm"])) == [a.key for a in ARMS[sid]]
         assert {"run_id", "arm", "seed", "status", "final_val_loss", "params", "failed",
                 "hidden", "lr"} <= set(data.runs.columns)
-        assert set(TABLES) == set(data.tables)
+        # the novel word's study also reads its exposure runs (lab.measure.company)
+        extra = {"exposure"} if sid == "novel_word" else set()
+        assert set(TABLES) | extra == set(data.tables)
         for df in data.tables.values():
             assert {"arm", "seed"} <= set(df.columns)
     assert "gradient_reach" in loaded["initialization"].runs.columns
     assert "zog_hit_rate" in loaded["novel_word"].runs.columns
+    assert {"zog_expectation_hit_rate", "zog_expectation_hit_rate_control",
+            "zog_sentences"} <= set(loaded["novel_word"].runs.columns)
     assert {"arm", "seed", "replaced", "cosine"} <= set(loaded["novel_word"].novel.columns)
 
 
