@@ -107,8 +107,10 @@ def exposure_stream(noun: str | None, spelling: str) -> np.ndarray:
     return corpus.train_ids() if noun is None else _replaced(noun, spelling)[0]
 
 
+@cache
 def _heldout_rows(noun: str | None, spelling: str) -> np.ndarray:
-    """LOSS_TRACKS held-out rows, of the corpus or of the text with `noun` replaced."""
+    """LOSS_TRACKS held-out rows, of the corpus or of the text with `noun` replaced (kept:
+    each exposure run reads them at every mark, and the replacement rescans the text)."""
     length = 256 + VAL_BURN_IN
     if noun is None:
         return heldout_tracks(LOSS_TRACKS, length)
