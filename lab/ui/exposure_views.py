@@ -16,7 +16,7 @@ import streamlit as st
 from lab.measure.registry import METRICS
 from lab.studies import prose as pr
 from lab.training.config import EXPOSURE_STEPS
-from lab.ui import charts, tables
+from lab.ui import charts, chartspec, tables
 
 
 def _series(v, analysis: str) -> pd.DataFrame:
@@ -25,6 +25,7 @@ def _series(v, analysis: str) -> pd.DataFrame:
     return v.labelled(s)
 
 
+@chartspec.per_data
 def _rate_chart(v, analysis: str, x_title: str, y_title: str, *, symlog_x: bool = False):
     summary = charts.seed_summary(_series(v, analysis), "x", "y")
     return v.spec(charts.line_band, summary, "x", x_title=x_title, y_title=y_title,
@@ -87,14 +88,19 @@ def exposure_over_training(v) -> None:
 
 def heldout_loss_over_training(v) -> None:
     st.subheader("Held-out loss over training (the same text for every arm)")
-    ck = v.labelled(v.data.table("checkpoints"))
-    summary = charts.seed_summary(ck[ck["val_loss"] > 0], "step", "val_loss")
-    v.show(v.spec(charts.line_band, summary, "step", x_title=charts.STEP_AXIS,
-                  y_title="held-out loss (nats/char, log)", order=v.order,
-                  highlight=v.highlight, log_y=True, floor=v.floor, symlog_x=True))
+    v.show(_heldout_chart(v))
     st.caption(f"{charts.BAND_TEXT}. Every arm reads the same held-out text with true inputs "
                "at each checkpoint, so unlike the training loss these curves compare teacher "
                "forcing and scheduled sampling on one footing. " + charts.CHECKPOINT_AXIS_TEXT)
+
+
+@chartspec.per_data
+def _heldout_chart(v) -> dict:
+    ck = v.labelled(v.data.table("checkpoints"))
+    summary = charts.seed_summary(ck[ck["val_loss"] > 0], "step", "val_loss")
+    return v.spec(charts.line_band, summary, "step", x_title=charts.STEP_AXIS,
+                  y_title="held-out loss (nats/char, log)", order=v.order,
+                  highlight=v.highlight, log_y=True, floor=v.floor, symlog_x=True)
 
 
 EXPOSURE_VIEWS = {

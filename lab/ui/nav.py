@@ -3,9 +3,12 @@ all read from each study's declaration (lab.studies.catalog)."""
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from lab.data import memo
 from lab.studies import catalog
 from lab.studies.grid import GUESS, REVEAL
 
@@ -65,6 +68,30 @@ EXPLORE: tuple[tuple[str, str], ...] = (  # (title, page file): pages beside the
 def grouped_pages() -> dict[str, list[StudyPage]]:
     """Group name -> its study pages, ordered by study number."""
     return {g: [study_page(i) for i in ids] for g, ids in GROUPS.items()}
+
+
+def sidebar(home: Callable[[], None]) -> dict[str, list]:
+    """Home.py's st.navigation argument: group -> st.Page objects (Home drawn by `home`).
+
+    st.Page resolves and checks its file on the disk when made (a fourteenth of a page view's
+    server time while a class opened the link, py-spy); the pages are the same for every
+    session, so they are made once per process and each run gets copies (st.navigation and
+    Page.run keep per-run state on the object, so sessions must not share one)."""
+    return {group: [copy.copy(p) for p in pages] for group, pages in _sidebar(home).items()}
+
+
+@memo.shared(max_entries=1)
+def _sidebar(home: Callable[[], None]) -> dict[str, list]:
+    import streamlit as st
+
+    # a Material icon ships with Streamlit's own font; an emoji needs one on the student's machine
+    pages = {START_GROUP: [
+        st.Page(home, title="Home", icon=":material/home:", default=True),
+        st.Page(STORY[1], title=STORY[0], icon=":material/auto_stories:")]}
+    for group, items in grouped_pages().items():
+        pages[group] = [st.Page(p.path, title=f"{p.number}. {p.title}") for p in items]
+    pages[EXPLORE_GROUP] = [st.Page(path, title=title) for title, path in EXPLORE]
+    return pages
 
 
 def ensure_frame() -> None:

@@ -122,13 +122,10 @@ def _exposure_caption(rows: pd.DataFrame, replaced: str) -> str:
 
 def _landing(v: View, replaced: str) -> None:
     """Where zog's state lands when read cold in the replaced noun's slots."""
-    rows = v.data.novel
-    rows = rows[(rows["seed"] == v.seed) & (rows["replaced"] == replaced)] if len(rows) else rows
-    if rows.empty:
+    parts = _landing_parts(v, replaced)
+    if parts is None:
         st.warning(f'No stored reading with "{replaced}" replaced for seed {v.seed}.')
         return
-    rows = rows.assign(category=rows["category"].map(LABEL).fillna(rows["category"]))
-    words = rows[rows["word"] != "zog"]
     own = LABEL[grammar.CATEGORY_OF[replaced]]
     st.markdown(
         f'**Where its state lands.** The trained baseline (seed {v.seed}) reads held-out text '
@@ -136,19 +133,34 @@ def _landing(v: View, replaced: str) -> None:
         "is represented by the mean hidden state right after its last letter; the bars give "
         'the cosine similarity (1: pointing the same way, 0: unrelated) of "zog"\'s state to '
         f'every word\'s. "{replaced}" belongs to the category **{own}**.')
-    chartspec.draw(spec(charts.cosine_bars, words, categories=CATEGORIES))
+    chartspec.draw(parts["bars"])
     left, right = st.columns([1, 1])
     with left:
-        near = words.sort_values("rank").head(NEIGHBOURS)
-        near = near.assign(same=np.where(near["category"] == own, "✓", ""))
         st.markdown("**Nearest neighbours of zog**")
-        tables.show(near[["word", "rank", "category", "cosine", "same"]],
-                    fmt={"cosine": tables.fixed(3)})
-        st.caption(_category_sentence(words, replaced, own))
+        tables.show(parts["near"], fmt={"cosine": tables.fixed(3)})
+        st.caption(parts["sentence"])
     with right:
-        chartspec.draw(spec(charts.projection, rows, replaced=replaced, categories=CATEGORIES,
-                            title=["word-end states,", "first two principal components"]))
+        chartspec.draw(parts["projection"])
         st.caption('Diamonds mark "zog" and the word it replaced.')
+
+
+@chartspec.per_data
+def _landing_parts(v: View, replaced: str) -> dict | None:
+    """_landing's charts, table and sentence for one seed and noun (None: nothing stored)."""
+    rows = v.data.novel
+    rows = rows[(rows["seed"] == v.seed) & (rows["replaced"] == replaced)] if len(rows) else rows
+    if rows.empty:
+        return None
+    rows = rows.assign(category=rows["category"].map(LABEL).fillna(rows["category"]))
+    words = rows[rows["word"] != "zog"]
+    own = LABEL[grammar.CATEGORY_OF[replaced]]
+    near = words.sort_values("rank").head(NEIGHBOURS)
+    near = near.assign(same=np.where(near["category"] == own, "✓", ""))
+    return {"bars": spec(charts.cosine_bars, words, categories=CATEGORIES),
+            "near": near[["word", "rank", "category", "cosine", "same"]],
+            "sentence": _category_sentence(words, replaced, own),
+            "projection": spec(charts.projection, rows, replaced=replaced, categories=CATEGORIES,
+                               title=["word-end states,", "first two principal components"])}
 
 
 def _category_sentence(words: pd.DataFrame, replaced: str, own: str) -> str:

@@ -122,9 +122,7 @@ def observations(items, data: StudyData) -> None:
 def download(data: StudyData, study_id: str) -> None:
     """CSV downloads: one row per arm and seed (results and scalars), and the curves."""
     st.subheader("Download the data")
-    cols = [c for c in data.runs.columns if c not in ("config", "created_at")]
-    runs = data.runs[[*[c for c in _FIXED_COLUMNS if c in cols],
-                      *[c for c in cols if c not in _FIXED_COLUMNS]]]
+    runs = data.once("panels.download", lambda: _runs_for_csv(data))
     left, right = st.columns(2)
     # data as a callable: the CSV is written when a student clicks, not on every page load
     # (and not held in memory per session)
@@ -134,6 +132,13 @@ def download(data: StudyData, study_id: str) -> None:
     if curves is not None and len(curves):
         right.download_button("Training curves (CSV)", partial(_csv, curves),
                               file_name=f"{study_id}_curves.csv", mime="text/csv")
+
+
+def _runs_for_csv(data: StudyData) -> pd.DataFrame:
+    """The runs table as the CSV gives it: the fixed columns first, no JSON config."""
+    cols = [c for c in data.runs.columns if c not in ("config", "created_at")]
+    return data.runs[[*[c for c in _FIXED_COLUMNS if c in cols],
+                      *[c for c in cols if c not in _FIXED_COLUMNS]]]
 
 
 def _csv(frame: pd.DataFrame) -> str:

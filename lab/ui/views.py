@@ -324,9 +324,26 @@ def final_loss_vs_params(v: View) -> None:
 
 def memory_horizon(v: View) -> None:
     st.subheader("Memory horizon and gradient reach")
+    v.show(_horizon_chart(v))
+    tables.show(_horizon_table(v))
+    capped = [a.label for a in v.data.arms
+              if v.data.median(a.key, "memory_horizon") >= mem.BIN_EDGES[-1]]
+    st.caption("Median over seeds (seed min to max). "
+               + (f"{and_list(capped)}: {HORIZON_LIMIT_TEXT} " if capped else "")
+               + (f"{REACH_LIMIT_TEXT} " if any(_capped_reach(v, a.key) for a in v.data.arms)
+                  else "")
+               + METRICS["memory_horizon"].quote() + " " + METRICS["gradient_reach"].quote())
+
+
+@chartspec.per_data
+def _horizon_chart(v: View) -> dict:
     both = _medians(v, {"memory_horizon": "memory horizon", "gradient_reach": "gradient reach"})
-    v.show(v.spec(charts.grouped_bars, both, category="measure", value="value", order=v.order,
-                  fmt=".0f", y_title="characters back (median over seeds)"))
+    return v.spec(charts.grouped_bars, both, category="measure", value="value", order=v.order,
+                  fmt=".0f", y_title="characters back (median over seeds)")
+
+
+@chartspec.per_data
+def _horizon_table(v: View) -> pd.DataFrame:
     texts = {"memory_horizon": lambda a: mem.horizon_text(v.data.median(a.key,
                                                                          "memory_horizon")),
              "gradient_reach": lambda a: mem.reach_text(v.data.median(a.key, "gradient_reach"),
@@ -338,16 +355,10 @@ def memory_horizon(v: View) -> None:
             f"{text(a)} ({_num(s.at[a.label, 'lo'])}-{_num(s.at[a.label, 'hi'])})"
             for a in v.data.arms]
     tab["gradient regime"] = [mem.regime(v.data, a.key) for a in v.data.arms]
-    tables.show(tab)
-    capped = [a.label for a in v.data.arms
-              if v.data.median(a.key, "memory_horizon") >= mem.BIN_EDGES[-1]]
-    st.caption("Median over seeds (seed min to max). "
-               + (f"{and_list(capped)}: {HORIZON_LIMIT_TEXT} " if capped else "")
-               + (f"{REACH_LIMIT_TEXT} " if any(_capped_reach(v, a.key) for a in v.data.arms)
-                  else "")
-               + METRICS["memory_horizon"].quote() + " " + METRICS["gradient_reach"].quote())
+    return tab
 
 
+@chartspec.per_data
 def probe_table(v: View) -> pd.DataFrame:
     """Probe accuracy per arm (rows) and distance bin (columns): the median over seeds of
     each run's mean accuracy within the bin."""
@@ -355,6 +366,14 @@ def probe_table(v: View) -> pd.DataFrame:
     pr["bin"] = pr["k"].map(probe_bin)
     per_run = pr.groupby(["arm", "seed", "bin"], as_index=False)[["accuracy", "chance"]].mean()
     return per_run.groupby(["arm", "bin"], as_index=False)[["accuracy", "chance"]].median()
+
+
+@chartspec.per_data
+def _probe_chart(v: View) -> dict:
+    pr = v.labelled(v.data.table("probe"))
+    return v.spec(charts.line_band, charts.seed_summary(pr, "k", "accuracy"), "k",
+                  order=v.order, x_title="characters back (k)", y_title="probe accuracy",
+                  highlight=v.highlight)
 
 
 def probe_bins(v: View) -> None:
@@ -365,9 +384,7 @@ def probe_bins(v: View) -> None:
         index=v.order, columns=bins)
     tables.show(wide.map(lambda x: f"{x:.0%}" if pd.notna(x) else "-").rename_axis(
         "arm", axis=0).rename_axis(None, axis=1), index=True)
-    pr = v.labelled(v.data.table("probe"))
-    v.show(v.spec(charts.line_band, charts.seed_summary(pr, "k", "accuracy"), "k", order=v.order,
-                  x_title="characters back (k)", y_title="probe accuracy", highlight=v.highlight))
+    v.show(_probe_chart(v))
     chance = tab.groupby("bin")["chance"].median().reindex(bins)
     st.caption(METRICS["probe_accuracy"].quote() + " Best constant guess per bin (median): "
                + ", ".join(f"{b} {c:.0%}" for b, c in chance.items() if pd.notna(c)) + ". "
@@ -473,16 +490,21 @@ def context_accuracy(v: View) -> None:
                f"character is legal in: {top}.")
 
 
+@chartspec.per_data
+def _after_bad_chart(v: View) -> dict:
+    df = _medians(v, {"p_invalid_after_valid": "after a valid sentence",
+                      "p_invalid_after_invalid": "after an invalid sentence"})
+    return v.spec(charts.grouped_bars, df, category="measure", value="value", order=v.order,
+                  y_title="P(sentence invalid)")
+
+
 def error_compounding(v: View) -> None:
     st.subheader("How errors compound in free-running text")
     v.show(_error_free_chart(v))
     st.caption("The share of free-running samples with no error yet after each number of "
                f"generated characters ({charts.BAND_TEXT}).")
     st.markdown("**After a bad sentence, is the next one worse?**")
-    df = _medians(v, {"p_invalid_after_valid": "after a valid sentence",
-                      "p_invalid_after_invalid": "after an invalid sentence"})
-    v.show(v.spec(charts.grouped_bars, df, category="measure", value="value", order=v.order,
-                  y_title="P(sentence invalid)"))
+    v.show(_after_bad_chart(v))
     st.caption(METRICS["p_invalid_after_valid"].quote() + " "
                + METRICS["p_invalid_after_invalid"].quote() + " Errors compound when the bar "
                "after an invalid sentence is the taller one.")
@@ -494,6 +516,7 @@ def error_compounding(v: View) -> None:
     st.caption("Free-running samples: the model feeds itself its own characters.")
 
 
+@chartspec.per_data
 def _error_free_chart(v: View):
     series = v.data.table("series")
     df = v.labelled(series[series["analysis"] == "error_free_by_length"])
