@@ -1,5 +1,6 @@
-"""Retrains on a cluster: a stack advanced in blocks on Dask or Ray workers equals the stack
-trained here at once, and the service keeps its dedup, cache and progress around it."""
+"""Retrains off the server's process: a stack advanced in blocks on Dask or Ray workers, or in
+local worker processes, equals the stack trained here at once, and the service keeps its
+dedup, cache and progress around it."""
 
 from __future__ import annotations
 
@@ -31,9 +32,10 @@ def test_a_bad_address_is_a_clear_error():
         RetrainService(address="http://example")
     assert remote.parse("ray://head:10001") == ("ray", "ray://head:10001")
     assert remote.parse("tcp://10.0.0.1:8786") == ("dask", "tcp://10.0.0.1:8786")
+    assert remote.parse(" process ") == ("process", None)
 
 
-@pytest.mark.parametrize("kind", ["dask", "ray"])
+@pytest.mark.parametrize("kind", ["dask", "ray", "process"])
 def test_the_service_on_a_local_cluster(kind, tmp_path):
     service = RetrainService(tmp_path, address=kind)
     try:

@@ -1,8 +1,12 @@
-"""Retrains trained on an existing Dask or Ray cluster instead of the web server's cores.
+"""Retrains trained outside the web server's process: on an existing Dask or Ray cluster, or
+in worker processes of this machine.
 
 Env LAB_RETRAIN_ADDRESS selects it: `ray://head:10001` (Ray Client), `ray` (a local Ray,
-for tests), `tcp://scheduler:8786` (Dask), `dask` (a local Dask cluster, for tests). Unset,
-the server trains in its own threads. Everything else stays in the service (one training per
+for tests), `tcp://scheduler:8786` (Dask), `dask` (a local Dask cluster, for tests),
+`process` (LAB_MAX_TRAININGS worker processes on this machine, joblib's loky executor: the
+steps and the end-of-run analyses no longer share the server's GIL with page scripts, for a
+second torch process's memory; docs/performance.md measures both). Unset, the server trains
+in its own threads. Everything else stays in the service (one training per
 config, the cache, the limits, progress, partial curves, stopping an abandoned job): each
 block of a stack's steps travels to a worker as a pickled `engine.StackTrainer` (weights,
 recorders and their curves: tens of KB; the training stream is rebuilt there from the
@@ -16,7 +20,8 @@ import threading
 
 import joblib
 
-KINDS = ("dask", "ray")
+KINDS = ("dask", "ray", "process")
+PROCESS_IDLE_S = 600  # a worker process with nothing to train exits after this (its memory)
 
 
 def parse(address: str) -> tuple[str, str | None]:
@@ -28,8 +33,8 @@ def parse(address: str) -> tuple[str, str | None]:
         return "ray", address
     if address.startswith(("tcp://", "tls://")):
         return "dask", address
-    raise ValueError(f"LAB_RETRAIN_ADDRESS must be ray://host:port, tcp://host:port, 'ray' "
-                     f"or 'dask', got {address!r}")
+    raise ValueError(f"LAB_RETRAIN_ADDRESS must be ray://host:port, tcp://host:port, 'ray', "
+                     f"'dask' or 'process', got {address!r}")
 
 
 def advance_block(trainer, steps: int):
@@ -41,8 +46,9 @@ def advance_block(trainer, steps: int):
 class Cluster:
     """A connection to the cluster, made on first use and kept for the server's life."""
 
-    def __init__(self, address: str):
+    def __init__(self, address: str, workers: int = 2):
         self.kind, self.address = parse(address)
+        self.workers = workers  # process: how many worker processes (one training each)
         self._lock = threading.Lock()
         self._client = None  # dask: the Client (joblib's dask backend uses it); ray: True
 
@@ -65,15 +71,26 @@ class Cluster:
 
     def advance(self, trainer, steps: int):
         """The trainer, advanced `steps` on a worker of the cluster (a new object)."""
+        if self.kind == "process":
+            return self._executor().submit(advance_block, trainer, steps).result()
         self._connect()
         with joblib.parallel_config(backend=self.kind, n_jobs=-1):
             (out,) = joblib.Parallel(return_as="list")(
                 [joblib.delayed(advance_block)(trainer, steps)])
         return out
 
+    def _executor(self):
+        """loky's reusable executor: the same worker processes block after block (torch
+        imported and the corpus built once per worker), started on first use."""
+        from joblib.externals.loky import get_reusable_executor
+
+        return get_reusable_executor(max_workers=self.workers, timeout=PROCESS_IDLE_S)
+
     def close(self) -> None:
         with self._lock:
-            if self.kind == "dask" and self._client is not None:
+            if self.kind == "process":
+                self._executor().shutdown(wait=True, kill_workers=True)
+            elif self.kind == "dask" and self._client is not None:
                 cluster = getattr(self._client, "cluster", None)
                 self._client.close()
                 if cluster is not None:

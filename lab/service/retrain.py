@@ -224,11 +224,12 @@ class RetrainService:
         cache_dir = cache_dir or os.environ.get("LAB_RETRAIN_CACHE") or DEFAULT_CACHE
         address = address or os.environ.get("LAB_RETRAIN_ADDRESS")
         # where the steps run: this server's threads, or a cluster's workers (remote.py)
-        self.cluster = Cluster(address) if address else None
+        limit = max_trainings or _env_limit()
+        self.cluster = Cluster(address, workers=limit) if address else None
         _share_arenas()  # before the first training thread
         sys.setswitchinterval(GIL_SWITCH_S)
         self.cache = RetrainCache(Path(cache_dir))
-        self.slots = TrainingSlots(max_trainings or _env_limit(), start=self._start)
+        self.slots = TrainingSlots(limit, start=self._start)
         # session id -> still connected? (the app passes Streamlit's; scripts: always)
         self.alive: Callable[[str], bool] = lambda session: True
         self._jobs: dict[tuple[str, ...], Job] = {}

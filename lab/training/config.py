@@ -7,6 +7,7 @@ so two configs that are equal field by field are one run, trained once.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import math
@@ -68,10 +69,11 @@ class RunConfig:
         for name in ("lr", "clip", "sampling"):  # clip=5 and clip=5.0 are one run, one run id
             object.__setattr__(self, name, float(getattr(self, name)))
 
-    @property
+    @functools.cached_property
     def run_id(self) -> str:
         """16 hex chars of sha256 over the canonical JSON of the knobs + engine and corpus
-        versions."""
+        versions. Kept on the (frozen) config: a retrain's progress report asks for it every
+        few steps, and the service's registries on every poll."""
         payload = json.dumps({"engine": ENGINE_VERSION, "corpus": CORPUS_VERSION,
                               **self.to_dict()}, sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
