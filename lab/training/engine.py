@@ -130,7 +130,7 @@ def train_step(stream: Tensor, starts: Tensor, step: int, h: Tensor, params: lis
     (starts (R, B, T+1): the tracks' offsets + 0..T), forward from h (R, B, H), learn();
     returns learn()'s four values and the state to carry."""
     R, B, T1 = starts.shape
-    chunk = stream.take((starts + step * (T1 - 1)) % stream.numel())  # (R, B, T+1)
+    chunk = stream.take((starts + step * (T1 - 1)) % stream.numel()).long()  # (R, B, T+1)
     x, targets = chunk[:, :, :-1], chunk[:, :, 1:].transpose(1, 2).reshape(R, (T1 - 1) * B)
     hs = rnn.recur(rnn.embed(x.transpose(1, 2), params[0], params[2]), h, params[1],
                      groups)
@@ -236,8 +236,7 @@ class StackTrainer:
         if len({c.shape for c in configs}) != 1:
             raise ValueError("runs in one stack must share (hidden, seq_len, batch_size, steps)")
         torch.manual_seed(0)  # nothing should draw from the global generator; pin it anyway
-        self.stream = torch.from_numpy(
-            (corpus.train_ids() if stream is None else stream).astype(np.int64))
+        self.stream = _as_stream(corpus.train_ids() if stream is None else stream)
         self.own_stream = stream is not None
         c0 = configs[0]
         R, B, T, N = len(configs), c0.batch_size, c0.seq_len, self.stream.numel()
@@ -264,7 +263,7 @@ class StackTrainer:
 
     def __getstate__(self) -> dict:
         """Pickled to advance on another machine (lab.service.remote): without the training
-        stream (16 MB; rebuilt there from the corpus, the same ids) or the progress callback
+        stream (2 MB; rebuilt there from the corpus, the same ids) or the progress callback
         (the caller's; set it again after the trip)."""
         if self.own_stream:
             raise TypeError("a stack on its own stream is not sent to another machine")
@@ -272,7 +271,7 @@ class StackTrainer:
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
-        self.stream = torch.from_numpy(corpus.train_ids().astype(np.int64))
+        self.stream = _as_stream(corpus.train_ids())
 
     @property
     def steps_left(self) -> int:
@@ -336,13 +335,22 @@ class StackTrainer:
         return _results(self.st, self.st.recorders, self.busy)
 
 
+def _as_stream(ids: np.ndarray) -> Tensor:
+    """The training ids as the steps read them: a copy of one byte each (the alphabet has
+    fewer than 256 characters; the corpus's own array is read-only, which torch does not
+    support). As int64 the stream was 16 MB per training stack, on a server of ~690 MB."""
+    if ids.size and (ids.min() < 0 or ids.max() > 255):
+        raise ValueError("training ids must fit in one byte")
+    return torch.from_numpy(np.array(ids, dtype=np.uint8))
+
+
 def _sampled_step(live: LiveRuns, sampler: ScheduledSampling, stream: Tensor, step: int,
                   steps: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """One scheduled-sampling step of the live runs (model.recur_sampled, then learn());
     every run draws from its own generator, stopped runs included, so the draws of a run do
     not depend on its neighbours. Returns learn()'s four values; carries live.h."""
     R, B, T1 = live.starts.shape
-    chunk = stream[(live.starts + step * (T1 - 1)) % stream.numel()]  # (R, B, T+1)
+    chunk = stream[(live.starts + step * (T1 - 1)) % stream.numel()].long()  # (R, B, T+1)
     targets = chunk[..., 1:].transpose(1, 2).reshape(R, (T1 - 1) * B)
     draws, eps = sampler.chunk(step, steps, T1 - 1, B)
     if live.rows is not None:
