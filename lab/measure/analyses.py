@@ -238,6 +238,7 @@ def run_all(model: StackedRNN, configs: list[RunConfig]) -> list[tuple[dict, dic
     acc, chance = memory_probe(rd.hs, x)
     sep, sep_chance = category_separation(rd.hs, texts)
     true_ctx = legal_in_true_context(rd.logits, texts)
+    del rd  # every state and logit of the read (tens of MB): the analyses below make their own
     decay = gradient_decay(model, configs[0].seq_len)
     agree = agreement.read_agreement(model)
     own = OwnContext(model.R, FREE_SAMPLES, FREE_CHARS)
