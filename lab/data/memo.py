@@ -79,6 +79,27 @@ class Memo:
 
 
 _MEMOS: weakref.WeakSet[Memo] = weakref.WeakSet()
+_ONCE_LOCK = threading.Lock()
+
+
+def once_in(cache: dict, key, make: Callable):
+    """make(), kept in `cache` under `key` and computed once even when many sessions ask at
+    the same moment (thirty watchers of a retrain render its finished page together): the
+    first computes, the others wait for its value. An error is not kept."""
+    with _ONCE_LOCK:
+        future = cache.get(key)
+        mine = future is None
+        if mine:
+            future = cache[key] = Future()
+    if mine:
+        try:
+            future.set_result(make())
+        except BaseException as e:  # not kept: the next call tries again
+            with _ONCE_LOCK:
+                if cache.get(key) is future:
+                    del cache[key]
+            future.set_exception(e)
+    return future.result()
 
 
 def clear_all() -> None:

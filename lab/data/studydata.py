@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from lab.data import memo
 from lab.data.store import Store
 from lab.language import grammar
 from lab.measure.metrics import DIVERGE_LOSS
@@ -85,10 +86,7 @@ class StudyData:
         """make(), computed once per study data and key: a StudyData is shared by every
         session and never mutated, so what a page derives from it (a verdict, an answer, a
         table) is the same for every student who opens it. An error is not kept."""
-        kept = self._kept("_once", self.runs, dict)
-        if key not in kept:
-            kept[key] = make()
-        return kept[key]
+        return memo.once_in(self._kept("_once", self.runs, dict), key, make)
 
     def zog_hits(self) -> pd.DataFrame:
         """zog_hits(self.novel), computed once per novel frame."""

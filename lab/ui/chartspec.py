@@ -68,8 +68,9 @@ def per_data(fn: Callable) -> Callable:
     """Memoise fn(view, *args, **kwargs), a function of a lab.ui.views.View that only reads
     it (its data, floor, seed, highlight, live flag) and returns a spec, a frame or text:
     what a page computes for its charts is the same for every student who opens it, so it
-    is computed once and reused. The cache lives on the view's StudyData (shared by every
-    session, never mutated), so it goes when the data goes."""
+    is computed once (memo.once_in: also when many sessions ask at once) and reused. The
+    cache lives on the view's StudyData (shared by every session, never mutated), so it goes
+    when the data goes."""
     name = f"{fn.__module__}.{fn.__qualname__}"
 
     @functools.wraps(fn)
@@ -77,9 +78,7 @@ def per_data(fn: Callable) -> Callable:
         key = (name, v.floor, v.seed, v.highlight, v.live, memo.key_of(args),
                memo.key_of(tuple(sorted(kwargs.items()))))
         cache = v.data.__dict__.setdefault("_per_data", {})
-        if key not in cache:  # two sessions at once may both compute it: same value
-            cache[key] = fn(v, *args, **kwargs)
-        return cache[key]
+        return memo.once_in(cache, key, lambda: fn(v, *args, **kwargs))
 
     return kept
 
