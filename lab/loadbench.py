@@ -365,6 +365,11 @@ async def retrain_alone(server: AppServer, setup: Setup) -> Phase:
     return phase
 
 
+def _warnings(s: Student) -> list[str]:
+    """The warnings and errors a student was shown, but for a run's outcome (OUTCOME)."""
+    return [b for f, b in s.alerts if f in ("WARNING", "ERROR") and not OUTCOME.search(b)]
+
+
 async def _press_and_wait(s: Student, phase: Phase, deadline: float) -> float | None:
     """Press "Retrain now"; seconds from the click until "Retrain finished" (None: not by
     the perf_counter deadline). Fragment reruns go on meanwhile (the student's timers)."""
@@ -380,7 +385,7 @@ async def _press_and_wait(s: Student, phase: Phase, deadline: float) -> float | 
         phase.errors.append(f"{s.name}: {e}")
         return None
     finally:
-        warned = [b for f, b in s.alerts if f in ("WARNING", "ERROR") and not OUTCOME.search(b)]
+        warned = _warnings(s)
         if warned:
             phase.errors.append(f"{s.name}: {warned[0][:200]}")
 
@@ -492,7 +497,7 @@ async def flood(server: AppServer, setup: Setup) -> Phase:
                 except PageError as e:
                     phase.errors.append(str(e))
                     continue
-                busy = [b for f, b in s.alerts if f in ("WARNING", "ERROR")]
+                busy = _warnings(s)
                 if busy:  # a refusal (the line is full, or this tab has too many)
                     refused.append(busy[0])
                 elif any(STARTED.match(t) or TRAINED.match(t) for t in s.texts):
@@ -503,7 +508,7 @@ async def flood(server: AppServer, setup: Setup) -> Phase:
                 phase.views.append(await o.open(setup.retrain_path(),
                                                 setup.titles[setup.retrain_study]))
                 phase.views.append(await o.press("Retrain now"))
-                told = [b for f, b in o.alerts if f in ("WARNING", "ERROR")]
+                told = _warnings(o)
                 shown = told or [t for t in o.texts if STARTED.match(t)]
                 phase.errors += s.errors + o.errors
         threads, rss = server_threads(server.proc.pid), server.rss_mb()
