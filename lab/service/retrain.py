@@ -22,10 +22,11 @@ beside the first and lift the limit):
 Torch is imported by the worker thread when a training starts, never by importing this.
 Each training uses one torch thread (engine.StackTrainer sets it, process-wide: in the app's
 server only retrains use torch), so LAB_MAX_TRAININGS is also how many cores retrains
-take. Threads, not processes: the engine's steps run in TorchScript, outside the GIL, and a
-second torch process would cost ~300 MB of the container's memory. With LAB_RETRAIN_ADDRESS
-set, the same threads only hand each block of steps to a Dask or Ray cluster (remote.py) and
-LAB_MAX_TRAININGS is how many stacks this server keeps there at once.
+take. Threads by default: the engine's steps run in TorchScript, outside the GIL, and each
+worker process holds a torch of its own (LAB_RETRAIN_ADDRESS=process: 1.4 GB against 0.67 GB
+for a class's retrain; docs/performance.md). With LAB_RETRAIN_ADDRESS set, the same threads
+only hand each block of steps to the worker processes or to a Dask or Ray cluster
+(remote.py), and LAB_MAX_TRAININGS is how many stacks this server keeps there at once.
 """
 
 from __future__ import annotations
