@@ -1,23 +1,40 @@
 """The benchmark's smoke: `python -m lab.bench --quick` prints nn.RNN and the engine's three
 stack sizes at its four shapes, and ends with the three machine-readable speedup lines. Format
-only: timings are the benchmark's job, not a unit test's (a busy machine moves them)."""
+only: timings are the benchmark's job, not a unit test's (a busy machine moves them). The
+engine's costs are faked in the format test (timing 80 runs' end-of-run analyses took 90 s of
+the suite); engine_cost itself is timed once, on a small real stack."""
 
 from __future__ import annotations
 
+import math
 import re
 
+import pytest
 import torch
 
-from lab.bench import main
+from lab import bench
 from lab.training.config import BASELINE
 
 
-def test_quick_bench_output_format(capsys):
+def test_quick_bench_output_format(capsys, monkeypatch):
+    asked = []
+
+    def fake_cost(configs):
+        """A made-up but plausible cost: the output path is what is checked here."""
+        c, n = configs[0], len(configs)
+        asked.append((n, c.hidden, c.seq_len, c.batch_size))
+        return bench.EngineCost(n, per_step=0.001 * n ** 0.5, per_checkpoint=0.01 * n, once=0.5 * n)
+
+    monkeypatch.setattr(bench, "engine_cost", fake_cost)
     before = torch.get_num_threads()
     try:
-        assert main(["--quick"]) == 0
+        assert bench.main(["--quick"]) == 0
     finally:
         torch.set_num_threads(before)
+    # every shape's three stacks were costed: the bench study's first 1, 4 and 15 runs
+    shapes = {(s["hidden"], s["seq_len"], s.get("batch_size", BASELINE.batch_size))
+              for s in bench.SHAPES.values()}
+    assert sorted(asked) == sorted((n, *s) for s in shapes for n in bench.STACK_SIZES)
     lines = capsys.readouterr().out.strip().splitlines()
     text = "\n".join(lines)
     b = BASELINE.batch_size
@@ -37,3 +54,15 @@ def test_quick_bench_output_format(capsys):
     for name, line in zip(names, lines[-3:], strict=True):
         assert re.fullmatch(rf"{name}: \d+\.\d\d", line), line
         assert float(line.split()[-1]) > 0
+
+
+@pytest.mark.usefixtures("one_thread")
+def test_engine_cost_times_a_real_stack():
+    """What the format test fakes: a real two-run stack, every recorder on, at --quick's 20
+    steps, gives a finite positive cost per step, per checkpoint and once."""
+    cost = bench.engine_cost(bench.study_configs(bench.SHAPES["baseline"], 20)[:2])
+    assert cost.runs == 2
+    for part in ("per_step", "per_checkpoint", "once"):
+        value = getattr(cost, part)
+        assert math.isfinite(value) and value > 0, (part, value)
+    assert math.isfinite(cost.rate(BASELINE.steps)) and cost.rate(BASELINE.steps) > 0
