@@ -50,7 +50,8 @@ class Cluster:
         self.kind, self.address = parse(address)
         self.workers = workers  # process: how many worker processes (one training each)
         self._lock = threading.Lock()
-        self._client = None  # dask: the Client (joblib's dask backend uses it); ray: True
+        # dask: the Client (joblib's dask backend uses it); ray: True; process: the executor
+        self._client = None
 
     def _connect(self) -> None:
         with self._lock:
@@ -84,12 +85,13 @@ class Cluster:
         imported and the corpus built once per worker), started on first use."""
         from joblib.externals.loky import get_reusable_executor
 
-        return get_reusable_executor(max_workers=self.workers, timeout=PROCESS_IDLE_S)
+        self._client = get_reusable_executor(max_workers=self.workers, timeout=PROCESS_IDLE_S)
+        return self._client
 
     def close(self) -> None:
         with self._lock:
-            if self.kind == "process":
-                self._executor().shutdown(wait=True, kill_workers=True)
+            if self.kind == "process" and self._client is not None:
+                self._client.shutdown(wait=True, kill_workers=True)
             elif self.kind == "dask" and self._client is not None:
                 cluster = getattr(self._client, "cluster", None)
                 self._client.close()
